@@ -1,0 +1,56 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what they
+# need from Debian's packages first (`make deps`), then build.
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+SANITIZE ?=
+CMAKE_FLAGS ?=
+
+APT_PKGS = build-essential cmake pkg-config git \
+           libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
+           librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
+           python3 python3-confluent-kafka kcat clang-format
+
+.PHONY: all deps build demo test unit integration format format-check clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(APT_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "deps: all packages present"; fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=$(SANITIZE) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	$(BUILD)/bin/sluice demo
+
+test: deps build format-check
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+integration: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@out=$$(clang-format --dry-run $$(git ls-files '*.c' '*.h') 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | head -40; \
+	  echo "format-check: run 'make format'"; exit 1; fi; \
+	echo "format-check: ok"
+
+clean:
+	rm -rf $(BUILD)

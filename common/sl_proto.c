@@ -1,0 +1,238 @@
+/*  sl_proto - encode, decode and validate sluice wire messages.         */
+#include "sl_proto.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int s_fail (char *err, size_t errlen, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_fail (char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, errlen, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+//  Name of a body case.
+const char *
+sl_proto_name (Sluice__Envelope__BodyCase body)
+{
+    switch (body) {
+        case SLUICE__ENVELOPE__BODY_HELLO:
+            return "HELLO";
+        case SLUICE__ENVELOPE__BODY_CREDIT:
+            return "CREDIT";
+        case SLUICE__ENVELOPE__BODY_JOB:
+            return "JOB";
+        case SLUICE__ENVELOPE__BODY_DONE:
+            return "DONE";
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            return "HEARTBEAT";
+        case SLUICE__ENVELOPE__BODY_RET:
+            return "RETURN";
+        case SLUICE__ENVELOPE__BODY_CANCEL:
+            return "CANCEL";
+        case SLUICE__ENVELOPE__BODY_BYE:
+            return "BYE";
+        case SLUICE__ENVELOPE__BODY_PROGRESS:
+            return "PROGRESS";
+        case SLUICE__ENVELOPE__BODY_STATUS_REQUEST:
+            return "STATUS_REQUEST";
+        case SLUICE__ENVELOPE__BODY_STATUS:
+            return "STATUS";
+        default:
+            return "NONE";
+    }
+}
+
+//  Check a topic/partition/range triple.
+static int
+s_check_range (const char *what, const char *topic, int32_t partition,
+               int64_t start, int64_t end, char *err, size_t errlen)
+{
+    if (!topic || !*topic || strlen (topic) > 249)
+        return s_fail (err, errlen, "%s: bad topic name", what);
+    if (partition < 0)
+        return s_fail (err, errlen, "%s: negative partition %d", what,
+                       partition);
+    if (start < 0 || end <= start)
+        return s_fail (err, errlen, "%s: bad range [%lld, %lld)", what,
+                       (long long)start, (long long)end);
+    return 0;
+}
+
+//  Check the fields a body needs.
+static int
+s_validate (sl_msg_t *msg, char *err, size_t errlen)
+{
+    switch (msg->body_case) {
+        case SLUICE__ENVELOPE__BODY_HELLO:
+            if (msg->hello->credits > SL_PROTO_MAX_CREDITS)
+                return s_fail (err, errlen, "HELLO: %u credits is too many",
+                               msg->hello->credits);
+            if (strlen (msg->hello->worker_id) > 256)
+                return s_fail (err, errlen, "HELLO: worker id too long");
+            return 0;
+        case SLUICE__ENVELOPE__BODY_CREDIT:
+            if (msg->credit->credits > SL_PROTO_MAX_CREDITS)
+                return s_fail (err, errlen, "CREDIT: %u credits is too many",
+                               msg->credit->credits);
+            return 0;
+        case SLUICE__ENVELOPE__BODY_JOB:
+            return s_check_range ("JOB", msg->job->topic, msg->job->partition,
+                                  msg->job->start, msg->job->end, err, errlen);
+        case SLUICE__ENVELOPE__BODY_DONE:
+            if (msg->done->credits > SL_PROTO_MAX_CREDITS)
+                return s_fail (err, errlen, "DONE: %u credits is too many",
+                               msg->done->credits);
+            return s_check_range ("DONE", msg->done->topic,
+                                  msg->done->partition, msg->done->start,
+                                  msg->done->end, err, errlen);
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+        case SLUICE__ENVELOPE__BODY_RET:
+        case SLUICE__ENVELOPE__BODY_CANCEL:
+        case SLUICE__ENVELOPE__BODY_BYE:
+        case SLUICE__ENVELOPE__BODY_PROGRESS:
+        case SLUICE__ENVELOPE__BODY_STATUS_REQUEST:
+        case SLUICE__ENVELOPE__BODY_STATUS:
+            return 0;
+        default:
+            return s_fail (err, errlen, "message has no body");
+    }
+}
+
+//  Decode and validate one frame.
+sl_msg_t *
+sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
+{
+    if (size > SL_PROTO_MAX_FRAME) {
+        s_fail (err, errlen, "frame of %zu bytes is larger than %d", size,
+                SL_PROTO_MAX_FRAME);
+        return NULL;
+    }
+    sl_msg_t *msg = sluice__envelope__unpack (NULL, size, data);
+    if (!msg) {
+        s_fail (err, errlen, "frame of %zu bytes is not a sluice message",
+                size);
+        return NULL;
+    }
+    if (msg->version != SL_PROTO_VERSION) {
+        s_fail (err, errlen, "protocol version %u, this side speaks %d",
+                msg->version, SL_PROTO_VERSION);
+        goto refuse;
+    }
+    if (s_validate (msg, err, errlen) != 0)
+        goto refuse;
+    return msg;
+refuse:
+    sluice__envelope__free_unpacked (msg, NULL);
+    return NULL;
+}
+
+//  Free a decoded message.
+void
+sl_proto_free (sl_msg_t **msg_p)
+{
+    if (*msg_p) {
+        sluice__envelope__free_unpacked (*msg_p, NULL);
+        *msg_p = NULL;
+    }
+}
+
+//  Point the envelope's oneof at body.
+static void
+s_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
+{
+    env->body_case = kind;
+    switch (kind) {
+        case SLUICE__ENVELOPE__BODY_HELLO:
+            env->hello = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_CREDIT:
+            env->credit = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_JOB:
+            env->job = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_DONE:
+            env->done = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            env->heartbeat = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_RET:
+            env->ret = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_CANCEL:
+            env->cancel = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_BYE:
+            env->bye = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_PROGRESS:
+            env->progress = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_STATUS_REQUEST:
+            env->status_request = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_STATUS:
+            env->status = body;
+            break;
+        default:
+            break;
+    }
+}
+
+//  Encode and send one message.
+int
+sl_proto_send (zsock_t *sock, zframe_t *routing_id,
+               Sluice__Envelope__BodyCase kind, void *body)
+{
+    sl_msg_t env = SLUICE__ENVELOPE__INIT;
+    env.version = SL_PROTO_VERSION;
+    s_set_body (&env, kind, body);
+    size_t size = sluice__envelope__get_packed_size (&env);
+    zframe_t *frame = zframe_new (NULL, size);
+    if (!frame)
+        return -1;
+    sluice__envelope__pack (&env, zframe_data (frame));
+    if (routing_id) {
+        zframe_t *id = zframe_dup (routing_id);
+        if (zframe_send (&id, sock, ZFRAME_MORE | ZFRAME_DONTWAIT) != 0) {
+            zframe_destroy (&id);
+            zframe_destroy (&frame);
+            return -1;
+        }
+    }
+    if (zframe_send (&frame, sock, ZFRAME_DONTWAIT) != 0) {
+        zframe_destroy (&frame);
+        return -1;
+    }
+    return 0;
+}
+
+//  Receive one message.
+sl_msg_t *
+sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err, size_t errlen)
+{
+    err[0] = 0;
+    zmsg_t *zmsg = zmsg_recv (sock);
+    if (!zmsg)
+        return NULL;
+    if (routing_id_p)
+        *routing_id_p = zmsg_pop (zmsg);
+    sl_msg_t *msg = NULL;
+    if (zmsg_size (zmsg) != 1)
+        s_fail (err, errlen, "expected one frame, got %zu", zmsg_size (zmsg));
+    else {
+        zframe_t *frame = zmsg_first (zmsg);
+        msg = sl_proto_decode (zframe_data (frame), zframe_size (frame), err,
+                               errlen);
+    }
+    zmsg_destroy (&zmsg);
+    return msg;
+}

@@ -1,0 +1,103 @@
+/*  sluice-scheduler: parse flags, run the scheduler, exit with its code.
+    Exit codes: 0 finished (or stopped cleanly), 1 runtime failure or an
+    interrupted drain, 2 bad flags or configuration.                      */
+#include <czmq.h>
+#include "scheduler.h"
+#include "sl_flags.h"
+#include "sl_log.h"
+
+#define PROG "sluice-scheduler"
+
+int
+main (int argc, char **argv)
+{
+    sched_config_t cfg = {0};
+    char *log_format = NULL, *log_level = NULL;
+    sl_flag_t flags[] = {
+        {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
+         "HOST:PORT,...", "Kafka bootstrap servers", NULL},
+        {"topic", 0, SL_FLAG_LIST, &cfg.topics, NULL, 0, 0, true, "NAME",
+         "topic to drain (repeatable)", NULL},
+        {"group", 0, SL_FLAG_STR, &cfg.group, NULL, 0, 0, true, "ID",
+         "Kafka consumer group the scheduler joins and commits for", NULL},
+        {"bind", 0, SL_FLAG_STR, &cfg.bind, "tcp://*:7400", 0, 0, false,
+         "ENDPOINT", "ZeroMQ endpoint workers connect to", NULL},
+        {"job-records", 0, SL_FLAG_INT, &cfg.job_records, "1000", 1, 10000000,
+         false, "N", "most offsets in one job", NULL},
+        {"window", 0, SL_FLAG_INT, &cfg.window, "16", 1, 100000, false, "N",
+         "most outstanding jobs per partition (1 keeps order)", NULL},
+        {"commit-interval-ms", 0, SL_FLAG_INT, &cfg.commit_interval_ms, "1000",
+         10, 3600000, false, "MS", "how often to commit", NULL},
+        {"job-timeout-ms", 0, SL_FLAG_INT, &cfg.job_timeout_ms, "60000", 100,
+         86400000, false, "MS", "lease of a job before it is taken back", NULL},
+        {"max-attempts", 0, SL_FLAG_INT, &cfg.max_attempts, "3", 1, 1000, false,
+         "N", "tries of a range before it is bisected", NULL},
+        {"heartbeat-ms", 0, SL_FLAG_INT, &cfg.heartbeat_ms, "1000", 10, 600000,
+         false, "MS", "heartbeat interval to workers", NULL},
+        {"liveness", 0, SL_FLAG_INT, &cfg.liveness, "5", 2, 100, false, "N",
+         "missed heartbeats before a worker is declared dead", NULL},
+        {"metadata-max-bytes", 0, SL_FLAG_INT, &cfg.metadata_max_bytes, "4096",
+         16, 1048576, false, "BYTES", "broker's offset.metadata.max.bytes",
+         NULL},
+        {"dlq-topic", 0, SL_FLAG_STR, &cfg.dlq_topic, "", 0, 0, false, "NAME",
+         "dead-letter topic (default <topic>.dlq)", NULL},
+        {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
+         "exit 0 once caught up with the marks seen at assignment", NULL},
+        {"progress", 0, SL_FLAG_STR, &cfg.progress, "auto", 0, 0, false,
+         "auto|bar|lines|off", "drain progress display", NULL},
+        {"log-format", 0, SL_FLAG_STR, &log_format, "text", 0, 0, false,
+         "text|json", "log line format", NULL},
+        {"log-level", 0, SL_FLAG_STR, &log_level, "info", 0, 0, false, "LEVEL",
+         "error, warn, info or debug", NULL},
+        {"property", 'X', SL_FLAG_KV, &cfg.props, NULL, 0, 0, false,
+         "KEY=VALUE", "librdkafka property (repeatable)", "SLUICE_X"},
+    };
+    size_t nflags = sizeof flags / sizeof flags[0];
+    char err[512];
+    int rc = sl_flags_parse (PROG, flags, nflags, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        sl_flags_usage (PROG,
+                        "Owns Kafka partitions and hands offset ranges "
+                        "to sluice workers.",
+                        flags, nflags, stdout);
+        sl_flags_free (flags, nflags);
+        return 0;
+    }
+    if (rc == 0 && sl_log_set_format (log_format) != 0) {
+        snprintf (err, sizeof err,
+                  PROG ": --log-format: '%s' is not text or json", log_format);
+        rc = -1;
+    }
+    if (rc == 0 && sl_log_set_level (log_level) != 0) {
+        snprintf (err, sizeof err,
+                  PROG ": --log-level: '%s' is not error, warn, info or debug",
+                  log_level);
+        rc = -1;
+    }
+    if (rc == 0 && !streq (cfg.progress, "auto") &&
+        !streq (cfg.progress, "bar") && !streq (cfg.progress, "lines") &&
+        !streq (cfg.progress, "off")) {
+        snprintf (err, sizeof err,
+                  PROG ": --progress: '%s' is not auto, bar, lines or off",
+                  cfg.progress);
+        rc = -1;
+    }
+    if (rc != 0) {
+        fprintf (stderr, "%s\n", err);
+        sl_flags_free (flags, nflags);
+        return 2;
+    }
+    sl_log_set_proc ("scheduler");
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    scheduler_t *scheduler = scheduler_new (&cfg, err, sizeof err);
+    if (!scheduler) {
+        fprintf (stderr, PROG ": %s\n", err);
+        sl_flags_free (flags, nflags);
+        return 2;
+    }
+    rc = scheduler_run (scheduler);
+    scheduler_destroy (&scheduler);
+    sl_flags_free (flags, nflags);
+    return rc;
+}

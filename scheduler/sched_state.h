@@ -1,0 +1,108 @@
+/*  sched_state - the scheduler's internal state, shared by scheduler.c
+    (workers, jobs, dispatch) and sched_kafka.c (group, offsets, commits).
+    Not a public API: nothing outside scheduler/ includes it.
+*/
+#ifndef SCHED_STATE_H_INCLUDED
+#define SCHED_STATE_H_INCLUDED
+
+#include <czmq.h>
+#include <librdkafka/rdkafka.h>
+#include "sched_window.h"
+#include "scheduler.h"
+
+typedef struct _sched_worker_t sched_worker_t;
+
+typedef struct {
+    char *topic;
+    int32_t partition;
+    char key[300]; /* "topic:partition"                            */
+    sched_window_t *window;
+    zlistx_t *jobs; /* sched_job_t *, queued and in flight          */
+    uint32_t in_flight;
+    int64_t drain_target; /* hwm at assignment, -1 until known            */
+    int64_t drain_start;  /* committed at assignment                      */
+    bool hwm_known;
+    int64_t acked_committed; /* last offset the broker acknowledged         */
+    int64_t sent_committed;  /* last offset sent in a commit               */
+    char sent_meta[64];      /* digest of the last metadata sent            */
+    int64_t last_dispatch_ms;
+    uint64_t records_done;
+} sched_part_t;
+
+typedef struct {
+    uint64_t id;
+    char key[24];
+    sched_part_t *part;
+    void *part_handle; /* handle in part->jobs                         */
+    int64_t start, end;
+    uint32_t attempt;
+    bool dead_letter;
+    bool queued;            /* waiting for a worker                         */
+    int64_t not_before;     /* earliest dispatch time when queued           */
+    sched_worker_t *worker; /* holder when in flight                        */
+    int64_t sent_ms;
+    int64_t deadline_ms;
+    char reason[200];
+} sched_job_t;
+
+struct _sched_worker_t {
+    zframe_t *rid;
+    char *key;
+    char name[128];
+    char plugin[128];
+    uint32_t credits;
+    uint32_t in_flight;
+    uint64_t jobs_done;
+    int64_t last_seen_ms;
+    int64_t last_job_ms;
+};
+
+typedef struct {
+    uint64_t jobs_sent, jobs_done, jobs_failed, jobs_retried, jobs_expired;
+    uint64_t jobs_bisected, jobs_dead_lettered, done_duplicates;
+    uint64_t records_done, records_processed, records_rejected;
+    uint64_t records_lost, job_ms_total;
+    uint64_t commits, commit_failures;
+    int64_t rxmsgs, rxmsg_bytes; /* consumer totals from librdkafka stats */
+} sched_stats_t;
+
+struct _scheduler_t {
+    const sched_config_t *cfg;
+    zsock_t *router;
+    char *endpoint;
+    zloop_t *loop;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *rkq;
+    int kafka_pipe[2];
+    zactor_t *offsets;
+    bool offsets_busy;
+    int64_t offsets_next_ms;
+    zhashx_t *parts;   /* key -> sched_part_t *                            */
+    zhashx_t *jobs;    /* job id -> sched_job_t *                          */
+    zhashx_t *workers; /* routing id hex -> sched_worker_t *               */
+    uint64_t next_job_id;
+    uint32_t in_flight, queued;
+    bool assigned; /* the group gave us an assignment at least once    */
+    bool fatal;
+    bool drain_done;
+    int64_t started_ms;
+    int64_t progress_next_ms;
+    uint64_t progress_last_records;
+    int64_t progress_last_ms;
+    double rate; /* records/s, smoothed                              */
+    sched_stats_t stats;
+};
+
+sched_part_t *sched_part_find (scheduler_t *self, const char *topic,
+                               int32_t partition);
+sched_part_t *sched_part_add (scheduler_t *self, const char *topic,
+                              int32_t partition, int64_t committed,
+                              const sl_range_t *restored, size_t n);
+void sched_part_remove (scheduler_t *self, sched_part_t *part);
+void sched_part_free (sched_part_t *part);
+void sched_job_forget (scheduler_t *self, sched_job_t *job);
+void sched_send_cancel (scheduler_t *self, sched_job_t *job,
+                        const char *reason);
+void sched_dispatch (scheduler_t *self);
+
+#endif

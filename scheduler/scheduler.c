@@ -1,0 +1,835 @@
+/*  scheduler - the sluice scheduler daemon. See scheduler.h.
+
+    One thread runs a zloop over the ROUTER socket, a pipe that librdkafka
+    writes to when the consumer queue has events (rebalances, commit
+    results, statistics), and a few timers. ListOffsets requests, which
+    block for a network round trip, run in a small actor thread
+    (sched_offsets) so dispatch never waits on Kafka.
+*/
+#include "scheduler.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <unistd.h>
+#include "sched_kafka.h"
+#include "sched_state.h"
+#include "sl_kafka.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define SCHED_TICK_MS 50
+
+//  Worker key: the routing id as hex.
+static char *
+s_worker_key (zframe_t *rid)
+{
+    return zframe_strhex (rid);
+}
+
+//  ---------------------------------------------------------------------
+//  Partitions
+
+//  Look up an owned partition.
+sched_part_t *
+sched_part_find (scheduler_t *self, const char *topic, int32_t partition)
+{
+    char key[300];
+    snprintf (key, sizeof key, "%s:%" PRId32, topic, partition);
+    return zhashx_lookup (self->parts, key);
+}
+
+//  Start owning a partition at `committed` with restored ranges.
+sched_part_t *
+sched_part_add (scheduler_t *self, const char *topic, int32_t partition,
+                int64_t committed, const sl_range_t *restored, size_t n)
+{
+    sched_part_t *part = calloc (1, sizeof *part);
+    if (!part)
+        return NULL;
+    part->topic = strdup (topic);
+    part->partition = partition;
+    snprintf (part->key, sizeof part->key, "%s:%" PRId32, topic, partition);
+    part->window = sched_window_new (committed, (int)self->cfg->window,
+                                     self->cfg->job_records);
+    part->jobs = zlistx_new ();
+    part->drain_target = -1;
+    part->acked_committed = -1;
+    part->last_dispatch_ms = sl_now_ms ();
+    if (!part->topic || !part->window || !part->jobs) {
+        sched_part_free (part);
+        return NULL;
+    }
+    if (n && sched_window_restore (part->window, restored, n) != 0)
+        sl_warn ("ignoring restored ranges topic=%s partition=%d", topic,
+                 partition);
+    zhashx_insert (self->parts, part->key, part);
+    return part;
+}
+
+//  Free a partition record (its jobs must already be gone).
+void
+sched_part_free (sched_part_t *part)
+{
+    if (!part)
+        return;
+    sched_window_destroy (&part->window);
+    zlistx_destroy (&part->jobs);
+    free (part->topic);
+    free (part);
+}
+
+//  Stop owning a partition: drop its jobs (cancelling those in flight).
+void
+sched_part_remove (scheduler_t *self, sched_part_t *part)
+{
+    sched_job_t *job;
+    while ((job = zlistx_first (part->jobs))) {
+        if (job->worker)
+            sched_send_cancel (self, job, "partition revoked");
+        sched_job_forget (self, job);
+    }
+    zhashx_delete (self->parts, part->key);
+    sched_part_free (part);
+}
+
+//  ---------------------------------------------------------------------
+//  Jobs
+
+//  Make a job for [start, end) of part, not yet dispatched.
+static sched_job_t *
+s_job_new (scheduler_t *self, sched_part_t *part, int64_t start, int64_t end,
+           uint32_t attempt)
+{
+    sched_job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->id = ++self->next_job_id;
+    snprintf (job->key, sizeof job->key, "%" PRIu64, job->id);
+    job->part = part;
+    job->start = start;
+    job->end = end;
+    job->attempt = attempt;
+    job->part_handle = zlistx_add_end (part->jobs, job);
+    zhashx_insert (self->jobs, job->key, job);
+    return job;
+}
+
+//  Remove a job from every index and free it.
+void
+sched_job_forget (scheduler_t *self, sched_job_t *job)
+{
+    if (job->worker) {
+        job->worker->in_flight--;
+        job->part->in_flight--;
+        self->in_flight--;
+        job->worker = NULL;
+    }
+    if (job->queued)
+        self->queued--;
+    zlistx_delete (job->part->jobs, job->part_handle);
+    zhashx_delete (self->jobs, job->key);
+    free (job);
+}
+
+//  Put a job (new or failed) on its partition's queue of jobs to send.
+static void
+s_job_enqueue (scheduler_t *self, sched_job_t *job, int64_t not_before)
+{
+    if (job->worker) {
+        job->worker->in_flight--;
+        job->part->in_flight--;
+        self->in_flight--;
+        job->worker = NULL;
+    }
+    job->not_before = not_before;
+    if (!job->queued) {
+        job->queued = true;
+        self->queued++;
+    }
+}
+
+//  A job failed `reason`: retry it, bisect it, or dead-letter it.
+static void
+s_job_failed (scheduler_t *self, sched_job_t *job, const char *reason,
+              bool count_attempt)
+{
+    sched_part_t *part = job->part;
+    if (!count_attempt) {
+        s_job_enqueue (self, job, 0);
+        return;
+    }
+    self->stats.jobs_failed++;
+    snprintf (job->reason, sizeof job->reason, "%s", reason);
+    if (job->dead_letter || (int64_t)job->attempt < self->cfg->max_attempts) {
+        //  Dead-letter copies are retried with backoff: the record may
+        //  not be dropped, so the only way forward is to copy it.
+        int64_t backoff = job->dead_letter ? 1000LL * job->attempt : 0;
+        if (backoff > 30000)
+            backoff = 30000;
+        job->attempt++;
+        sl_warn ("job failed, retrying job=%" PRIu64
+                 " topic=%s partition=%d start=%" PRId64 " end=%" PRId64
+                 " attempt=%u reason=\"%s\"",
+                 job->id, part->topic, part->partition, job->start, job->end,
+                 job->attempt, reason);
+        self->stats.jobs_retried++;
+        s_job_enqueue (self, job, sl_now_ms () + backoff);
+        return;
+    }
+    if (job->end - job->start == 1) {
+        sl_warn ("offset keeps failing, dead-lettering topic=%s partition=%d "
+                 "offset=%" PRId64 " attempts=%u reason=\"%s\"",
+                 part->topic, part->partition, job->start, job->attempt,
+                 reason);
+        job->dead_letter = true;
+        job->attempt++;
+        self->stats.jobs_dead_lettered++;
+        s_job_enqueue (self, job, 0);
+        return;
+    }
+    int64_t mid = sched_window_bisect (part->window, job->start, job->end);
+    if (mid < 0) {
+        //  The range is no longer a pending entry (completed meanwhile).
+        s_job_enqueue (self, job, 0);
+        return;
+    }
+    sl_warn ("job keeps failing, bisecting topic=%s partition=%d start=%" PRId64
+             " end=%" PRId64 " mid=%" PRId64 " reason=\"%s\"",
+             part->topic, part->partition, job->start, job->end, mid, reason);
+    self->stats.jobs_bisected++;
+    //  Each half gets one try before it is split again.
+    uint32_t attempt = (uint32_t)self->cfg->max_attempts;
+    sched_job_t *low = s_job_new (self, part, job->start, mid, attempt);
+    sched_job_t *high = s_job_new (self, part, mid, job->end, attempt);
+    if (low)
+        s_job_enqueue (self, low, 0);
+    if (high)
+        s_job_enqueue (self, high, 0);
+    sched_job_forget (self, job);
+}
+
+//  ---------------------------------------------------------------------
+//  Workers
+
+//  Free a worker record.
+static void
+s_worker_free (void **item)
+{
+    sched_worker_t *worker = *item;
+    if (!worker)
+        return;
+    zframe_destroy (&worker->rid);
+    free (worker->key);
+    free (worker);
+    *item = NULL;
+}
+
+//  Take back every job a worker holds.
+static void
+s_worker_reclaim (scheduler_t *self, sched_worker_t *worker, const char *reason,
+                  bool count_attempt)
+{
+    zlistx_t *held = zlistx_new ();
+    for (sched_job_t *job = zhashx_first (self->jobs); job;
+         job = zhashx_next (self->jobs))
+        if (job->worker == worker)
+            zlistx_add_end (held, job);
+    for (sched_job_t *job = zlistx_first (held); job; job = zlistx_next (held))
+        s_job_failed (self, job, reason, count_attempt);
+    zlistx_destroy (&held);
+}
+
+//  Forget a worker: its jobs go back to the queue.
+static void
+s_worker_drop (scheduler_t *self, sched_worker_t *worker, const char *reason,
+               bool count_attempt)
+{
+    sl_info ("worker gone worker=%s reason=\"%s\" jobs=%u", worker->name,
+             reason, worker->in_flight);
+    s_worker_reclaim (self, worker, reason, count_attempt);
+    zhashx_delete (self->workers, worker->key);
+}
+
+//  ---------------------------------------------------------------------
+//  Dispatch
+
+//  True if part has something to send now: a queued job or room to cut.
+static sched_job_t *
+s_part_queued_job (sched_part_t *part, int64_t now)
+{
+    for (sched_job_t *job = zlistx_first (part->jobs); job;
+         job = zlistx_next (part->jobs))
+        if (job->queued && job->not_before <= now)
+            return job;
+    return NULL;
+}
+
+//  Pick the partition to serve next: queued retries first, then the one
+//  with the largest lag; a partition that waited more than a second with
+//  work to do goes first, so none starves.
+static sched_part_t *
+s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
+{
+    sched_part_t *best = NULL, *starved = NULL;
+    int64_t best_lag = -1;
+    *queued = NULL;
+    for (sched_part_t *part = zhashx_first (self->parts); part;
+         part = zhashx_next (self->parts)) {
+        sched_job_t *job = self->queued ? s_part_queued_job (part, now) : NULL;
+        if (job) {
+            *queued = job;
+            return part;
+        }
+        if (!sched_window_can_cut (part->window))
+            continue;
+        int64_t lag = sched_window_hwm (part->window) -
+                      sched_window_committed (part->window);
+        if (now - part->last_dispatch_ms > 1000 &&
+            (!starved || part->last_dispatch_ms < starved->last_dispatch_ms))
+            starved = part;
+        if (lag > best_lag)
+            best = part, best_lag = lag;
+    }
+    return starved ? starved : best;
+}
+
+//  The worker with the most credit (ties: the one served longest ago).
+static sched_worker_t *
+s_pick_worker (scheduler_t *self)
+{
+    sched_worker_t *best = NULL;
+    for (sched_worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers))
+        if (w->credits > 0 && (!best || w->credits > best->credits ||
+                               (w->credits == best->credits &&
+                                w->last_job_ms < best->last_job_ms)))
+            best = w;
+    return best;
+}
+
+//  The DLQ topic for a partition's records.
+static const char *
+s_dlq_topic (scheduler_t *self, sched_part_t *part, char *buf, size_t size)
+{
+    if (self->cfg->dlq_topic && *self->cfg->dlq_topic)
+        return self->cfg->dlq_topic;
+    snprintf (buf, size, "%s.dlq", part->topic);
+    return buf;
+}
+
+//  Send one job to a worker.
+static int
+s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
+            int64_t now)
+{
+    char dlq[300];
+    Sluice__Job msg = SLUICE__JOB__INIT;
+    msg.job_id = job->id;
+    msg.topic = job->part->topic;
+    msg.partition = job->part->partition;
+    msg.start = job->start;
+    msg.end = job->end;
+    msg.attempt = job->attempt;
+    msg.mode = job->dead_letter ? SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER
+                                : SLUICE__JOB_MODE__JOB_MODE_PROCESS;
+    msg.dlq_topic = (char *)s_dlq_topic (self, job->part, dlq, sizeof dlq);
+    msg.reason = job->reason;
+    msg.lease_ms = (uint32_t)self->cfg->job_timeout_ms;
+    if (sl_proto_send (self->router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
+                       &msg) != 0)
+        return -1;
+    job->queued = false;
+    self->queued--;
+    job->worker = worker;
+    job->sent_ms = now;
+    job->deadline_ms = now + self->cfg->job_timeout_ms;
+    worker->credits--;
+    worker->in_flight++;
+    worker->last_job_ms = now;
+    job->part->in_flight++;
+    job->part->last_dispatch_ms = now;
+    self->in_flight++;
+    self->stats.jobs_sent++;
+    return 0;
+}
+
+//  Hand out jobs while some worker has credit and some partition has work.
+void
+sched_dispatch (scheduler_t *self)
+{
+    int64_t now = sl_now_ms ();
+    while (true) {
+        sched_worker_t *worker = s_pick_worker (self);
+        if (!worker)
+            return;
+        sched_job_t *job = NULL;
+        sched_part_t *part = s_pick_part (self, now, &job);
+        if (!part)
+            return;
+        if (!job) {
+            int64_t start, end;
+            if (!sched_window_cut (part->window, &start, &end))
+                return;
+            job = s_job_new (self, part, start, end, 1);
+            if (!job)
+                return;
+            s_job_enqueue (self, job, 0);
+        }
+        if (s_send_job (self, worker, job, now) != 0) {
+            sl_warn ("cannot send job, dropping worker worker=%s",
+                     worker->name);
+            s_worker_drop (self, worker, "send failed", false);
+        }
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Messages from workers
+
+//  Tell a job's holder to stop working on it.
+void
+sched_send_cancel (scheduler_t *self, sched_job_t *job, const char *reason)
+{
+    Sluice__Cancel msg = SLUICE__CANCEL__INIT;
+    msg.job_id = job->id;
+    msg.reason = (char *)reason;
+    sl_proto_send (self->router, job->worker->rid,
+                   SLUICE__ENVELOPE__BODY_CANCEL, &msg);
+}
+
+//  Tell a peer to go away or to announce itself again.
+static void
+s_send_bye (scheduler_t *self, zframe_t *rid, const char *reason, bool rehello,
+            bool finished)
+{
+    Sluice__Bye msg = SLUICE__BYE__INIT;
+    msg.reason = (char *)reason;
+    msg.rehello = rehello;
+    msg.finished = finished;
+    sl_proto_send (self->router, rid, SLUICE__ENVELOPE__BODY_BYE, &msg);
+}
+
+//  HELLO: a worker (re)announces itself with its credit.
+static void
+s_on_hello (scheduler_t *self, zframe_t *rid, char *key, Sluice__Hello *hello)
+{
+    sched_worker_t *worker = zhashx_lookup (self->workers, key);
+    if (worker) {
+        //  It forgot its jobs (it lost us for a while): take them back.
+        s_worker_reclaim (self, worker, "worker re-announced", false);
+        free (key);
+    } else {
+        worker = calloc (1, sizeof *worker);
+        if (!worker) {
+            free (key);
+            return;
+        }
+        worker->rid = zframe_dup (rid);
+        worker->key = key;
+        zhashx_insert (self->workers, key, worker);
+    }
+    snprintf (worker->name, sizeof worker->name, "%s",
+              *hello->worker_id ? hello->worker_id : key);
+    snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
+    worker->credits = hello->credits;
+    worker->last_seen_ms = sl_now_ms ();
+    sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
+             hello->credits, worker->plugin);
+}
+
+//  Drop queued or in-flight jobs whose range [start,end) just completed
+//  through another job (a late DONE from a worker that lost its lease).
+static void
+s_drop_covered (scheduler_t *self, sched_part_t *part, int64_t start,
+                int64_t end)
+{
+    sched_job_t *job = zlistx_first (part->jobs);
+    while (job) {
+        sched_job_t *next = zlistx_next (part->jobs);
+        if (job->start >= start && job->end <= end) {
+            if (job->worker)
+                sched_send_cancel (self, job, "range completed elsewhere");
+            sched_job_forget (self, job);
+        }
+        job = next;
+    }
+}
+
+//  Account a successful DONE against the partition's window.
+static void
+s_done_ok (scheduler_t *self, sched_part_t *part, Sluice__Done *done)
+{
+    int64_t fresh =
+        sched_window_complete (part->window, done->start, done->end);
+    if (fresh < 0) {
+        sl_warn ("DONE for a range never given out topic=%s partition=%d "
+                 "start=%" PRId64 " end=%" PRId64,
+                 part->topic, part->partition, done->start, done->end);
+        return;
+    }
+    if (fresh == 0) {
+        self->stats.done_duplicates++;
+        return;
+    }
+    self->stats.records_done += (uint64_t)fresh;
+    self->stats.records_processed += done->records;
+    self->stats.records_rejected += done->rejected;
+    self->stats.records_lost += done->lost;
+    part->records_done += (uint64_t)fresh;
+    for (size_t i = 0; i < done->n_lost_ranges; i++)
+        sl_error ("records lost to retention topic=%s partition=%d "
+                  "start=%" PRId64 " end=%" PRId64,
+                  part->topic, part->partition, done->lost_ranges[i]->start,
+                  done->lost_ranges[i]->end);
+    s_drop_covered (self, part, done->start, done->end);
+}
+
+//  DONE: a job ended; credit comes back with it.
+static void
+s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
+{
+    char key[32];
+    snprintf (key, sizeof key, "%" PRIu64, done->job_id);
+    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    worker->credits += done->credits;
+    worker->jobs_done++;
+    sched_part_t *part = sched_part_find (self, done->topic, done->partition);
+    if (!part) {
+        sl_debug ("DONE for a partition not owned, ignored topic=%s "
+                  "partition=%d",
+                  done->topic, done->partition);
+        return;
+    }
+    if (job && (job->part != part || job->worker != worker))
+        job = NULL; //  a stale id: judge by the range alone
+    if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
+        self->stats.jobs_done++;
+        if (job) {
+            self->stats.job_ms_total += (uint64_t)(sl_now_ms () - job->sent_ms);
+            sched_job_forget (self, job);
+        }
+        s_done_ok (self, part, done);
+    } else if (job)
+        s_job_failed (self, job, *done->error ? done->error : "worker failed",
+                      true);
+}
+
+//  RETURN: the worker gives a job back unfinished (it is shutting down).
+static void
+s_on_return (scheduler_t *self, sched_worker_t *worker, Sluice__Return *ret)
+{
+    char key[32];
+    snprintf (key, sizeof key, "%" PRIu64, ret->job_id);
+    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    if (job && job->worker == worker) {
+        sl_info ("job returned job=%" PRIu64 " worker=%s reason=\"%s\"",
+                 job->id, worker->name, ret->reason);
+        s_job_enqueue (self, job, 0);
+    }
+}
+
+//  PROGRESS: extend the lease of a long job.
+static void
+s_on_progress (scheduler_t *self, sched_worker_t *worker,
+               Sluice__Progress *progress)
+{
+    char key[32];
+    snprintf (key, sizeof key, "%" PRIu64, progress->job_id);
+    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    if (job && job->worker == worker)
+        job->deadline_ms = sl_now_ms () + self->cfg->job_timeout_ms;
+}
+
+//  Dispatch one decoded message from a known worker.
+static void
+s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
+{
+    worker->last_seen_ms = sl_now_ms ();
+    switch (msg->body_case) {
+        case SLUICE__ENVELOPE__BODY_CREDIT:
+            worker->credits += msg->credit->credits;
+            if (worker->credits > SL_PROTO_MAX_CREDITS)
+                worker->credits = SL_PROTO_MAX_CREDITS;
+            break;
+        case SLUICE__ENVELOPE__BODY_DONE:
+            s_on_done (self, worker, msg->done);
+            break;
+        case SLUICE__ENVELOPE__BODY_RET:
+            s_on_return (self, worker, msg->ret);
+            break;
+        case SLUICE__ENVELOPE__BODY_PROGRESS:
+            s_on_progress (self, worker, msg->progress);
+            break;
+        case SLUICE__ENVELOPE__BODY_BYE:
+            s_worker_drop (self, worker, "worker said bye", false);
+            break;
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            break;
+        default:
+            sl_warn ("unexpected message from worker, dropping it worker=%s "
+                     "message=%s",
+                     worker->name, sl_proto_name (msg->body_case));
+            s_worker_drop (self, worker, "protocol error", false);
+    }
+}
+
+//  ROUTER readable: one message from a worker or a status client.
+static int
+s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    scheduler_t *self = arg;
+    char err[256];
+    zframe_t *rid = NULL;
+    sl_msg_t *msg = sl_proto_recv (self->router, &rid, err, sizeof err);
+    if (!rid) {
+        sl_proto_free (&msg);
+        return 0;
+    }
+    char *key = s_worker_key (rid);
+    sched_worker_t *worker = key ? zhashx_lookup (self->workers, key) : NULL;
+    if (!msg) {
+        sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
+                 worker ? worker->name : (key ? key : "?"), err);
+        if (worker)
+            s_worker_drop (self, worker, "protocol error", false);
+        s_send_bye (self, rid, err, false, false);
+        free (key);
+    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO)
+        s_on_hello (self, rid, key, msg->hello); //  takes key
+    else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST) {
+        sched_send_status (self, rid);
+        free (key);
+    } else if (!worker) {
+        //  A worker of a previous incarnation, or one we dropped.
+        s_send_bye (self, rid, "unknown worker: say HELLO", true, false);
+        free (key);
+    } else {
+        s_on_worker_msg (self, worker, msg);
+        free (key);
+    }
+    sl_proto_free (&msg);
+    zframe_destroy (&rid);
+    sched_dispatch (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Timers
+
+//  Send heartbeats; drop workers that went silent.
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    scheduler_t *self = arg;
+    int64_t now = sl_now_ms ();
+    int64_t limit = self->cfg->heartbeat_ms * self->cfg->liveness;
+    zlistx_t *dead = zlistx_new ();
+    Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+    for (sched_worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers)) {
+        if (now - w->last_seen_ms > limit)
+            zlistx_add_end (dead, w);
+        else
+            sl_proto_send (self->router, w->rid,
+                           SLUICE__ENVELOPE__BODY_HEARTBEAT, &hb);
+    }
+    for (sched_worker_t *w = zlistx_first (dead); w; w = zlistx_next (dead))
+        s_worker_drop (self, w, "missed heartbeats", true);
+    zlistx_destroy (&dead);
+    sched_dispatch (self);
+    return 0;
+}
+
+//  Take back jobs whose lease expired.
+static void
+s_check_leases (scheduler_t *self, int64_t now)
+{
+    zlistx_t *expired = zlistx_new ();
+    for (sched_job_t *job = zhashx_first (self->jobs); job;
+         job = zhashx_next (self->jobs))
+        if (job->worker && now > job->deadline_ms)
+            zlistx_add_end (expired, job);
+    for (sched_job_t *job = zlistx_first (expired); job;
+         job = zlistx_next (expired)) {
+        char reason[96];
+        snprintf (reason, sizeof reason, "lease expired after %" PRId64 " ms",
+                  self->cfg->job_timeout_ms);
+        self->stats.jobs_expired++;
+        sched_send_cancel (self, job, reason);
+        s_job_failed (self, job, reason, true);
+    }
+    zlistx_destroy (&expired);
+}
+
+//  The periodic tick: leases, Kafka events, offsets, drain.
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    scheduler_t *self = arg;
+    int64_t now = sl_now_ms ();
+    s_check_leases (self, now);
+    sched_kafka_poll (self);
+    sched_offsets_maybe_query (self, now);
+    sched_dispatch (self);
+    sched_progress (self, now, false);
+    if (self->fatal)
+        return -1;
+    if (self->cfg->drain && sched_drain_finished (self))
+        return -1;
+    return 0;
+}
+
+//  Commit the completed prefixes.
+static int
+s_on_commit (zloop_t *loop, int timer_id, void *arg)
+{
+    sched_commit (arg, false);
+    return 0;
+}
+
+//  The offsets actor answered.
+static int
+s_on_offsets (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    scheduler_t *self = arg;
+    sched_offsets_recv (self);
+    sched_dispatch (self);
+    return 0;
+}
+
+//  librdkafka has consumer events.
+static int
+s_on_kafka (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    scheduler_t *self = arg;
+    char buf[64];
+    while (read (self->kafka_pipe[0], buf, sizeof buf) > 0)
+        ;
+    sched_kafka_poll (self);
+    sched_dispatch (self);
+    return self->fatal ? -1 : 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+//  Create the scheduler.
+scheduler_t *
+scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
+{
+    scheduler_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = cfg;
+    self->kafka_pipe[0] = self->kafka_pipe[1] = -1;
+    self->parts = zhashx_new ();
+    self->jobs = zhashx_new ();
+    self->workers = zhashx_new ();
+    zhashx_set_destructor (self->workers, s_worker_free);
+    self->started_ms = sl_now_ms ();
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->parts || !self->jobs || !self->workers || !self->router) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    zsock_set_maxmsgsize (self->router, SL_PROTO_MAX_FRAME);
+    zsock_set_sndhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 100000);
+    if (zsock_bind (self->router, "%s", cfg->bind) < 0) {
+        snprintf (err, errlen,
+                  "cannot bind %s: %s; pass --bind tcp://HOST:PORT with a "
+                  "free port",
+                  cfg->bind, zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+    if (sched_kafka_start (self, err, errlen) != 0)
+        goto fail;
+    return self;
+fail:
+    scheduler_destroy (&self);
+    return NULL;
+}
+
+//  Run the loop.
+int
+scheduler_run (scheduler_t *self)
+{
+    zloop_t *loop = zloop_new ();
+    self->loop = loop;
+    zloop_reader (loop, self->router, s_on_router, self);
+    zloop_reader (loop, zactor_sock (self->offsets), s_on_offsets, self);
+    zmq_pollitem_t item = {NULL, self->kafka_pipe[0], ZMQ_POLLIN, 0};
+    zloop_poller (loop, &item, s_on_kafka, self);
+    zloop_timer (loop, SCHED_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (loop, (size_t)self->cfg->heartbeat_ms, 0, s_on_heartbeat,
+                 self);
+    zloop_timer (loop, (size_t)self->cfg->commit_interval_ms, 0, s_on_commit,
+                 self);
+    sl_info ("scheduler started endpoint=%s group=%s drain=%s", self->endpoint,
+             self->cfg->group, self->cfg->drain ? "yes" : "no");
+    zloop_start (loop);
+    zloop_destroy (&loop);
+    self->loop = NULL;
+    bool drained = self->cfg->drain && sched_drain_finished (self);
+    if (self->fatal)
+        return 1;
+    if (self->cfg->drain && !drained) {
+        sl_warn ("drain interrupted before it finished");
+        return 1;
+    }
+    return 0;
+}
+
+//  Say BYE to every worker.
+static void
+s_bye_all (scheduler_t *self, bool finished)
+{
+    for (sched_worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers))
+        s_send_bye (self, w->rid,
+                    finished ? "drain finished" : "scheduler stopping", false,
+                    finished);
+}
+
+//  Destroy the scheduler.
+void
+scheduler_destroy (scheduler_t **self_p)
+{
+    scheduler_t *self = *self_p;
+    if (!self)
+        return;
+    bool finished = self->cfg->drain && self->drain_done;
+    if (self->rk)
+        sched_progress (self, sl_now_ms (), true);
+    if (self->router && self->workers)
+        s_bye_all (self, finished);
+    sched_kafka_stop (self);
+    if (self->jobs) {
+        sched_job_t *job;
+        while ((job = zhashx_first (self->jobs)))
+            sched_job_forget (self, job);
+    }
+    if (self->parts) {
+        for (sched_part_t *p = zhashx_first (self->parts); p;
+             p = zhashx_next (self->parts))
+            sched_part_free (p);
+        zhashx_destroy (&self->parts);
+    }
+    zhashx_destroy (&self->jobs);
+    zhashx_destroy (&self->workers);
+    zsock_destroy (&self->router);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The bound endpoint.
+const char *
+scheduler_endpoint (scheduler_t *self)
+{
+    return self->endpoint;
+}

@@ -1,0 +1,868 @@
+"""harness - a small library for sluice's integration tests.
+
+Real processes against a real broker, nothing mocked that can run for real.
+Only Debian's /usr/bin/python3, its python3-confluent-kafka (1.7.0 on
+Debian 12) and the standard library.
+
+    from harness import *
+
+    @test
+    def drain_copies_everything():
+        with Broker(topics={"in": 4, "out": 4}) as kafka:
+            produce(kafka, "in", ((str(i), str(i)) for i in range(1000)))
+            sched = start_scheduler(kafka, ["in"], group=unique("g"))
+            start_worker(kafka, sched.endpoint, "copy", output_topic="out")
+            expect(sched.wait(60) == 0, "scheduler exits 0")
+
+    if __name__ == "__main__":
+        main()
+
+Environment (set by ctest, see tests/tests.cmake):
+    SLUICE_BUILD_DIR     the build tree (bin/, plugins/); default <repo>/build
+    SLUICE_TEST_BROKER   "embedded" (default): `sluice kafka`, topics made
+                         at start-up, since librdkafka 2.0.2's mock broker
+                         has no CreateTopics; "kafka": a real broker
+    SLUICE_TEST_BROKERS  with "kafka": use this running cluster instead of
+                         starting one with tests/kafka/kafka.sh
+
+Every process a test starts is registered; it is stopped when its test
+ends, at exit, and on SIGTERM/SIGINT. Children also get PR_SET_PDEATHSIG,
+so they die with the test process even if it is SIGKILLed (the real
+broker started by kafka.sh is the exception: kafka.sh stop ends it, at
+exit at the latest).
+"""
+
+import atexit
+import collections
+import ctypes
+import ctypes.util
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition, OFFSET_BEGINNING)
+from confluent_kafka.admin import AdminClient, NewTopic
+
+__all__ = [
+    "BIN", "BUILD", "PLUGINS", "SOURCE", "BROKER_KIND", "TestFailure",
+    "Broker", "Proc", "Record", "test", "main", "expect", "wait_for",
+    "unique", "free_port", "produce", "consume_all", "high_watermarks",
+    "committed", "committed_with_metadata", "decode_meta", "start_proc",
+    "start_scheduler", "start_worker", "plugin_path", "parse_kv",
+    "log_events", "test_dir", "run_cli", "log_note", "utc_now_iso",
+]
+
+SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("SLUICE_BUILD_DIR")
+                        or os.path.join(SOURCE, "build"))
+BIN = os.path.join(BUILD, "bin")
+PLUGINS = os.path.join(BUILD, "plugins")
+BROKER_KIND = os.environ.get("SLUICE_TEST_BROKER", "embedded")
+KAFKA_SH = os.path.join(SOURCE, "tests", "kafka", "kafka.sh")
+
+# The embedded broker answers a Fetch that finds nothing new only after
+# the full fetch.wait.max.ms (default 500 ms), with one Fetch in flight per
+# connection: a partition at its end would hold back all the others.
+EMBEDDED_FETCH_WAIT_MS = 10
+
+
+class TestFailure(Exception):
+    """A check failed; the message says what was expected and seen."""
+
+
+def log_note(msg):
+    """Print a progress line on stderr (ctest shows it on failure)."""
+    sys.stderr.write("[%s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def expect(cond, what, detail=None):
+    """Fail the running test with `what` (and detail) unless cond holds."""
+    if not cond:
+        raise TestFailure(what if detail is None else "%s: %s" % (what, detail))
+
+
+def wait_for(cond, timeout, what, interval=0.05):
+    """Poll cond() until it returns something truthy and return that.
+
+    Fails after `timeout` seconds with "timed out after Ns waiting for
+    <what>"; `what` may be a callable that describes the current state.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            desc = what() if callable(what) else what
+            raise TestFailure("timed out after %gs waiting for %s"
+                              % (timeout, desc))
+        time.sleep(interval)
+
+
+_counter = 0
+
+
+def unique(name):
+    """A topic or group name no other test (or run) uses."""
+    global _counter
+    _counter += 1
+    return "%s-%d-%d-%s" % (name, os.getpid(), _counter, uuid.uuid4().hex[:6])
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plugin_path(name):
+    """build/plugins/<name>.so."""
+    return os.path.join(PLUGINS, name + ".so")
+
+
+# ------------------------------------------------------------- processes --
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_procs = []
+_procs_lock = threading.Lock()
+_dirs = []
+_test_dir = None
+
+
+def _die_with_parent():
+    """A preexec_fn: the child gets SIGTERM when we die, even by SIGKILL."""
+    parent = os.getpid()
+
+    def preexec():
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # we died before prctl took effect
+            os._exit(127)
+    return preexec
+
+
+def test_dir():
+    """A scratch directory for the running test (logs, broker data).
+
+    Kept if the test fails (its path is printed), removed otherwise.
+    """
+    global _test_dir
+    if _test_dir is None:
+        _test_dir = tempfile.mkdtemp(prefix="sluice-test-")
+        _dirs.append(_test_dir)
+    return _test_dir
+
+
+class Proc:
+    """A child process whose stderr (and stdout unless piped) goes to a log.
+
+    Use start_proc() to make one. The log is `<test_dir>/<name>.log`.
+    """
+
+    def __init__(self, name, argv, env=None, stdout_pipe=False):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = os.path.join(test_dir(), name + ".log")
+        self._log = open(self.log_path, "ab")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.popen = subprocess.Popen(
+            self.argv, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout_pipe else self._log,
+            stderr=self._log, env=full_env, preexec_fn=_die_with_parent(),
+            close_fds=True)
+        self.pid = self.popen.pid
+        self.started = time.monotonic()
+        with _procs_lock:
+            _procs.append(self)
+
+    def __repr__(self):
+        return "<Proc %s pid=%d rc=%r>" % (self.name, self.pid,
+                                           self.popen.poll())
+
+    @property
+    def returncode(self):
+        return self.popen.poll()
+
+    def alive(self):
+        """True while the process runs."""
+        return self.popen.poll() is None
+
+    def signal(self, signo):
+        """Send a signal if it still runs."""
+        if self.alive():
+            self.popen.send_signal(signo)
+
+    def wait(self, timeout, watch=()):
+        """Wait up to timeout seconds; return the exit code.
+
+        A process killed by a signal returns -SIGNUM. Fails the test if it
+        is still running after the timeout, or as soon as a process in
+        `watch` (e.g. the workers a drain needs) exits first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.popen.wait(0.1)
+            except subprocess.TimeoutExpired:
+                pass
+            for other in watch:
+                if not other.alive():
+                    raise TestFailure(
+                        "%s exited (%s) while %s was still running; log %s:"
+                        "\n%s" % (other.name, other.returncode, self.name,
+                                  other.log_path, other.log_tail(10)))
+            if time.monotonic() >= deadline:
+                raise TestFailure("%s (pid %d) still runs after %gs; log %s"
+                                  % (self.name, self.pid, timeout,
+                                     self.log_path))
+
+    def stop(self, timeout=15):
+        """SIGTERM, wait up to timeout, then SIGKILL. Returns the exit code."""
+        self.signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log_note("%s did not stop on SIGTERM in %gs: SIGKILL"
+                     % (self.name, timeout))
+            self.popen.kill()
+            return self.popen.wait()
+
+    def kill(self):
+        """SIGKILL and reap."""
+        if self.alive():
+            self.popen.kill()
+        return self.popen.wait()
+
+    def log_text(self):
+        """Everything the process wrote to its log so far."""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def log_lines(self):
+        return self.log_text().splitlines()
+
+    def log_tail(self, n=25):
+        return "\n".join(self.log_lines()[-n:])
+
+    def close(self):
+        if self.popen.stdout:
+            self.popen.stdout.close()
+        self._log.close()
+
+
+def start_proc(name, argv, env=None, stdout_pipe=False):
+    """Start argv with its output in <test_dir>/<name>.log; return a Proc."""
+    return Proc(name, argv, env=env, stdout_pipe=stdout_pipe)
+
+
+def _stop_all(timeout=5, keep=()):
+    """Stop every registered process still running (SIGTERM, then KILL),
+    except those in `keep`."""
+    with _procs_lock:
+        procs = [p for p in _procs if p not in keep]
+        _procs[:] = [p for p in _procs if p in keep]
+    for p in procs:
+        p.signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.popen.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.popen.kill()
+            p.popen.wait()
+        p.close()
+
+
+def run_cli(argv, timeout=30, env=None):
+    """Run a short-lived command; return (exit code, stdout, stderr)."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout, env=full_env,
+                       preexec_fn=_die_with_parent())
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------- broker --
+
+_brokers = []
+
+
+class Broker:
+    """A Kafka cluster for one test; use as a context manager.
+
+    topics: {name: partitions}, created before start() returns. With the
+    embedded broker they are passed to `sluice kafka --topic`, since the
+    mock broker has no CreateTopics: every topic a test needs must be named
+    here (a topic first used by a client is auto-created with the mock's
+    defaults, which is rarely what a test wants).
+    """
+
+    def __init__(self, topics=None, brokers=1, kind=None):
+        self.kind = kind or BROKER_KIND
+        if self.kind not in ("embedded", "kafka"):
+            raise TestFailure("SLUICE_TEST_BROKER=%s: use embedded or kafka"
+                              % self.kind)
+        self.topics = dict(topics or {})
+        self.brokers = brokers
+        self.bootstrap = None
+        self.proc = None      # embedded: the `sluice kafka` process
+        self._kafka_dir = None  # kafka: the kafka.sh start DIR
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def embedded(self):
+        return self.kind == "embedded"
+
+    def start(self, timeout=120):
+        """Start (or attach to) the cluster and create the topics."""
+        if self.embedded:
+            self._start_embedded(timeout)
+        elif os.environ.get("SLUICE_TEST_BROKERS"):
+            self.bootstrap = os.environ["SLUICE_TEST_BROKERS"]
+        else:
+            self._start_kafka(timeout)
+        _brokers.append(self)
+        if not self.embedded:
+            self._create_topics(self.topics, timeout=60)
+        log_note("broker %s ready at %s topics %s"
+                 % (self.kind, self.bootstrap, self.topics))
+        return self
+
+    def _start_embedded(self, timeout):
+        argv = [os.path.join(BIN, "sluice"), "kafka",
+                "--brokers", str(self.brokers)]
+        for name, parts in self.topics.items():
+            argv += ["--topic", "%s:%d" % (name, parts)]
+        self.proc = start_proc("kafka", argv, stdout_pipe=True)
+        line = _read_line(self.proc, timeout)
+        expect(line, "sluice kafka printed its bootstrap list",
+               "log %s:\n%s" % (self.proc.log_path, self.proc.log_tail()))
+        self.bootstrap = line
+
+    def _start_kafka(self, timeout):
+        self._kafka_dir = os.path.join(test_dir(), "kafka")
+        os.makedirs(self._kafka_dir, exist_ok=True)
+        log_path = os.path.join(test_dir(), "kafka-sh.log")
+        with open(log_path, "ab") as log:
+            try:
+                p = subprocess.run([KAFKA_SH, "start", self._kafka_dir],
+                                   stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=log,
+                                   timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._stop_kafka()
+                raise TestFailure("kafka.sh start did not finish in %gs; "
+                                  "see %s" % (timeout, log_path))
+        lines = p.stdout.decode().split()
+        if p.returncode != 0 or not lines:
+            raise TestFailure("kafka.sh start failed (exit %d); see %s; "
+                              "`make kafka-deps` installs what it needs"
+                              % (p.returncode, log_path))
+        self.bootstrap = lines[-1]
+
+    def _stop_kafka(self):
+        if self._kafka_dir:
+            subprocess.run([KAFKA_SH, "stop", self._kafka_dir],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+            self._kafka_dir = None
+
+    def stop(self):
+        """Stop the cluster if we started it. Safe to call twice.
+
+        Every other process the test started is stopped first: they are
+        the cluster's clients, and a daemon's clean shutdown (a last
+        commit) needs the broker."""
+        _stop_all(10, keep=[b.proc for b in _brokers if b.proc])
+        if self.proc:
+            rc = self.proc.stop(10)
+            self.proc = None
+            if rc != 0:
+                log_note("sluice kafka exited %d" % rc)
+        self._stop_kafka()
+        if self in _brokers:
+            _brokers.remove(self)
+
+    def create_topics(self, topics):
+        """Create more topics {name: partitions} on a running cluster.
+
+        Only a real broker can: the embedded one takes its topics at start.
+        """
+        expect(not self.embedded,
+               "topics on the embedded broker are made at start-up",
+               "pass them to Broker(topics=...): %s" % topics)
+        self.topics.update(topics)
+        self._create_topics(topics, timeout=60)
+
+    def _create_topics(self, topics, timeout):
+        if not topics:
+            return
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        futures = admin.create_topics(
+            [NewTopic(n, p, 1) for n, p in topics.items()],
+            operation_timeout=timeout)
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout)
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise TestFailure("cannot create topic %s: %s" % (name, e))
+        # Wait until every partition has a leader, so the first produce or
+        # ListOffsets does not race the topic's creation.
+        def ready():
+            md = admin.list_topics(timeout=10)
+            return all(n in md.topics and not md.topics[n].error and
+                       len(md.topics[n].partitions) == p and
+                       all(pm.leader >= 0
+                           for pm in md.topics[n].partitions.values())
+                       for n, p in topics.items())
+        wait_for(ready, timeout, "topics %s to have leaders" % list(topics))
+
+    def conf(self, **extra):
+        """librdkafka properties for a client of this cluster."""
+        c = {"bootstrap.servers": self.bootstrap}
+        c.update(extra)
+        return c
+
+    def consumer_conf(self, **extra):
+        """Properties for a consumer: small fetch.wait.max.ms if embedded."""
+        c = self.conf(**{"enable.auto.commit": False})
+        if self.embedded:
+            c["fetch.wait.max.ms"] = EMBEDDED_FETCH_WAIT_MS
+        c.update(extra)
+        return c
+
+    def daemon_props(self):
+        """-X flags for the daemons (the worker's fetch wait, see above)."""
+        if self.embedded:
+            return ["-X", "fetch.wait.max.ms=%d" % EMBEDDED_FETCH_WAIT_MS]
+        return []
+
+
+def _read_line(proc, timeout):
+    """Read the first line a process prints on stdout, within timeout."""
+    fd = proc.popen.stdout.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buf and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        elif not proc.alive():
+            break
+    return buf.split(b"\n")[0].decode().strip() if b"\n" in buf else None
+
+
+# ------------------------------------------------------------ kafka data --
+
+Record = collections.namedtuple(
+    "Record", "topic partition offset key value headers")
+
+
+def _text(b):
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else b
+
+
+def produce(broker, topic, records, timeout=120, **conf):
+    """Produce records: (key, value) or (key, value, partition) tuples.
+
+    An idempotent producer; waits until every record is acknowledged and
+    fails the test if any is not. Returns the number produced.
+    """
+    producer = Producer(broker.conf(**dict({
+        "enable.idempotence": True, "linger.ms": 5}, **conf)))
+    failures = []
+
+    def report(err, msg):
+        if err is not None:
+            failures.append(err)
+
+    n = 0
+    for rec in records:
+        key, value = rec[0], rec[1]
+        kw = {"partition": rec[2]} if len(rec) > 2 and rec[2] is not None \
+            else {}
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key,
+                                 on_delivery=report, **kw)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        n += 1
+        if n % 1000 == 0:
+            producer.poll(0)
+    left = producer.flush(timeout)
+    expect(left == 0 and not failures,
+           "every produced record is acknowledged",
+           "%d not delivered, %d failed (first: %s)"
+           % (left, len(failures), failures[:1]))
+    return n
+
+
+def _partitions(broker, topic, client=None):
+    admin = client or AdminClient({"bootstrap.servers": broker.bootstrap})
+    md = admin.list_topics(topic, timeout=10)
+    t = md.topics.get(topic)
+    expect(t is not None and not t.error, "topic %s exists" % topic,
+           t.error if t is not None else "not in metadata")
+    return sorted(t.partitions)
+
+
+def high_watermarks(broker, topic):
+    """{partition: high watermark} of a topic."""
+    c = Consumer(broker.consumer_conf(**{"group.id": unique("hwm")}))
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition(topic, p),
+                                           timeout=10)[1]
+                for p in _partitions(broker, topic, c)}
+    finally:
+        c.close()
+
+
+def consume_all(broker, topic, timeout=120):
+    """Every record of a topic, read from the beginning to the high
+    watermarks seen at the start; a list of Record, in each partition's
+    order. Fails if the read does not finish within timeout."""
+    c = Consumer(broker.consumer_conf(**{
+        "group.id": unique("read"), "enable.partition.eof": True}))
+    out = []
+    try:
+        parts = _partitions(broker, topic, c)
+        ends = {}
+        for p in parts:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p),
+                                                timeout=10)
+            if high > low:
+                ends[p] = high
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        pos = {p: -1 for p in ends}
+        deadline = time.monotonic() + timeout
+        while any(pos[p] + 1 < ends[p] for p in ends):
+            expect(time.monotonic() < deadline,
+                   "read %s to its end within %gs" % (topic, timeout),
+                   "at %s of %s" % (pos, ends))
+            msg = c.poll(0.1)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    if msg.offset() >= ends[msg.partition()]:
+                        pos[msg.partition()] = ends[msg.partition()] - 1
+                    continue
+                raise TestFailure("reading %s: %s" % (topic, msg.error()))
+            p = msg.partition()
+            if msg.offset() >= ends[p]:
+                continue
+            pos[p] = msg.offset()
+            out.append(Record(topic, p, msg.offset(), msg.key(), msg.value(),
+                              msg.headers() or []))
+    finally:
+        c.close()
+    return out
+
+
+def committed(broker, group, topic):
+    """{partition: committed offset} of a group (-1001 if none)."""
+    c = Consumer(broker.consumer_conf(**{"group.id": group}))
+    try:
+        tps = [TopicPartition(topic, p) for p in _partitions(broker, topic, c)]
+        return {tp.partition: tp.offset for tp in c.committed(tps, timeout=10)}
+    finally:
+        c.close()
+
+
+# confluent-kafka 1.7.0 (Debian 12) has no TopicPartition.metadata, so the
+# commit metadata is read with librdkafka itself, through ctypes:
+# rd_kafka_committed() returns offset and metadata per partition.
+
+class _RdTopicPartition(ctypes.Structure):
+    _fields_ = [("topic", ctypes.c_char_p), ("partition", ctypes.c_int32),
+                ("offset", ctypes.c_int64), ("metadata", ctypes.c_void_p),
+                ("metadata_size", ctypes.c_size_t),
+                ("opaque", ctypes.c_void_p), ("err", ctypes.c_int),
+                ("_private", ctypes.c_void_p)]
+
+
+class _RdPartitionList(ctypes.Structure):
+    _fields_ = [("cnt", ctypes.c_int), ("size", ctypes.c_int),
+                ("elems", ctypes.POINTER(_RdTopicPartition))]
+
+
+_rdk = None
+
+
+def _librdkafka():
+    global _rdk
+    if _rdk is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("rdkafka")
+                          or "librdkafka.so.1")
+        vp, cp, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        lib.rd_kafka_conf_new.restype = vp
+        lib.rd_kafka_conf_set.argtypes = [vp, cp, cp, cp, ctypes.c_size_t]
+        lib.rd_kafka_conf_set.restype = i
+        lib.rd_kafka_conf_destroy.argtypes = [vp]
+        lib.rd_kafka_new.argtypes = [i, vp, cp, ctypes.c_size_t]
+        lib.rd_kafka_new.restype = vp
+        lib.rd_kafka_topic_partition_list_new.argtypes = [i]
+        lib.rd_kafka_topic_partition_list_new.restype = \
+            ctypes.POINTER(_RdPartitionList)
+        lib.rd_kafka_topic_partition_list_add.argtypes = [
+            ctypes.POINTER(_RdPartitionList), cp, ctypes.c_int32]
+        lib.rd_kafka_topic_partition_list_add.restype = vp
+        lib.rd_kafka_topic_partition_list_destroy.argtypes = [
+            ctypes.POINTER(_RdPartitionList)]
+        lib.rd_kafka_committed.argtypes = [
+            vp, ctypes.POINTER(_RdPartitionList), i]
+        lib.rd_kafka_committed.restype = i
+        lib.rd_kafka_err2str.argtypes = [i]
+        lib.rd_kafka_err2str.restype = cp
+        lib.rd_kafka_consumer_close.argtypes = [vp]
+        lib.rd_kafka_destroy.argtypes = [vp]
+        _rdk = lib
+    return _rdk
+
+
+def committed_with_metadata(broker, group, topic, partitions=None):
+    """{partition: (committed offset, metadata string)} of a group.
+
+    partitions defaults to all of the topic's. Offset is -1001 and
+    metadata "" where nothing was committed.
+    """
+    lib = _librdkafka()
+    if partitions is None:
+        partitions = _partitions(broker, topic)
+    err = ctypes.create_string_buffer(512)
+    conf = lib.rd_kafka_conf_new()
+    for k, v in broker.consumer_conf(**{"group.id": group}).items():
+        v = str(v).lower() if isinstance(v, bool) else str(v)
+        if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), err, 512):
+            lib.rd_kafka_conf_destroy(conf)
+            raise TestFailure("librdkafka property %s: %s"
+                              % (k, err.value.decode()))
+    rk = lib.rd_kafka_new(1, conf, err, 512)  # RD_KAFKA_CONSUMER
+    if not rk:
+        lib.rd_kafka_conf_destroy(conf)
+        raise TestFailure("cannot make a consumer: %s" % err.value.decode())
+    tpl = lib.rd_kafka_topic_partition_list_new(len(partitions))
+    try:
+        for p in partitions:
+            lib.rd_kafka_topic_partition_list_add(tpl, topic.encode(), p)
+        rc = lib.rd_kafka_committed(rk, tpl, 10000)
+        expect(rc == 0, "read committed offsets of group %s" % group,
+               lib.rd_kafka_err2str(rc).decode())
+        out = {}
+        for i in range(tpl.contents.cnt):
+            e = tpl.contents.elems[i]
+            meta = (ctypes.string_at(e.metadata, e.metadata_size).decode()
+                    if e.metadata and e.metadata_size else "")
+            out[e.partition] = (e.offset, meta)
+        return out
+    finally:
+        lib.rd_kafka_topic_partition_list_destroy(tpl)
+        lib.rd_kafka_consumer_close(rk)
+        lib.rd_kafka_destroy(rk)
+
+
+def decode_meta(committed_offset, meta):
+    """The completed ranges [(start, end)] above committed that a commit's
+    metadata records (common/sl_meta.h, version 1: "s1:" then
+    GAP.LEN,GAP.LEN... in base 36, each GAP counted from the end of the
+    previous range, the first from committed). "" gives []."""
+    if not meta:
+        return []
+    expect(meta.startswith("s1:"), "commit metadata is version 1", repr(meta))
+    ranges, at = [], committed_offset
+    body = meta[3:]
+    for item in body.split(",") if body else []:
+        gap, length = (int(x, 36) for x in item.split("."))
+        start = at + gap
+        ranges.append((start, start + length))
+        at = start + length
+    return ranges
+
+
+# --------------------------------------------------------------- daemons --
+
+def start_scheduler(broker, topics, group, name="scheduler", port=None,
+                    drain=True, args=(), env=None):
+    """Start sluice-scheduler on a free loopback port.
+
+    The Proc gets .endpoint (tcp://127.0.0.1:PORT, for workers) and .group.
+    """
+    port = port or free_port()
+    argv = [os.path.join(BIN, "sluice-scheduler"), "--brokers",
+            broker.bootstrap, "--group", group,
+            "--bind", "tcp://127.0.0.1:%d" % port]
+    for t in ([topics] if isinstance(topics, str) else topics):
+        argv += ["--topic", t]
+    if drain:
+        argv.append("--drain")
+    argv += list(args)
+    proc = start_proc(name, argv, env=env)
+    proc.endpoint = "tcp://127.0.0.1:%d" % port
+    proc.group = group
+    return proc
+
+
+def start_worker(broker, schedulers, plugin, name="worker", output_topic=None,
+                 plugin_opts=None, args=(), env=None):
+    """Start sluice-worker with build/plugins/<plugin>.so (or a path)."""
+    path = plugin if "/" in plugin else plugin_path(plugin)
+    argv = [os.path.join(BIN, "sluice-worker"), "--brokers",
+            broker.bootstrap, "--plugin", path]
+    for ep in ([schedulers] if isinstance(schedulers, str) else schedulers):
+        argv += ["--scheduler", ep]
+    if output_topic:
+        argv += ["--output-topic", output_topic]
+    for k, v in (plugin_opts or {}).items():
+        argv += ["--plugin-opt", "%s=%s" % (k, v)]
+    argv += broker.daemon_props() + list(args)
+    return start_proc(name, argv, env=env)
+
+
+_KV = re.compile(r'([a-z_][a-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def parse_kv(line):
+    """The key=value pairs of a text log line, as a dict of strings."""
+    return {k: v[1:-1] if v.startswith('"') else v
+            for k, v in _KV.findall(line)}
+
+
+def log_events(proc_or_path, message):
+    """The key=value dicts of the log lines whose message is `message`
+    (e.g. "job begin"), in order, each with "_ts" (the line's UTC time,
+    ISO 8601 with ms, so strings compare in time order) and "_level".
+    Text format: TS LEVEL message k=v..."""
+    path = getattr(proc_or_path, "log_path", proc_or_path)
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    pat = re.compile(r"^(\S+)\s+(\w+)\s+" + re.escape(message) + r"(\s|$)")
+    events = []
+    for line in text.splitlines():
+        m = pat.match(line)
+        if m:
+            e = parse_kv(line[m.end():])
+            e["_ts"], e["_level"] = m.group(1), m.group(2)
+            events.append(e)
+    return events
+
+
+def utc_now_iso():
+    """Now as the logs write it: 2026-11-23T09:40:00.123Z."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
+        ".%03dZ" % int((t % 1) * 1000)
+
+
+# ------------------------------------------------------------ the runner --
+
+_tests = []
+
+
+def test(fn):
+    """Register a test function; main() runs them in order."""
+    _tests.append(fn)
+    return fn
+
+
+def _cleanup_test(passed):
+    global _test_dir
+    _stop_all()
+    for b in list(_brokers):
+        b.stop()
+    if _test_dir and passed:
+        shutil.rmtree(_test_dir, ignore_errors=True)
+        _dirs.remove(_test_dir)
+    elif _test_dir:
+        log_note("kept logs in %s" % _test_dir)
+    _test_dir = None
+
+
+def _show_logs():
+    """On failure, print the tail of every log of the test."""
+    if not _test_dir:
+        return
+    for name in sorted(os.listdir(_test_dir)):
+        path = os.path.join(_test_dir, name)
+        if name.endswith(".log") and os.path.isfile(path):
+            with open(path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            sys.stderr.write("---- %s (last %d of %d lines)\n"
+                             % (path, min(20, len(lines)), len(lines)))
+            sys.stderr.write("\n".join(lines[-20:]) + "\n")
+
+
+def _on_signal(signo, frame):
+    _stop_all(2)
+    for b in list(_brokers):
+        b.stop()
+    sys.stderr.write("interrupted by signal %d\n" % signo)
+    os._exit(128 + signo)
+
+
+def _at_exit():
+    _stop_all(2)
+    for b in list(_brokers):
+        b.stop()
+
+
+atexit.register(_at_exit)
+
+
+def main(argv=None):
+    """Run the registered tests (or those named on the command line) and
+    exit: prints "N passed, N failed", exit status 1 if any failed."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    names = (argv if argv is not None else sys.argv[1:])
+    chosen = [t for t in _tests if not names or t.__name__ in names]
+    passed = failed = 0
+    for fn in chosen:
+        t0 = time.monotonic()
+        log_note("RUN  %s (broker: %s)" % (fn.__name__, BROKER_KIND))
+        ok = False
+        try:
+            fn()
+            ok = True
+        except TestFailure as e:
+            sys.stderr.write("FAIL %s: %s\n" % (fn.__name__, e))
+        except Exception:
+            sys.stderr.write("FAIL %s: unexpected error\n%s"
+                             % (fn.__name__, traceback.format_exc()))
+        if not ok:
+            _show_logs()
+        _cleanup_test(ok)
+        verdict = "PASS" if ok else "FAIL"
+        print("%s %s (%.1fs)" % (verdict, fn.__name__, time.monotonic() - t0),
+              flush=True)
+        passed += ok
+        failed += not ok
+    print("%d passed, %d failed" % (passed, failed), flush=True)
+    sys.exit(1 if failed or not chosen else 0)

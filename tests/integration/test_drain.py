@@ -1,0 +1,71 @@
+"""A drain copies every record and commits the group to the high watermarks,
+while the scheduler fetches no record payload at all.
+
+4 partitions x 25,000 unique ids, 3 workers with the copy plugin, one
+scheduler with --drain."""
+import collections
+import re
+
+from harness import (Broker, committed, consume_all, expect, high_watermarks,
+                     log_note, main, produce, start_scheduler, start_worker,
+                     test, unique)
+
+PARTITIONS = 4
+PER_PARTITION = 25000
+WORKERS = 3
+DRAIN_TIMEOUT = 200
+
+
+def records():
+    for p in range(PARTITIONS):
+        for i in range(PER_PARTITION):
+            rid = p * PER_PARTITION + i
+            yield (str(rid), '{"id":%d,"p":%d}' % (rid, p), p)
+
+
+@test
+def drain_copies_every_record_and_commits_to_the_end():
+    src, out, group = unique("in"), unique("out"), unique("g")
+    topics = {src: PARTITIONS, out: PARTITIONS, src + ".dlq": 1}
+    with Broker(topics=topics) as kafka:
+        total = produce(kafka, src, records())
+        hwm = high_watermarks(kafka, src)
+        expect(sum(hwm.values()) == total, "the input holds every record",
+               hwm)
+
+        sched = start_scheduler(kafka, src, group)
+        workers = [start_worker(kafka, sched.endpoint, "copy",
+                                name="worker-%d" % i, output_topic=out)
+                   for i in range(1, WORKERS + 1)]
+        rc = sched.wait(DRAIN_TIMEOUT, watch=workers)
+        expect(rc == 0, "the scheduler exits 0 after the drain",
+               "exit %d" % rc)
+        for w in workers:
+            wrc = w.stop(20)
+            expect(wrc == 0, "%s exits 0 on SIGTERM" % w.name, "exit %d" % wrc)
+
+        # Every id reaches the output at least once; report duplicates.
+        seen = collections.Counter(int(r.key) for r in consume_all(kafka, out))
+        missing = [i for i in range(total) if seen[i] == 0]
+        dups = sum(c - 1 for c in seen.values() if c > 1)
+        log_note("output: %d records, %d distinct ids, %d duplicates"
+                 % (sum(seen.values()), len(seen), dups))
+        expect(not missing, "every id is in the output",
+               "%d missing, first %s" % (len(missing), missing[:10]))
+        expect(set(seen) <= set(range(total)), "no foreign ids in the output")
+
+        # The group is committed exactly up to the end of every partition.
+        got = committed(kafka, group, src)
+        expect(got == hwm, "committed offsets equal the high watermarks",
+               "committed %s, high watermarks %s" % (got, hwm))
+
+        # The scheduler's consumer fetched no record payload.
+        m = re.search(r"rxmsgs=(\d+) rxmsg_bytes=(\d+)", sched.log_text())
+        expect(m, "the scheduler logs its consumer totals at exit",
+               "no 'rxmsgs=N rxmsg_bytes=M' in %s" % sched.log_path)
+        expect(int(m.group(1)) == 0, "the scheduler fetched no records",
+               m.group(0))
+
+
+if __name__ == "__main__":
+    main()

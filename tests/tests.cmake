@@ -1,0 +1,75 @@
+# Unit tests: every tests/unit/<room>/test_*.c is one Criterion binary,
+# linked against the library of its room. Integration tests: every
+# tests/integration/test_*.py is one ctest test, run with Debian's python3
+# (which has python3-confluent-kafka), once per broker kind.
+if (NOT CRITERION_FOUND)
+    message (WARNING "Criterion not found: unit tests are not built")
+    return ()
+endif ()
+
+set (SLUICE_UNIT_ROOMS common scheduler worker tools)
+foreach (room ${SLUICE_UNIT_ROOMS})
+    file (GLOB tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/${room}/test_*.c)
+    foreach (src ${tests})
+        get_filename_component (name ${src} NAME_WE)
+        set (target unit_${room}_${name})
+        add_executable (${target} ${src})
+        set_target_properties (${target} PROPERTIES
+            RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+        target_link_libraries (${target} PRIVATE PkgConfig::CRITERION)
+        if (room STREQUAL "scheduler")
+            target_link_libraries (${target} PRIVATE sluice_sched)
+        elseif (room STREQUAL "worker")
+            target_link_libraries (${target} PRIVATE sluice_worker)
+        else ()
+            target_link_libraries (${target} PRIVATE sluice_common)
+        endif ()
+        target_compile_definitions (${target} PRIVATE
+            SLUICE_BUILD_DIR="${CMAKE_BINARY_DIR}"
+            SLUICE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+        add_test (NAME ${room}/${name} COMMAND ${target} --jobs 1)
+        set_tests_properties (${room}/${name} PROPERTIES LABELS unit TIMEOUT 120)
+    endforeach ()
+endforeach ()
+
+find_program (SLUICE_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+set (SLUICE_TEST_BROKER_KINDS "embedded" CACHE STRING
+     "Broker kinds the integration suite runs on (embedded;kafka)")
+file (GLOB itests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/test_*.py)
+foreach (src ${itests})
+    get_filename_component (name ${src} NAME_WE)
+    foreach (kind ${SLUICE_TEST_BROKER_KINDS})
+        add_test (NAME integration/${kind}/${name}
+                  COMMAND ${SLUICE_PYTHON} ${src})
+        set_tests_properties (integration/${kind}/${name} PROPERTIES
+            LABELS "integration;${kind}" TIMEOUT 300
+            ENVIRONMENT "SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICE_TEST_BROKER=${kind};PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration")
+    endforeach ()
+endforeach ()
+
+# --- worker plugin fixtures (begin) ---------------------------------------
+# Every tests/unit/worker/fixtures/<name>.c is a small plugin, most of them
+# deliberately malformed, built as ${CMAKE_BINARY_DIR}/tests/fixtures/<name>.so
+# for tests/unit/worker/test_plugin.c. Fixtures named undef_* are linked
+# without -Wl,--no-undefined: they test that the loader refuses a plugin with
+# an unresolved symbol.
+file (GLOB SLUICE_PLUGIN_FIXTURES CONFIGURE_DEPENDS
+      ${CMAKE_SOURCE_DIR}/tests/unit/worker/fixtures/*.c)
+set (SLUICE_PLUGIN_FIXTURE_TARGETS)
+foreach (src ${SLUICE_PLUGIN_FIXTURES})
+    get_filename_component (name ${src} NAME_WE)
+    add_library (fixture_${name} MODULE ${src})
+    target_include_directories (fixture_${name} PRIVATE
+                                ${CMAKE_SOURCE_DIR}/worker/include)
+    set_target_properties (fixture_${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
+        LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fixtures)
+    if (NOT name MATCHES "^undef_")
+        target_link_options (fixture_${name} PRIVATE -Wl,--no-undefined)
+    endif ()
+    list (APPEND SLUICE_PLUGIN_FIXTURE_TARGETS fixture_${name})
+endforeach ()
+if (TARGET unit_worker_test_plugin)
+    add_dependencies (unit_worker_test_plugin ${SLUICE_PLUGIN_FIXTURE_TARGETS}
+                      ${SLUICE_PLUGINS})
+endif ()
+# --- worker plugin fixtures (end) -----------------------------------------

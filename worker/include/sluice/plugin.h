@@ -1,0 +1,196 @@
+/*  sluice/plugin.h - the worker plugin ABI.
+
+    A plugin is a shared object that exports one symbol, SLUICE_PLUGIN_ENTRY
+    ("sluice_plugin_entry"), a function that returns a pointer to a constant
+    sluice_plugin_t table. The worker reads abi_major first and refuses a
+    plugin whose major version differs from its own; it then reads `size` and
+    only touches fields that fit inside it, so tables can grow by appending
+    fields (minor versions) without breaking old plugins.
+
+    The worker reaches the plugin only through this table; the plugin reaches
+    the worker only through the sluice_host_t table passed to create(), so a
+    plugin never links against worker symbols. Memory is freed by the side
+    that allocated it. Errors come back as a code plus a message written into
+    a buffer the worker provides.
+
+    Call order, on one thread at a time unless the plugin sets
+    SLUICE_PLUGIN_F_THREAD_SAFE:
+
+        create -> { job_begin -> process* -> job_end }* -> destroy
+
+    A job counts as done only after job_end returns 0 and everything the
+    plugin emitted has been acknowledged by Kafka.
+
+    Minimal plugin (build: cc -shared -fPIC -I<sluice>/include p.c -o p.so):
+
+        #include <sluice/plugin.h>
+        static int process (void *state, const sluice_record_t *recs,
+                            size_t n, sluice_outcome_t *out)
+        {
+            for (size_t i = 0; i < n; i++)
+                out [i].code = recs [i].value_len ? SLUICE_OK : SLUICE_REJECT;
+            return 0;
+        }
+        static const sluice_plugin_t table = {
+            SLUICE_PLUGIN_ABI_MAJOR, SLUICE_PLUGIN_ABI_MINOR,
+            sizeof (sluice_plugin_t), "mine", "1.0", NULL, 0,
+            NULL, NULL, process, NULL, NULL };
+        SLUICE_PLUGIN_EXPORT const sluice_plugin_t *sluice_plugin_entry (void)
+        { return &table; }
+*/
+#ifndef SLUICE_PLUGIN_H_INCLUDED
+#define SLUICE_PLUGIN_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_PLUGIN_ABI_MAJOR 1
+#define SLUICE_PLUGIN_ABI_MINOR 0
+#define SLUICE_PLUGIN_ENTRY     "sluice_plugin_entry"
+#define SLUICE_PLUGIN_EXPORT    __attribute__ ((visibility ("default")))
+
+/*  Size of the reason buffer in each outcome, including the NUL.         */
+#define SLUICE_REASON_MAX 240
+
+/*  Plugin flags.                                                          */
+#define SLUICE_PLUGIN_F_THREAD_SAFE                                            \
+    0x1u /* one instance may run concurrent                                    \
+            jobs on several threads       */
+
+/*  Log levels for host->log.                                             */
+typedef enum {
+    SLUICE_LOG_ERROR = 3,
+    SLUICE_LOG_WARN = 4,
+    SLUICE_LOG_INFO = 6,
+    SLUICE_LOG_DEBUG = 7
+} sluice_log_level_t;
+
+/*  Per-record outcome codes.                                             */
+typedef enum {
+    SLUICE_OK = 0,    /* processed; whatever it emitted goes out         */
+    SLUICE_RETRY = 1, /* transient failure: call process on it again     */
+    SLUICE_REJECT = 2 /* permanent: copy the record to the DLQ, reason
+                         in outcome.reason                               */
+} sluice_code_t;
+
+typedef struct {
+    const char *name;  /* NUL-terminated                                  */
+    const void *value; /* may be NULL                                     */
+    size_t value_len;
+} sluice_header_t;
+
+/*  A record as fetched from Kafka. Every pointer is valid only during the
+    process() call that received it: copy what must outlive it.          */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp; /* ms since epoch, -1 if unknown                    */
+    const void *key;   /* NULL if the record has no key                    */
+    size_t key_len;
+    const void *value; /* NULL for a tombstone                             */
+    size_t value_len;
+    const sluice_header_t *headers;
+    size_t header_count;
+} sluice_record_t;
+
+/*  Filled in by process(), one per record. The worker sets code to
+    SLUICE_OK and reason to "" before the call.                           */
+typedef struct {
+    int code;                       /* sluice_code_t                      */
+    char reason[SLUICE_REASON_MAX]; /* why, for SLUICE_REJECT / RETRY     */
+} sluice_outcome_t;
+
+/*  The job a batch belongs to: records with offsets in [start, end).    */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t start;
+    int64_t end;
+    uint32_t attempt; /* 1 on the first try                                */
+    uint64_t job_id;
+} sluice_job_t;
+
+/*  A record for the output topic. The host copies everything before
+    emit() returns.                                                       */
+typedef struct {
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    const sluice_header_t *headers;
+    size_t header_count;
+    int32_t partition; /* -1: the producer's partitioner picks            */
+} sluice_emit_t;
+
+typedef struct {
+    const char *key;
+    const char *value;
+} sluice_option_t;
+
+typedef struct sluice_ctx sluice_ctx_t; /* opaque, owned by the host       */
+
+/*  Services the worker offers to a plugin. Append-only, like the plugin
+    table; check `size` before using a field added after minor 0.        */
+typedef struct {
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    size_t size;
+    /*  Queue a record for the output topic. Returns 0, or -1 if no output
+        topic is configured or the record could not be queued (the job is
+        then failed and re-run).                                         */
+    int (*emit) (sluice_ctx_t *ctx, const sluice_emit_t *record);
+    /*  Log one line through the worker's logger (printf-style).         */
+    void (*log) (sluice_ctx_t *ctx, int level, const char *fmt, ...)
+        __attribute__ ((format (printf, 3, 4)));
+    /*  The value of option `key` given with --plugin-opt, or NULL.      */
+    const char *(*option) (sluice_ctx_t *ctx, const char *key);
+    /*  The output topic (--output-topic), or NULL if there is none: emit()
+        then fails, so a plugin that must emit refuses to be created.    */
+    const char *(*output_topic) (sluice_ctx_t *ctx);
+} sluice_host_t;
+
+/*  The table a plugin exports. Any hook but process may be NULL.         */
+typedef struct {
+    uint32_t abi_major; /* SLUICE_PLUGIN_ABI_MAJOR: read before all else   */
+    uint32_t abi_minor; /* SLUICE_PLUGIN_ABI_MINOR the plugin was built at */
+    size_t size;        /* sizeof (sluice_plugin_t) the plugin was built at */
+    const char *name;
+    const char *version;
+    /*  NULL-terminated list of the option keys create() understands; the
+        worker refuses any other --plugin-opt. NULL: takes no options.    */
+    const char *const *options;
+    uint32_t flags; /* SLUICE_PLUGIN_F_*                                   */
+
+    /*  Make an instance. Store its state in *state. Return 0, or -1 with
+        a message in err (the worker exits 2: bad options).              */
+    int (*create) (const sluice_host_t *host, sluice_ctx_t *ctx,
+                   const sluice_option_t *options, size_t option_count,
+                   void **state, char *err, size_t errlen);
+    /*  A job starts. Return 0, or -1 with err: the job fails.           */
+    int (*job_begin) (void *state, const sluice_job_t *job, char *err,
+                      size_t errlen);
+    /*  Process n records; set out [i].code for each. Return 0, or -1
+        with a message in out [0].reason if the whole batch failed (the
+        job fails and is re-run).                                        */
+    int (*process) (void *state, const sluice_record_t *records, size_t n,
+                    sluice_outcome_t *out);
+    /*  The job's last record was processed: flush anything batched.
+        Return 0, or -1 with err: the job fails and is re-run.           */
+    int (*job_end) (void *state, const sluice_job_t *job, char *err,
+                    size_t errlen);
+    /*  Free the instance.                                                */
+    void (*destroy) (void *state);
+} sluice_plugin_t;
+
+typedef const sluice_plugin_t *(*sluice_plugin_entry_fn) (void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,119 @@
+/*  jsonvalid - checks that each record's value is exactly one JSON
+    document (an object, an array or a scalar; nothing may follow it).
+    Invalid records are rejected to the DLQ with jansson's error: line,
+    column and what was wrong. Valid records are copied to the output
+    topic if there is one, and are otherwise just OK.
+
+        sluice-worker --plugin build/plugins/jsonvalid.so [--output-topic OUT]
+
+    Thread-safe: jansson keeps no mutable global state for decoding.
+*/
+#include <sluice/plugin.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    const sluice_host_t *host;
+    sluice_ctx_t *ctx;
+    int emit; //  copy valid records: there is an output topic
+} jsonvalid_t;
+
+//  Make an instance; takes no options.
+static int
+s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
+          const sluice_option_t *options, size_t option_count, void **state,
+          char *err, size_t errlen)
+{
+    (void)options;
+    (void)option_count;
+    jsonvalid_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, errlen, "out of memory");
+        return -1;
+    }
+    self->host = host;
+    self->ctx = ctx;
+    self->emit = host->output_topic (ctx) != NULL;
+    *state = self;
+    return 0;
+}
+
+//  Parse one value as a whole JSON document. Returns 0, or -1 with
+//  jansson's error written into reason.
+static int
+s_validate (const sluice_record_t *r, char *reason, size_t size)
+{
+    if (!r->value) {
+        snprintf (reason, size,
+                  "invalid JSON: the record has no value "
+                  "(tombstone)");
+        return -1;
+    }
+    json_error_t error;
+    json_t *json = json_loadb (r->value, r->value_len, JSON_DECODE_ANY, &error);
+    if (!json) {
+        snprintf (reason, size, "invalid JSON at line %d column %d: %s",
+                  error.line, error.column, error.text);
+        return -1;
+    }
+    json_decref (json);
+    return 0;
+}
+
+//  Reject invalid records; copy valid ones if there is an output topic.
+//  Returns -1 (reason in out [0]) if a copy could not be queued.
+static int
+s_process (void *state, const sluice_record_t *records, size_t n,
+           sluice_outcome_t *out)
+{
+    jsonvalid_t *self = state;
+    for (size_t i = 0; i < n; i++) {
+        const sluice_record_t *r = &records[i];
+        if (s_validate (r, out[i].reason, sizeof out[i].reason) != 0) {
+            out[i].code = SLUICE_REJECT;
+            continue;
+        }
+        if (!self->emit)
+            continue;
+        sluice_emit_t rec = {
+            r->key,     r->key_len,      r->value, r->value_len,
+            r->headers, r->header_count, -1};
+        if (self->host->emit (self->ctx, &rec) != 0) {
+            snprintf (out[0].reason, sizeof out[0].reason,
+                      "could not queue the copy of offset %lld",
+                      (long long)r->offset);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  Free the instance.
+static void
+s_destroy (void *state)
+{
+    free (state);
+}
+
+static const sluice_plugin_t s_table = {
+    .abi_major = SLUICE_PLUGIN_ABI_MAJOR,
+    .abi_minor = SLUICE_PLUGIN_ABI_MINOR,
+    .size = sizeof (sluice_plugin_t),
+    .name = "jsonvalid",
+    .version = "1.0",
+    .options = NULL,
+    .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
+    .create = s_create,
+    .process = s_process,
+    .destroy = s_destroy,
+};
+
+//  The plugin's entry point: its table.
+SLUICE_PLUGIN_EXPORT const sluice_plugin_t *sluice_plugin_entry (void);
+SLUICE_PLUGIN_EXPORT const sluice_plugin_t *
+sluice_plugin_entry (void)
+{
+    return &s_table;
+}

@@ -1,0 +1,451 @@
+/*  worker - the sluice worker daemon. See worker.h.                     */
+#include "worker.h"
+
+#include <czmq.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <unistd.h>
+#include "sl_kafka.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+#include "wrk_exec.h"
+
+typedef struct {
+    worker_t *owner;
+    size_t index;
+    zsock_t *dealer;
+    const char *endpoint;
+    int64_t last_recv_ms;
+    int64_t hello_ms;
+    bool announced; /* a HELLO left the socket (it drops while unconnected) */
+    bool lost;      /* no word from it for a liveness period             */
+    bool finished;  /* it said its drain is complete                       */
+} wrk_sched_t;
+
+struct _worker_t {
+    const wrk_config_t *cfg;
+    wrk_exec_t *exec;
+    zactor_t *actor;
+    wrk_sched_t *scheds;
+    size_t nscheds;
+    zloop_t *loop;
+    bool stopping;
+    bool stopped;
+    bool exec_stuck;
+    int running_sched;
+    uint64_t running_job;
+    uint64_t jobs_done;
+    char name[128];
+};
+
+static int s_signal_pipe[2] = {-1, -1};
+
+//  SIGTERM/SIGINT: wake the loop through the self-pipe.
+static void
+s_on_signal (int sig)
+{
+    char c = (char)sig;
+    ssize_t rc = write (s_signal_pipe[1], &c, 1);
+    (void)rc;
+}
+
+//  Announce ourselves to scheduler i with full credit.
+static void
+s_send_hello (worker_t *self, size_t i)
+{
+    char host[64] = "";
+    gethostname (host, sizeof host - 1);
+    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    hello.worker_id = self->name;
+    hello.credits = self->stopping ? 0 : (uint32_t)self->cfg->credits;
+    hello.plugin = (char *)wrk_exec_plugin_name (self->exec);
+    hello.pid = (uint32_t)getpid ();
+    hello.hostname = host;
+    self->scheds[i].hello_ms = sl_now_ms ();
+    self->scheds[i].announced =
+        sl_proto_send (self->scheds[i].dealer, NULL,
+                       SLUICE__ENVELOPE__BODY_HELLO, &hello) == 0;
+}
+
+//  Send a body to scheduler i.
+static void
+s_send (worker_t *self, int i, Sluice__Envelope__BodyCase kind, void *body)
+{
+    if (i >= 0 && (size_t)i < self->nscheds)
+        sl_proto_send (self->scheds[i].dealer, NULL, kind, body);
+}
+
+//  Forget the jobs of scheduler i and announce ourselves again.
+static void
+s_reset_sched (worker_t *self, size_t i, const char *why)
+{
+    char idx[16];
+    snprintf (idx, sizeof idx, "%zu", i);
+    zstr_sendx (self->actor, "DROPALL", idx, NULL);
+    sl_info ("announcing again scheduler=%s reason=\"%s\"",
+             self->scheds[i].endpoint, why);
+    s_send_hello (self, i);
+}
+
+//  Start the graceful stop: no more credit; the executor returns queued
+//  jobs and finishes the current one within --grace-ms.
+static void
+s_begin_stop (worker_t *self, const char *why)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    sl_info ("stopping reason=\"%s\" grace_ms=%" PRId64, why,
+             self->cfg->grace_ms);
+    char deadline[24];
+    snprintf (deadline, sizeof deadline, "%" PRId64,
+              sl_now_ms () + self->cfg->grace_ms);
+    zstr_sendx (self->actor, "STOP", deadline, NULL);
+}
+
+//  BYE from a scheduler.
+static void
+s_on_bye (worker_t *self, size_t i, Sluice__Bye *bye)
+{
+    wrk_sched_t *sched = &self->scheds[i];
+    if (bye->finished) {
+        sched->finished = true;
+        sl_info ("scheduler finished its drain scheduler=%s", sched->endpoint);
+        bool all = true;
+        for (size_t k = 0; k < self->nscheds; k++)
+            all = all && self->scheds[k].finished;
+        if (self->cfg->drain && all)
+            s_begin_stop (self, "every scheduler finished its drain");
+        return;
+    }
+    if (bye->rehello) {
+        //  One HELLO answers a burst of BYEs caused by one outage.
+        if (sl_now_ms () - sched->hello_ms > 1000)
+            s_reset_sched (self, i, bye->reason);
+        return;
+    }
+    sl_info ("scheduler said bye scheduler=%s reason=\"%s\"", sched->endpoint,
+             bye->reason);
+    s_reset_sched (self, i, "scheduler left");
+}
+
+//  A message from scheduler i.
+static int
+s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    wrk_sched_t *sched = arg;
+    worker_t *self = sched->owner;
+    size_t i = sched->index;
+    char err[256];
+    zmsg_t *raw = zmsg_recv (reader);
+    if (!raw)
+        return 0;
+    zframe_t *frame = zmsg_first (raw);
+    sl_msg_t *msg = zmsg_size (raw) == 1
+                        ? sl_proto_decode (zframe_data (frame),
+                                           zframe_size (frame), err, sizeof err)
+                        : NULL;
+    if (!msg) {
+        if (zmsg_size (raw) != 1)
+            snprintf (err, sizeof err, "expected one frame");
+        sl_warn ("bad message from scheduler, ignored scheduler=%s "
+                 "reason=\"%s\"",
+                 sched->endpoint, err);
+        zmsg_destroy (&raw);
+        return 0;
+    }
+    sched->last_recv_ms = sl_now_ms ();
+    if (sched->lost) {
+        sched->lost = false;
+        sl_info ("scheduler back scheduler=%s", sched->endpoint);
+    }
+    char idx[16];
+    snprintf (idx, sizeof idx, "%zu", i);
+    switch (msg->body_case) {
+        case SLUICE__ENVELOPE__BODY_JOB: {
+            size_t size = sluice__job__get_packed_size (msg->job);
+            zframe_t *job = zframe_new (NULL, size);
+            sluice__job__pack (msg->job, zframe_data (job));
+            zsock_send (self->actor, "ssf", "JOB", idx, job);
+            zframe_destroy (&job);
+            break;
+        }
+        case SLUICE__ENVELOPE__BODY_CANCEL: {
+            char id[24];
+            snprintf (id, sizeof id, "%" PRIu64, msg->cancel->job_id);
+            zstr_sendx (self->actor, "CANCEL", idx, id, NULL);
+            break;
+        }
+        case SLUICE__ENVELOPE__BODY_BYE:
+            s_on_bye (self, i, msg->bye);
+            break;
+        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
+            break;
+        default:
+            sl_warn ("unexpected message from scheduler scheduler=%s "
+                     "message=%s",
+                     sched->endpoint, sl_proto_name (msg->body_case));
+    }
+    sl_proto_free (&msg);
+    zmsg_destroy (&raw);
+    return 0;
+}
+
+//  Forward an executor DONE to its scheduler, with one credit back.
+static void
+s_forward_done (worker_t *self, int i, zframe_t *frame)
+{
+    Sluice__Done *done =
+        sluice__done__unpack (NULL, zframe_size (frame), zframe_data (frame));
+    if (!done)
+        return;
+    done->credits = self->stopping ? 0 : 1;
+    s_send (self, i, SLUICE__ENVELOPE__BODY_DONE, done);
+    sluice__done__free_unpacked (done, NULL);
+    self->jobs_done++;
+    self->running_job = 0;
+}
+
+//  A message from the executor.
+static int
+s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    worker_t *self = arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return -1;
+    char *what = zmsg_popstr (msg);
+    char *idx = zmsg_popstr (msg);
+    int i = idx ? atoi (idx) : -1;
+    if (what && streq (what, "DONE")) {
+        zframe_t *frame = zmsg_pop (msg);
+        if (frame)
+            s_forward_done (self, i, frame);
+        zframe_destroy (&frame);
+    } else if (what && streq (what, "STOPPED")) {
+        self->stopped = true;
+    } else if (what) {
+        char *id_s = zmsg_popstr (msg);
+        uint64_t id = id_s ? strtoull (id_s, NULL, 10) : 0;
+        zstr_free (&id_s);
+        if (streq (what, "BEGIN")) {
+            self->running_sched = i;
+            self->running_job = id;
+        } else if (streq (what, "PROGRESS")) {
+            Sluice__Progress p = SLUICE__PROGRESS__INIT;
+            p.job_id = id;
+            s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
+        } else if (streq (what, "DROPPED") && !self->stopping) {
+            Sluice__Credit c = SLUICE__CREDIT__INIT;
+            c.credits = 1;
+            s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &c);
+        } else if (streq (what, "RETURNED")) {
+            Sluice__Return r = SLUICE__RETURN__INIT;
+            r.job_id = id;
+            r.reason = "worker stopping";
+            s_send (self, i, SLUICE__ENVELOPE__BODY_RET, &r);
+        }
+    }
+    zstr_free (&what);
+    zstr_free (&idx);
+    zmsg_destroy (&msg);
+    return self->stopped ? -1 : 0;
+}
+
+//  Heartbeats; notice schedulers that went silent.
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    worker_t *self = arg;
+    int64_t now = sl_now_ms ();
+    int64_t limit = self->cfg->heartbeat_ms * self->cfg->liveness;
+    Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+    hb.jobs_done = self->jobs_done;
+    for (size_t i = 0; i < self->nscheds; i++) {
+        wrk_sched_t *sched = &self->scheds[i];
+        sl_proto_send (sched->dealer, NULL, SLUICE__ENVELOPE__BODY_HEARTBEAT,
+                       &hb);
+        if (now - sched->last_recv_ms > limit &&
+            now - sched->hello_ms > limit) {
+            if (!sched->lost)
+                sl_warn ("scheduler silent, dropping its jobs scheduler=%s",
+                         sched->endpoint);
+            sched->lost = true;
+            s_reset_sched (self, i, "missed heartbeats");
+        }
+    }
+    return 0;
+}
+
+//  The signal pipe: start stopping.
+static int
+s_on_signal_pipe (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    worker_t *self = arg;
+    char buf[16];
+    while (read (s_signal_pipe[0], buf, sizeof buf) > 0)
+        ;
+    s_begin_stop (self, "signal");
+    return 0;
+}
+
+//  Stop waiting for the executor: the grace period is over.
+static int
+s_on_grace_over (zloop_t *loop, int timer_id, void *arg)
+{
+    worker_t *self = arg;
+    if (!self->stopping)
+        return 0;
+    sl_warn ("grace period over, leaving the running job job=%" PRIu64,
+             self->running_job);
+    if (self->running_job) {
+        Sluice__Return r = SLUICE__RETURN__INIT;
+        r.job_id = self->running_job;
+        r.reason = "worker stopping, grace period over";
+        s_send (self, self->running_sched, SLUICE__ENVELOPE__BODY_RET, &r);
+    }
+    self->exec_stuck = true;
+    return -1;
+}
+
+//  Retry HELLOs that could not leave yet; arm the stop deadline once.
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    worker_t *self = arg;
+    static bool armed = false;
+    for (size_t i = 0; i < self->nscheds; i++)
+        if (!self->scheds[i].announced)
+            s_send_hello (self, i);
+    if (self->stopping && !armed) {
+        armed = true;
+        zloop_timer (loop, (size_t)self->cfg->grace_ms + 2000, 1,
+                     s_on_grace_over, self);
+    }
+    return 0;
+}
+
+//  Create the worker.
+worker_t *
+worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
+{
+    worker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    char host[64] = "";
+    gethostname (host, sizeof host - 1);
+    snprintf (self->name, sizeof self->name, "%s/%d", host, (int)getpid ());
+    self->exec = wrk_exec_new (cfg, err, errlen);
+    if (!self->exec)
+        goto fail;
+    self->nscheds = cfg->schedulers.count;
+    self->scheds = calloc (self->nscheds, sizeof *self->scheds);
+    if (!self->scheds)
+        goto fail;
+    for (size_t i = 0; i < self->nscheds; i++) {
+        wrk_sched_t *sched = &self->scheds[i];
+        sched->owner = self;
+        sched->index = i;
+        sched->endpoint = cfg->schedulers.items[i];
+        sched->dealer = zsock_new (ZMQ_DEALER);
+        if (!sched->dealer)
+            goto fail;
+        zsock_set_immediate (sched->dealer, 1);
+        zsock_set_maxmsgsize (sched->dealer, SL_PROTO_MAX_FRAME);
+        zsock_set_reconnect_ivl (sched->dealer, 100);
+        zsock_set_reconnect_ivl_max (sched->dealer, 2000);
+        zsock_set_linger (sched->dealer, 500);
+        if (zsock_connect (sched->dealer, "%s", sched->endpoint) != 0) {
+            snprintf (err, errlen,
+                      "--scheduler: cannot connect to '%s': %s; use "
+                      "tcp://HOST:PORT",
+                      sched->endpoint, zmq_strerror (zmq_errno ()));
+            goto fail;
+        }
+    }
+    return self;
+fail:
+    worker_destroy (&self);
+    return NULL;
+}
+
+//  Announce to every scheduler. A socket not yet connected drops the
+//  HELLO (ZMQ_IMMEDIATE); the heartbeat timer then sends it again.
+static void
+s_hello_all (worker_t *self)
+{
+    int64_t now = sl_now_ms ();
+    for (size_t i = 0; i < self->nscheds; i++) {
+        self->scheds[i].last_recv_ms = now;
+        s_send_hello (self, i);
+    }
+}
+
+//  Run the loop.
+int
+worker_run (worker_t *self)
+{
+    if (pipe (s_signal_pipe) != 0)
+        return 1;
+    fcntl (s_signal_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl (s_signal_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+
+    self->actor = wrk_exec_start (self->exec);
+    if (!self->actor)
+        return 1;
+    zloop_t *loop = zloop_new ();
+    self->loop = loop;
+    zloop_set_nonstop (loop, true);
+    for (size_t i = 0; i < self->nscheds; i++)
+        zloop_reader (loop, self->scheds[i].dealer, s_on_dealer,
+                      &self->scheds[i]);
+    zloop_reader (loop, zactor_sock (self->actor), s_on_exec, self);
+    zmq_pollitem_t item = {NULL, s_signal_pipe[0], ZMQ_POLLIN, 0};
+    zloop_poller (loop, &item, s_on_signal_pipe, self);
+    zloop_timer (loop, (size_t)self->cfg->heartbeat_ms, 0, s_on_heartbeat,
+                 self);
+    zloop_timer (loop, 100, 0, s_on_tick, self);
+    sl_info (
+        "worker started worker=%s plugin=%s schedulers=%zu credits=%" PRId64,
+        self->name, wrk_exec_plugin_name (self->exec), self->nscheds,
+        self->cfg->credits);
+    s_hello_all (self);
+    zloop_start (loop);
+    zloop_destroy (&loop);
+    self->loop = NULL;
+    Sluice__Bye bye = SLUICE__BYE__INIT;
+    bye.reason = "worker stopping";
+    for (size_t i = 0; i < self->nscheds; i++)
+        s_send (self, (int)i, SLUICE__ENVELOPE__BODY_BYE, &bye);
+    sl_info ("worker stopped jobs_done=%" PRIu64, self->jobs_done);
+    return 0;
+}
+
+//  Destroy the worker.
+void
+worker_destroy (worker_t **self_p)
+{
+    worker_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->exec_stuck) {
+        //  The executor is stuck inside the plugin: it cannot be joined.
+        for (size_t i = 0; i < self->nscheds; i++)
+            zsock_destroy (&self->scheds[i].dealer);
+        _exit (0);
+    }
+    zactor_destroy (&self->actor);
+    wrk_exec_destroy (&self->exec);
+    for (size_t i = 0; self->scheds && i < self->nscheds; i++)
+        zsock_destroy (&self->scheds[i].dealer);
+    free (self->scheds);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,94 @@
+/*  sluice-worker: parse flags, run the worker, exit with its code.
+    Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad flags, bad
+    configuration or a plugin that cannot be loaded.                      */
+#include <czmq.h>
+#include "sl_flags.h"
+#include "sl_log.h"
+#include "worker.h"
+
+#define PROG "sluice-worker"
+
+int
+main (int argc, char **argv)
+{
+    wrk_config_t cfg = {0};
+    char *log_format = NULL, *log_level = NULL;
+    sl_flag_t flags[] = {
+        {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
+         "HOST:PORT,...", "Kafka bootstrap servers", NULL},
+        {"scheduler", 0, SL_FLAG_LIST, &cfg.schedulers, NULL, 0, 0, true,
+         "ENDPOINT",
+         "scheduler to take jobs from, tcp://HOST:PORT "
+         "(repeatable)",
+         NULL},
+        {"plugin", 0, SL_FLAG_STR, &cfg.plugin, NULL, 0, 0, true, "PATH.so",
+         "plugin shared object", NULL},
+        {"plugin-opt", 0, SL_FLAG_KV, &cfg.plugin_opts, NULL, 0, 0, false,
+         "KEY=VALUE", "plugin option (repeatable)", NULL},
+        {"output-topic", 0, SL_FLAG_STR, &cfg.output_topic, "", 0, 0, false,
+         "NAME", "topic the plugin's records go to", NULL},
+        {"credits", 0, SL_FLAG_INT, &cfg.credits, "2", 1, 1024, false, "N",
+         "jobs held at once per scheduler", NULL},
+        {"grace-ms", 0, SL_FLAG_INT, &cfg.grace_ms, "10000", 0, 3600000, false,
+         "MS", "time to finish the current job on SIGTERM", NULL},
+        {"heartbeat-ms", 0, SL_FLAG_INT, &cfg.heartbeat_ms, "1000", 10, 600000,
+         false, "MS", "heartbeat interval to schedulers", NULL},
+        {"liveness", 0, SL_FLAG_INT, &cfg.liveness, "5", 2, 100, false, "N",
+         "missed heartbeats before a scheduler is presumed gone", NULL},
+        {"batch-size", 0, SL_FLAG_INT, &cfg.batch_size, "500", 1, 100000, false,
+         "N", "most records per plugin call", NULL},
+        {"record-retries", 0, SL_FLAG_INT, &cfg.record_retries, "3", 0, 100,
+         false, "N", "retries of a record the plugin says to retry", NULL},
+        {"flush-timeout-ms", 0, SL_FLAG_INT, &cfg.flush_timeout_ms, "30000",
+         100, 3600000, false, "MS", "longest wait for produced records", NULL},
+        {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
+         "exit 0 once every scheduler says its drain finished", NULL},
+        {"log-format", 0, SL_FLAG_STR, &log_format, "text", 0, 0, false,
+         "text|json", "log line format", NULL},
+        {"log-level", 0, SL_FLAG_STR, &log_level, "info", 0, 0, false, "LEVEL",
+         "error, warn, info or debug", NULL},
+        {"property", 'X', SL_FLAG_KV, &cfg.props, NULL, 0, 0, false,
+         "KEY=VALUE", "librdkafka property (repeatable)", "SLUICE_X"},
+    };
+    size_t nflags = sizeof flags / sizeof flags[0];
+    char err[768];
+    int rc = sl_flags_parse (PROG, flags, nflags, argc, argv, err, sizeof err);
+    if (rc == 1) {
+        sl_flags_usage (PROG,
+                        "Runs jobs from sluice schedulers through a "
+                        "plugin.",
+                        flags, nflags, stdout);
+        sl_flags_free (flags, nflags);
+        return 0;
+    }
+    if (rc == 0 && sl_log_set_format (log_format) != 0) {
+        snprintf (err, sizeof err,
+                  PROG ": --log-format: '%s' is not text or json", log_format);
+        rc = -1;
+    }
+    if (rc == 0 && sl_log_set_level (log_level) != 0) {
+        snprintf (err, sizeof err,
+                  PROG ": --log-level: '%s' is not error, warn, info or debug",
+                  log_level);
+        rc = -1;
+    }
+    if (rc != 0) {
+        fprintf (stderr, "%s\n", err);
+        sl_flags_free (flags, nflags);
+        return 2;
+    }
+    sl_log_set_proc ("worker");
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    zsys_handler_set (NULL);
+    worker_t *worker = worker_new (&cfg, err, sizeof err);
+    if (!worker) {
+        fprintf (stderr, PROG ": %s\n", err);
+        sl_flags_free (flags, nflags);
+        return 2;
+    }
+    rc = worker_run (worker);
+    worker_destroy (&worker);
+    sl_flags_free (flags, nflags);
+    return rc;
+}

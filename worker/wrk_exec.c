@@ -1,0 +1,895 @@
+/*  wrk_exec - the worker's executor. See wrk_exec.h.                    */
+#include "wrk_exec.h"
+
+#include <inttypes.h>
+#include <time.h>
+#include "sl_kafka.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define EXEC_POLL_MS 100
+
+typedef struct {
+    int sched;
+    Sluice__Job *job;
+    bool cancelled;
+} exec_job_t;
+
+//  What one job has done so far.
+typedef struct {
+    uint64_t records, rejected, emitted, retried, lost;
+    Sluice__Range lost_ranges[16];
+    Sluice__Range *lost_ptrs[16];
+    size_t n_lost;
+    bool failed;
+    char error[SLUICE_REASON_MAX + 64];
+} exec_tally_t;
+
+struct _wrk_exec_t {
+    const wrk_config_t *cfg;
+    zsock_t *pipe;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *producer;
+    wrk_plugin_t *plugin;
+    zlistx_t *fifo; /* exec_job_t *, waiting                              */
+    exec_job_t *current;
+    bool stopping;
+    int64_t stop_deadline;
+    //  What the consumer is assigned to, and the next offset it will give.
+    char *asg_topic;
+    int32_t asg_partition;
+    int64_t asg_next;
+    //  Records fetched past the end of the previous job, kept for the next.
+    rd_kafka_message_t **stash;
+    size_t stash_n, stash_pos, stash_cap;
+    //  Per-batch buffers handed to the plugin.
+    rd_kafka_message_t **msgs;
+    sluice_record_t *recs;
+    sluice_outcome_t *outs;
+    sluice_header_t *hdrs;
+    size_t hdr_cap;
+    //  Delivery accounting: produce opaque = job serial.
+    uint64_t serial;
+    uint64_t dr_failures;
+    char dr_error[256];
+    exec_tally_t *tally;
+    const char *dlq_topic;
+    int64_t progress_ms; /* when the last PROGRESS went out              */
+};
+
+//  ---------------------------------------------------------------------
+//  Producer
+
+//  Delivery report: count failures of the current job.
+static void
+s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    wrk_exec_t *self = opaque;
+    if (msg->err && (uint64_t)(uintptr_t)msg->_private == self->serial) {
+        self->dr_failures++;
+        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
+                  rd_kafka_topic_name (msg->rkt), rd_kafka_err2str (msg->err));
+    }
+}
+
+//  Produce one record (copied), waiting while the queue is full.
+static int
+s_produce (wrk_exec_t *self, const char *topic, int32_t partition,
+           const void *key, size_t key_len, const void *value, size_t value_len,
+           rd_kafka_headers_t *hdrs)
+{
+    while (true) {
+        rd_kafka_resp_err_t err = rd_kafka_producev (
+            self->producer, RD_KAFKA_V_TOPIC (topic),
+            RD_KAFKA_V_PARTITION (partition < 0 ? RD_KAFKA_PARTITION_UA
+                                                : partition),
+            RD_KAFKA_V_KEY (key, key_len),
+            RD_KAFKA_V_VALUE ((void *)value, value_len),
+            RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS (hdrs),
+            RD_KAFKA_V_OPAQUE ((void *)(uintptr_t)self->serial),
+            RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs)
+                rd_kafka_headers_destroy (hdrs);
+            snprintf (self->dr_error, sizeof self->dr_error,
+                      "produce to %s: %s", topic, rd_kafka_err2str (err));
+            self->dr_failures++;
+            return -1;
+        }
+        rd_kafka_poll (self->producer, 50);
+    }
+}
+
+//  The plugin's emit(): a record for the output topic.
+static int
+s_emit (void *arg, const sluice_emit_t *rec)
+{
+    wrk_exec_t *self = arg;
+    if (!self->cfg->output_topic || !*self->cfg->output_topic)
+        return -1;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rec->header_count) {
+        hdrs = rd_kafka_headers_new (rec->header_count);
+        for (size_t i = 0; i < rec->header_count; i++)
+            rd_kafka_header_add (hdrs, rec->headers[i].name, -1,
+                                 rec->headers[i].value,
+                                 (ssize_t)rec->headers[i].value_len);
+    }
+    if (s_produce (self, self->cfg->output_topic, rec->partition, rec->key,
+                   rec->key_len, rec->value, rec->value_len, hdrs) != 0)
+        return -1;
+    if (self->tally)
+        self->tally->emitted++;
+    return 0;
+}
+
+//  Copy one raw record to the DLQ with headers that say where it came
+//  from and why.
+static int
+s_dead_letter (wrk_exec_t *self, const rd_kafka_message_t *msg,
+               uint32_t attempts, const char *reason)
+{
+    rd_kafka_headers_t *src = NULL;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers (msg, &src) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy (src);
+    else
+        hdrs = rd_kafka_headers_new (5);
+    char partition[16], offset[24], attempt[16];
+    snprintf (partition, sizeof partition, "%" PRId32, msg->partition);
+    snprintf (offset, sizeof offset, "%" PRId64, msg->offset);
+    snprintf (attempt, sizeof attempt, "%u", attempts);
+    rd_kafka_header_add (hdrs, "sluice.source.topic", -1,
+                         rd_kafka_topic_name (msg->rkt), -1);
+    rd_kafka_header_add (hdrs, "sluice.source.partition", -1, partition, -1);
+    rd_kafka_header_add (hdrs, "sluice.source.offset", -1, offset, -1);
+    rd_kafka_header_add (hdrs, "sluice.attempts", -1, attempt, -1);
+    rd_kafka_header_add (hdrs, "sluice.reason", -1, reason, -1);
+    if (s_produce (self, self->dlq_topic, -1, msg->key, msg->key_len,
+                   msg->payload, msg->len, hdrs) != 0)
+        return -1;
+    self->tally->rejected++;
+    return 0;
+}
+
+//  Wait until everything produced for this job is acknowledged.
+static int
+s_flush (wrk_exec_t *self, char *err, size_t errlen)
+{
+    int64_t deadline = sl_now_ms () + self->cfg->flush_timeout_ms;
+    while (rd_kafka_outq_len (self->producer) > 0 && sl_now_ms () < deadline)
+        rd_kafka_flush (self->producer, 100);
+    if (rd_kafka_outq_len (self->producer) > 0) {
+        snprintf (err, errlen, "producer did not flush within %" PRId64 " ms",
+                  self->cfg->flush_timeout_ms);
+        return -1;
+    }
+    if (self->dr_failures) {
+        snprintf (err, errlen, "%s", self->dr_error);
+        return -1;
+    }
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
+//  Commands from the main thread
+
+static void s_reply_id (wrk_exec_t *self, const char *what, int sched,
+                        uint64_t id);
+
+//  Handle one command; `wait` blocks for it.
+static void
+s_command (wrk_exec_t *self, zmsg_t *msg)
+{
+    char *cmd = zmsg_popstr (msg);
+    if (!cmd)
+        return;
+    if (streq (cmd, "JOB")) {
+        char *sched = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        exec_job_t *ej = calloc (1, sizeof *ej);
+        ej->sched = sched ? atoi (sched) : 0;
+        ej->job = body ? sluice__job__unpack (NULL, zframe_size (body),
+                                              zframe_data (body))
+                       : NULL;
+        if (ej->job)
+            zlistx_add_end (self->fifo, ej);
+        else
+            free (ej);
+        zstr_free (&sched);
+        zframe_destroy (&body);
+    } else if (streq (cmd, "CANCEL") || streq (cmd, "DROPALL")) {
+        char *sched_s = zmsg_popstr (msg);
+        char *id_s = zmsg_popstr (msg);
+        int sched = sched_s ? atoi (sched_s) : -1;
+        uint64_t id = id_s ? strtoull (id_s, NULL, 10) : 0;
+        bool all = streq (cmd, "DROPALL");
+        if (self->current && self->current->sched == sched &&
+            (all || self->current->job->job_id == id))
+            self->current->cancelled = true;
+        zlistx_t *gone = zlistx_new ();
+        for (exec_job_t *ej = zlistx_first (self->fifo); ej;
+             ej = zlistx_next (self->fifo))
+            if (ej->sched == sched && (all || ej->job->job_id == id))
+                zlistx_add_end (gone, ej);
+        for (exec_job_t *ej = zlistx_first (gone); ej;
+             ej = zlistx_next (gone)) {
+            if (!all)
+                s_reply_id (self, "DROPPED", sched, ej->job->job_id);
+            zlistx_delete (self->fifo, zlistx_find (self->fifo, ej));
+            sluice__job__free_unpacked (ej->job, NULL);
+            free (ej);
+        }
+        zlistx_destroy (&gone);
+        zstr_free (&sched_s);
+        zstr_free (&id_s);
+    } else if (streq (cmd, "STOP")) {
+        char *deadline = zmsg_popstr (msg);
+        self->stopping = true;
+        self->stop_deadline = deadline ? strtoll (deadline, NULL, 10) : 0;
+        zstr_free (&deadline);
+        exec_job_t *ej;
+        while ((ej = zlistx_first (self->fifo))) {
+            s_reply_id (self, "RETURNED", ej->sched, ej->job->job_id);
+            zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
+            sluice__job__free_unpacked (ej->job, NULL);
+            free (ej);
+        }
+    } else if (streq (cmd, "$TERM")) {
+        self->stopping = true;
+        self->stop_deadline = 0;
+    }
+    zstr_free (&cmd);
+}
+
+//  Handle every command waiting on the pipe without blocking.
+static void
+s_pump (wrk_exec_t *self)
+{
+    while (zsock_events (self->pipe) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->pipe);
+        if (!msg)
+            return;
+        s_command (self, msg);
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Send "WHAT sched id" to the main thread.
+static void
+s_reply_id (wrk_exec_t *self, const char *what, int sched, uint64_t id)
+{
+    char s[16], i[24];
+    snprintf (s, sizeof s, "%d", sched);
+    snprintf (i, sizeof i, "%" PRIu64, id);
+    zstr_sendx (self->pipe, what, s, i, NULL);
+}
+
+//  ---------------------------------------------------------------------
+//  Reading a range
+
+//  Drop records kept from a previous job.
+static void
+s_stash_clear (wrk_exec_t *self)
+{
+    for (size_t i = self->stash_pos; i < self->stash_n; i++)
+        rd_kafka_message_destroy (self->stash[i]);
+    self->stash_n = self->stash_pos = 0;
+}
+
+//  Point the consumer at topic/partition/start unless it is already there.
+static int
+s_position (wrk_exec_t *self, const char *topic, int32_t partition,
+            int64_t start, char *err, size_t errlen)
+{
+    if (self->asg_topic && streq (self->asg_topic, topic) &&
+        self->asg_partition == partition && self->asg_next == start)
+        return 0;
+    s_stash_clear (self);
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new (1);
+    rd_kafka_topic_partition_list_add (list, topic, partition)->offset = start;
+    rd_kafka_resp_err_t rc = rd_kafka_assign (self->consumer, list);
+    rd_kafka_topic_partition_list_destroy (list);
+    if (rc) {
+        snprintf (err, errlen, "assign %s/%d: %s", topic, partition,
+                  rd_kafka_err2str (rc));
+        free (self->asg_topic);
+        self->asg_topic = NULL;
+        return -1;
+    }
+    free (self->asg_topic);
+    self->asg_topic = strdup (topic);
+    self->asg_partition = partition;
+    self->asg_next = start;
+    return 0;
+}
+
+//  Record offsets lost to retention: [from, lo) where lo is the log start.
+static int64_t
+s_lost (wrk_exec_t *self, const Sluice__Job *job, int64_t from)
+{
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets (
+        self->consumer, job->topic, job->partition, &lo, &hi, 5000);
+    if (rc || lo <= from)
+        return -1;
+    int64_t to = lo < job->end ? lo : job->end;
+    exec_tally_t *t = self->tally;
+    t->lost += (uint64_t)(to - from);
+    if (t->n_lost < 16) {
+        sluice__range__init (&t->lost_ranges[t->n_lost]);
+        t->lost_ranges[t->n_lost].start = from;
+        t->lost_ranges[t->n_lost].end = to;
+        t->lost_ptrs[t->n_lost] = &t->lost_ranges[t->n_lost];
+        t->n_lost++;
+    }
+    sl_error ("records lost to retention before they were processed "
+              "topic=%s partition=%d start=%" PRId64 " end=%" PRId64,
+              job->topic, job->partition, from, to);
+    return to;
+}
+
+//  Take up to max messages: first those kept from the previous job, then
+//  whatever the queue has now, waiting at most EXEC_POLL_MS for the first.
+//  (consume_batch_queue with a timeout waits for a full batch, so it is
+//  only ever called with 0.)
+static size_t
+s_take (wrk_exec_t *self, size_t max)
+{
+    size_t n = 0;
+    while (n < max && self->stash_pos < self->stash_n)
+        self->msgs[n++] = self->stash[self->stash_pos++];
+    if (n > 0)
+        return n;
+    ssize_t got =
+        rd_kafka_consume_batch_queue (self->queue, 0, self->msgs, max);
+    if (got > 0)
+        return (size_t)got;
+    rd_kafka_message_t *m = rd_kafka_consume_queue (self->queue, EXEC_POLL_MS);
+    if (!m)
+        return 0;
+    self->msgs[0] = m;
+    got =
+        rd_kafka_consume_batch_queue (self->queue, 0, self->msgs + 1, max - 1);
+    return 1 + (size_t)(got > 0 ? got : 0);
+}
+
+//  Put messages past the job's end back in front of the stash, in order,
+//  for the next job on this partition (or drop them if they do not fit).
+static void
+s_unread (wrk_exec_t *self, rd_kafka_message_t **left, size_t n)
+{
+    size_t rest = self->stash_n - self->stash_pos;
+    if (n + rest > self->stash_cap) {
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy (left[i]);
+        s_stash_clear (self);
+        free (self->asg_topic); //  position unknown: seek next time
+        self->asg_topic = NULL;
+        return;
+    }
+    memmove (self->stash + n, self->stash + self->stash_pos,
+             rest * sizeof *self->stash);
+    memcpy (self->stash, left, n * sizeof *left);
+    self->stash_pos = 0;
+    self->stash_n = n + rest;
+}
+
+//  Fetch the next batch of the job's records into self->msgs. Returns
+//  the count of records for the plugin (0: nothing yet); sets *done once
+//  the consumer's position reached the job's end.
+static ssize_t
+s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
+{
+    size_t n = s_take (self, (size_t)self->cfg->batch_size);
+    size_t keep = 0, i = 0;
+    for (; i < n && !*done; i++) {
+        rd_kafka_message_t *m = self->msgs[i];
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition == job->partition && m->offset >= job->end)
+                *done = true;
+            rd_kafka_message_destroy (m);
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+            m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+            int64_t to = s_lost (self, job, self->asg_next);
+            rd_kafka_message_destroy (m);
+            if (to >= job->end)
+                *done = true;
+            else if (to >= 0) {
+                char err[256];
+                free (self->asg_topic);
+                self->asg_topic = NULL;
+                s_position (self, job->topic, job->partition, to, err,
+                            sizeof err);
+            }
+            continue;
+        }
+        if (m->err) {
+            sl_warn ("consumer error topic=%s partition=%d reason=\"%s\"",
+                     job->topic, job->partition, rd_kafka_message_errstr (m));
+            rd_kafka_message_destroy (m);
+            continue;
+        }
+        if (m->partition != job->partition ||
+            !streq (rd_kafka_topic_name (m->rkt), job->topic) ||
+            m->offset < job->start) {
+            rd_kafka_message_destroy (m);
+            continue;
+        }
+        if (m->offset >= job->end) {
+            *done = true;
+            i--; //  this one belongs to the next job
+            continue;
+        }
+        self->asg_next = m->offset + 1;
+        self->msgs[keep++] = m;
+    }
+    if (i < n)
+        s_unread (self, self->msgs + i, n - i);
+    if (*done && self->asg_next < job->end)
+        self->asg_next = job->end;
+    return (ssize_t)keep;
+}
+
+//  Build the plugin's view of msgs[0..n).
+static void
+s_build_records (wrk_exec_t *self, size_t n)
+{
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = NULL;
+        if (rd_kafka_message_headers (self->msgs[i], &h) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            nh += rd_kafka_header_cnt (h);
+    }
+    if (nh > self->hdr_cap) {
+        free (self->hdrs);
+        self->hdrs = calloc (nh, sizeof *self->hdrs);
+        self->hdr_cap = self->hdrs ? nh : 0;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = self->msgs[i];
+        sluice_record_t *r = &self->recs[i];
+        r->topic = rd_kafka_topic_name (m->rkt);
+        r->partition = m->partition;
+        r->offset = m->offset;
+        r->timestamp = rd_kafka_message_timestamp (m, NULL);
+        r->key = m->key;
+        r->key_len = m->key_len;
+        r->value = m->payload;
+        r->value_len = m->len;
+        r->headers = NULL;
+        r->header_count = 0;
+        rd_kafka_headers_t *h = NULL;
+        if (self->hdrs &&
+            rd_kafka_message_headers (m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->headers = &self->hdrs[used];
+            const char *name;
+            const void *val;
+            size_t size;
+            for (size_t k = 0;
+                 used < self->hdr_cap &&
+                 !rd_kafka_header_get_all (h, k, &name, &val, &size);
+                 k++) {
+                self->hdrs[used].name = name;
+                self->hdrs[used].value = val;
+                self->hdrs[used].value_len = size;
+                used++;
+                r->header_count++;
+            }
+        }
+    }
+}
+
+//  Run the plugin over records; retry RETRY outcomes with backoff, then
+//  reject them. Returns 0, or -1 if the batch failed as a whole.
+static int
+s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
+{
+    s_build_records (self, n);
+    if (wrk_plugin_process (self->plugin, self->recs, n, self->outs) != 0) {
+        snprintf (self->tally->error, sizeof self->tally->error,
+                  "plugin failed the batch: %s", self->outs[0].reason);
+        return -1;
+    }
+    self->tally->records += n;
+    for (int64_t round = 1; round <= self->cfg->record_retries; round++) {
+        size_t r = 0;
+        for (size_t i = 0; i < n; i++)
+            if (self->outs[i].code == SLUICE_RETRY)
+                r++;
+        if (r == 0)
+            break;
+        struct timespec ts = {0, 10000000L << (round < 6 ? round : 6)};
+        nanosleep (&ts, NULL);
+        for (size_t i = 0; i < n; i++) {
+            if (self->outs[i].code != SLUICE_RETRY)
+                continue;
+            self->tally->retried++;
+            if (wrk_plugin_process (self->plugin, &self->recs[i], 1,
+                                    &self->outs[i]) != 0)
+                self->outs[i].code = SLUICE_RETRY;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int code = self->outs[i].code;
+        if (code == SLUICE_OK)
+            continue;
+        char reason[SLUICE_REASON_MAX + 64];
+        snprintf (reason, sizeof reason, "%s%s",
+                  code == SLUICE_RETRY ? "gave up retrying: " : "",
+                  self->outs[i].reason[0] ? self->outs[i].reason
+                                          : "rejected by plugin");
+        if (s_dead_letter (self, self->msgs[i], job->attempt, reason) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  Copy the job's raw records to the DLQ (dead-letter mode).
+static int
+s_run_dead_letter (wrk_exec_t *self, const Sluice__Job *job, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        self->tally->records++;
+        if (s_dead_letter (self, self->msgs[i], job->attempt,
+                           *job->reason ? job->reason : "dead-letter job") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  Read and process the whole range. Returns 0 done, 1 abandoned
+//  (cancelled or stopping), -1 failed (tally->error says why).
+static int
+s_run_range (wrk_exec_t *self, exec_job_t *ej)
+{
+    const Sluice__Job *job = ej->job;
+    bool done = false;
+    bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
+    while (!done) {
+        ssize_t n = s_fetch (self, job, &done);
+        int rc = 0;
+        if (n > 0)
+            rc = dead ? s_run_dead_letter (self, job, (size_t)n)
+                      : s_run_plugin (self, job, (size_t)n);
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy (self->msgs[i]);
+        if (rc != 0)
+            return -1;
+        rd_kafka_poll (self->producer, 0);
+        s_pump (self);
+        //  Moving on: ask for a longer lease, a few times per lease.
+        int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
+        if (n > 0 && sl_now_ms () - self->progress_ms >= every) {
+            self->progress_ms = sl_now_ms ();
+            s_reply_id (self, "PROGRESS", ej->sched, job->job_id);
+        }
+        if (ej->cancelled ||
+            (self->stopping && sl_now_ms () >= self->stop_deadline))
+            return 1;
+    }
+    return 0;
+}
+
+//  Send DONE for a job.
+static void
+s_send_done (wrk_exec_t *self, exec_job_t *ej, exec_tally_t *t, int64_t us)
+{
+    Sluice__Done done = SLUICE__DONE__INIT;
+    done.job_id = ej->job->job_id;
+    done.topic = ej->job->topic;
+    done.partition = ej->job->partition;
+    done.start = ej->job->start;
+    done.end = ej->job->end;
+    done.status = t->failed ? SLUICE__JOB_STATUS__JOB_STATUS_FAILED
+                            : SLUICE__JOB_STATUS__JOB_STATUS_OK;
+    done.error = t->error;
+    done.records = t->records;
+    done.rejected = t->rejected;
+    done.lost = t->lost;
+    done.n_lost_ranges = t->n_lost;
+    done.lost_ranges = t->lost_ptrs;
+    done.emitted = t->emitted;
+    done.retried = t->retried;
+    done.duration_us = (uint64_t)us;
+    size_t size = sluice__done__get_packed_size (&done);
+    zframe_t *frame = zframe_new (NULL, size);
+    sluice__done__pack (&done, zframe_data (frame));
+    char s[16];
+    snprintf (s, sizeof s, "%d", ej->sched);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "DONE");
+    zmsg_addstr (msg, s);
+    zmsg_append (msg, &frame);
+    zmsg_send (&msg, self->pipe);
+}
+
+//  Run one job from start to DONE (or DROPPED/RETURNED).
+static void
+s_run_job (wrk_exec_t *self, exec_job_t *ej)
+{
+    const Sluice__Job *job = ej->job;
+    exec_tally_t tally;
+    memset (&tally, 0, sizeof tally);
+    self->tally = &tally;
+    self->serial++;
+    self->dr_failures = 0;
+    self->dlq_topic = job->dlq_topic;
+    int64_t t0 = sl_now_ms ();
+    self->progress_ms = t0;
+    s_reply_id (self, "BEGIN", ej->sched, job->job_id);
+    sl_info ("job begin job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
+             " end=%" PRId64 " attempt=%u mode=%s",
+             job->job_id, job->topic, job->partition, job->start, job->end,
+             job->attempt,
+             job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER ? "dlq"
+                                                                 : "process");
+    sluice_job_t info = {job->topic, job->partition, job->start,
+                         job->end,   job->attempt,   job->job_id};
+    bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
+    int rc = s_position (self, job->topic, job->partition, job->start,
+                         tally.error, sizeof tally.error);
+    if (rc == 0 && !dead)
+        rc = wrk_plugin_job_begin (self->plugin, &info, tally.error,
+                                   sizeof tally.error);
+    if (rc == 0)
+        rc = s_run_range (self, ej);
+    if (rc == 1) {
+        //  Abandoned: the consumer position is now unknown.
+        free (self->asg_topic);
+        self->asg_topic = NULL;
+        s_reply_id (self, ej->cancelled ? "DROPPED" : "RETURNED", ej->sched,
+                    job->job_id);
+        sl_info ("job abandoned job=%" PRIu64 " reason=%s", job->job_id,
+                 ej->cancelled ? "cancelled" : "stopping");
+        rd_kafka_purge (self->producer, RD_KAFKA_PURGE_F_QUEUE);
+        self->tally = NULL;
+        return;
+    }
+    if (rc == 0 && !dead)
+        rc = wrk_plugin_job_end (self->plugin, &info, tally.error,
+                                 sizeof tally.error);
+    if (rc == 0)
+        rc = s_flush (self, tally.error, sizeof tally.error);
+    if (rc != 0) {
+        tally.failed = true;
+        free (self->asg_topic);
+        self->asg_topic = NULL;
+        sl_warn ("job failed job=%" PRIu64 " topic=%s partition=%d "
+                 "start=%" PRId64 " end=%" PRId64 " reason=\"%s\"",
+                 job->job_id, job->topic, job->partition, job->start, job->end,
+                 tally.error);
+    } else
+        sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
+                 " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
+                 " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64,
+                 job->job_id, job->topic, job->partition, job->start, job->end,
+                 tally.records, tally.rejected, tally.emitted, tally.lost,
+                 sl_now_ms () - t0);
+    s_send_done (self, ej, &tally, (sl_now_ms () - t0) * 1000);
+    self->tally = NULL;
+}
+
+//  The actor: run jobs in order until told to stop.
+static void
+s_actor (zsock_t *pipe, void *args)
+{
+    wrk_exec_t *self = args;
+    self->pipe = pipe;
+    zsock_signal (pipe, 0);
+    while (true) {
+        s_pump (self);
+        if (self->stopping && (zlistx_size (self->fifo) == 0 ||
+                               sl_now_ms () >= self->stop_deadline))
+            break;
+        exec_job_t *ej = zlistx_first (self->fifo);
+        if (!ej) {
+            zmsg_t *msg = zmsg_recv (pipe);
+            if (!msg)
+                break;
+            s_command (self, msg);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
+        self->current = ej;
+        if (!ej->cancelled)
+            s_run_job (self, ej);
+        else
+            s_reply_id (self, "DROPPED", ej->sched, ej->job->job_id);
+        self->current = NULL;
+        sluice__job__free_unpacked (ej->job, NULL);
+        free (ej);
+    }
+    zstr_send (pipe, "STOPPED");
+    //  Wait for $TERM so zactor_destroy does not block.
+    while (true) {
+        char *cmd = zstr_recv (pipe);
+        bool term = !cmd || streq (cmd, "$TERM");
+        zstr_free (&cmd);
+        if (term)
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+//  Create the consumer and producer.
+static int
+s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
+{
+    const wrk_config_t *cfg = self->cfg;
+    static const char *cdefaults[] = {"enable.auto.commit=false",
+                                      "enable.auto.offset.store=false",
+                                      "enable.partition.eof=true",
+                                      "auto.offset.reset=error",
+                                      "client.id=sluice-worker",
+                                      "group.id=sluice-worker-unused",
+                                      NULL};
+    static const char *pdefaults[] = {"enable.idempotence=true",
+                                      "client.id=sluice-worker", NULL};
+    char rderr[512];
+    rd_kafka_conf_t *conf =
+        sl_kafka_conf_new (cfg->brokers, cdefaults, &cfg->props, err, errlen);
+    if (!conf)
+        return -1;
+    self->consumer =
+        rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
+    if (!self->consumer) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka consumer: %s", rderr);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer (self->consumer);
+    self->queue = rd_kafka_queue_get_consumer (self->consumer);
+
+    //  Consumer-only properties (fetch.*, isolation.level...) are refused
+    //  by a producer configuration, so the producer gets only the
+    //  properties it knows; librdkafka warns about the rest.
+    conf = sl_kafka_conf_new (cfg->brokers, pdefaults, NULL, err, errlen);
+    if (!conf)
+        return -1;
+    for (size_t i = 0; i < cfg->props.count; i++) {
+        char key[256];
+        const char *value;
+        if (sl_kv_split (cfg->props.items[i], key, sizeof key, &value) == 0 &&
+            rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr) !=
+                RD_KAFKA_CONF_OK)
+            sl_debug ("property not for the producer name=%s", key);
+    }
+    rd_kafka_conf_set_opaque (conf, self);
+    rd_kafka_conf_set_dr_msg_cb (conf, s_dr_cb);
+    self->producer =
+        rd_kafka_new (RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    if (!self->producer) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka producer: %s", rderr);
+        return -1;
+    }
+    return 0;
+}
+
+//  Parse --plugin-opt items into options (pointing into the config).
+static int
+s_plugin_new (wrk_exec_t *self, char *err, size_t errlen)
+{
+    const wrk_config_t *cfg = self->cfg;
+    size_t n = cfg->plugin_opts.count;
+    sluice_option_t *opts = calloc (n + 1, sizeof *opts);
+    char (*keys)[128] = calloc (n + 1, sizeof *keys);
+    int rc = -1;
+    if (!opts || !keys)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *value;
+        if (sl_kv_split (cfg->plugin_opts.items[i], keys[i], sizeof keys[i],
+                         &value) != 0) {
+            snprintf (err, errlen,
+                      "--plugin-opt: '%s' is not key=value; write it as "
+                      "--plugin-opt name=value",
+                      cfg->plugin_opts.items[i]);
+            goto done;
+        }
+        opts[i].key = keys[i];
+        opts[i].value = value;
+    }
+    const char *out =
+        cfg->output_topic && *cfg->output_topic ? cfg->output_topic : NULL;
+    self->plugin =
+        wrk_plugin_new (cfg->plugin, opts, n, out, s_emit, self, err, errlen);
+    rc = self->plugin ? 0 : -1;
+done:
+    free (opts);
+    free (keys);
+    return rc;
+}
+
+//  Create the executor.
+wrk_exec_t *
+wrk_exec_new (const wrk_config_t *cfg, char *err, size_t errlen)
+{
+    wrk_exec_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    size_t batch = (size_t)cfg->batch_size;
+    self->fifo = zlistx_new ();
+    self->msgs = calloc (batch, sizeof *self->msgs);
+    self->recs = calloc (batch, sizeof *self->recs);
+    self->outs = calloc (batch, sizeof *self->outs);
+    self->stash_cap = 2 * batch;
+    self->stash = calloc (2 * batch, sizeof *self->stash);
+    if (!self->fifo || !self->msgs || !self->recs || !self->outs ||
+        !self->stash) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    if (s_plugin_new (self, err, errlen) != 0 ||
+        s_kafka_new (self, err, errlen) != 0)
+        goto fail;
+    return self;
+fail:
+    wrk_exec_destroy (&self);
+    return NULL;
+}
+
+//  Start the actor.
+zactor_t *
+wrk_exec_start (wrk_exec_t *self)
+{
+    return zactor_new (s_actor, self);
+}
+
+//  The plugin's name and version.
+const char *
+wrk_exec_plugin_name (wrk_exec_t *self)
+{
+    return wrk_plugin_name (self->plugin);
+}
+
+//  Destroy the executor.
+void
+wrk_exec_destroy (wrk_exec_t **self_p)
+{
+    wrk_exec_t *self = *self_p;
+    if (!self)
+        return;
+    s_stash_clear (self);
+    if (self->producer) {
+        rd_kafka_flush (self->producer, 5000);
+        rd_kafka_destroy (self->producer);
+    }
+    if (self->consumer) {
+        rd_kafka_queue_destroy (self->queue);
+        rd_kafka_consumer_close (self->consumer);
+        rd_kafka_destroy (self->consumer);
+    }
+    wrk_plugin_destroy (&self->plugin);
+    if (self->fifo) {
+        exec_job_t *ej;
+        while ((ej = zlistx_first (self->fifo))) {
+            zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
+            sluice__job__free_unpacked (ej->job, NULL);
+            free (ej);
+        }
+        zlistx_destroy (&self->fifo);
+    }
+    free (self->asg_topic);
+    free (self->msgs);
+    free (self->recs);
+    free (self->outs);
+    free (self->hdrs);
+    free (self->stash);
+    free (self);
+    *self_p = NULL;
+}

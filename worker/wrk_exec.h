@@ -1,0 +1,47 @@
+/*  wrk_exec - the worker's executor: runs jobs one at a time.
+
+    It owns one long-lived Kafka consumer (assign/seek, no group), the
+    plugin instance and one idempotent producer for the output topic and
+    the DLQ. A job [start, end) is read until the consumer's position
+    reaches `end` (a record at or past end, or the partition's end), so
+    missing offsets (compaction, transaction markers) do not stall it.
+    Records are handed to the plugin in batches that point into librdkafka's
+    buffers (no payload copies). Everything produced is flushed and
+    acknowledged before the job is reported DONE.
+
+    The executor is an actor. Commands on its pipe (picture in quotes):
+      "JOB"     "sib"  scheduler index, packed Sluice__Job
+      "CANCEL"  "si8"  scheduler index, job id
+      "DROPALL" "si"   scheduler index: forget all its jobs
+      "STOP"    "s8"   deadline (monotonic ms): return queued jobs, finish
+                       the current one if it can before the deadline
+    Replies:
+      "BEGIN"    "si8" scheduler, job id: the job started
+      "DONE"     "sib" scheduler, packed Sluice__Done
+      "DROPPED"  "si8" scheduler, job id: cancelled, slot free
+      "RETURNED" "si8" scheduler, job id: not done, give it back
+      "PROGRESS" "si8" scheduler, job id: still reading, extend the lease
+      "STOPPED"  "s"   nothing left
+*/
+#ifndef WRK_EXEC_H_INCLUDED
+#define WRK_EXEC_H_INCLUDED
+
+#include <czmq.h>
+#include "worker.h"
+#include "wrk_plugin.h"
+
+typedef struct _wrk_exec_t wrk_exec_t;
+
+/*  Create the executor's Kafka clients and load the plugin. Returns NULL
+    with one line in err.                                                  */
+wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, char *err, size_t errlen);
+
+/*  Start the actor thread. Returns its pipe's actor, or NULL.           */
+zactor_t *wrk_exec_start (wrk_exec_t *self);
+
+/*  Destroy (after the actor ended).                                      */
+void wrk_exec_destroy (wrk_exec_t **self_p);
+
+const char *wrk_exec_plugin_name (wrk_exec_t *self);
+
+#endif

@@ -1,0 +1,546 @@
+/*  wrk_plugin - loads a plugin shared object and runs it. See wrk_plugin.h.
+
+    Loading follows Redis's module loader: dlopen (RTLD_NOW | RTLD_LOCAL),
+    so an unresolved symbol fails at load and not in the middle of a job,
+    and the plugin's symbols never leak into the worker or another plugin;
+    one entry symbol; the ABI major read before any other field. The
+    plugin's table is then copied into a zero-filled table of our size, so
+    a hook appended in a later minor version reads as NULL when an older
+    plugin is loaded (SQLite's sqlite3_vfs does the same with iVersion).
+
+    Every error is one line, prefixed with the path the user gave, that
+    says what is wrong and how to fix it.
+*/
+#include "wrk_plugin.h"
+#include "sl_log.h"
+
+#include <assert.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+//  The ABI 1.0 table ends with destroy; anything smaller is malformed.
+#define S_TABLE_1_0_SIZE                                                       \
+    (offsetof (sluice_plugin_t, destroy) + sizeof (void (*) (void *)))
+
+//  What the plugin sees as its context: a way back to its loader.
+struct sluice_ctx {
+    wrk_plugin_t *plugin;
+};
+
+struct _wrk_plugin_t {
+    char *path;               //  as the user gave it, for messages
+    void *handle;             //  from dlopen
+    sluice_plugin_t table;    //  the plugin's, zero-extended to our size
+    const char *name;         //  table.name, or the file name
+    sluice_option_t *options; //  owned copies
+    size_t option_count;
+    char *output_topic; //  NULL: no output topic
+    wrk_emit_fn *emit_fn;
+    void *emit_arg;
+    struct sluice_ctx ctx; //  handed to the plugin, points back here
+    void *state;           //  the plugin's instance
+    bool created;          //  create succeeded: destroy must run
+};
+
+typedef int (s_job_hook_fn) (void *state, const sluice_job_t *job, char *err,
+                             size_t errlen);
+
+//  Write one line into err (newlines become spaces). Always returns -1, so
+//  callers can `return s_error (...)`.
+static int s_error (char *err, size_t errlen, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static int
+s_error (char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return -1;
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, errlen, fmt, args);
+    va_end (args);
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return -1;
+}
+
+//  --- the host table the plugin calls back through -----------------------
+
+//  Queue a record for the output topic through the worker's emit_fn.
+//  Returns -1 without calling it if there is no output topic or the
+//  record has a NULL pointer with a non-zero length.
+static int
+s_host_emit (sluice_ctx_t *ctx, const sluice_emit_t *record)
+{
+    if (!ctx || !record)
+        return -1;
+    wrk_plugin_t *self = ctx->plugin;
+    if (!self->output_topic || !self->emit_fn)
+        return -1;
+    if ((!record->key && record->key_len) ||
+        (!record->value && record->value_len) ||
+        (!record->headers && record->header_count)) {
+        sl_warn ("plugin emitted a record with a NULL pointer and a length "
+                 "plugin=%s",
+                 self->name);
+        return -1;
+    }
+    return self->emit_fn (self->emit_arg, record) == 0 ? 0 : -1;
+}
+
+//  Map a plugin log level onto ours; out-of-range levels are clamped.
+static int
+s_host_level (int level)
+{
+    if (level <= SLUICE_LOG_ERROR)
+        return SL_LOG_ERROR;
+    if (level < SLUICE_LOG_INFO)
+        return SL_LOG_WARN;
+    if (level == SLUICE_LOG_INFO)
+        return SL_LOG_INFO;
+    return SL_LOG_DEBUG;
+}
+
+//  Log one line for the plugin, tagged plugin=<name>. The tag goes last so
+//  the plugin's "message key=value" text keeps its shape.
+static void s_host_log (sluice_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_host_log (sluice_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    if (!ctx || !fmt)
+        return;
+    int sl_level = s_host_level (level);
+    if (!sl_log_enabled (sl_level))
+        return;
+    char text[2048];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (text, sizeof text, fmt, args);
+    va_end (args);
+    const char *name = ctx->plugin->name;
+    if (strpbrk (name, " \"="))
+        sl_log (sl_level, "%s plugin=\"%s\"", text, name);
+    else
+        sl_log (sl_level, "%s plugin=%s", text, name);
+}
+
+//  The value of option `key`, or NULL. If a key was given twice the last
+//  one wins, as with repeated command-line flags.
+static const char *
+s_host_option (sluice_ctx_t *ctx, const char *key)
+{
+    if (!ctx || !key)
+        return NULL;
+    wrk_plugin_t *self = ctx->plugin;
+    for (size_t i = self->option_count; i > 0; i--)
+        if (strcmp (self->options[i - 1].key, key) == 0)
+            return self->options[i - 1].value;
+    return NULL;
+}
+
+//  The output topic, or NULL if there is none.
+static const char *
+s_host_output_topic (sluice_ctx_t *ctx)
+{
+    return ctx ? ctx->plugin->output_topic : NULL;
+}
+
+static const sluice_host_t s_host = {
+    .abi_major = SLUICE_PLUGIN_ABI_MAJOR,
+    .abi_minor = SLUICE_PLUGIN_ABI_MINOR,
+    .size = sizeof (sluice_host_t),
+    .emit = s_host_emit,
+    .log = s_host_log,
+    .option = s_host_option,
+    .output_topic = s_host_output_topic,
+};
+
+//  --- loading --------------------------------------------------------------
+
+//  A hint for a dlopen failure, from the text of dlerror().
+static const char *
+s_dlopen_hint (const char *why)
+{
+    if (strstr (why, "undefined symbol"))
+        return "link the plugin with every library it uses; plugins cannot "
+               "use worker symbols";
+    if (strstr (why, "wrong ELF class") || strstr (why, "ELF file"))
+        return "it was built for another machine: rebuild it here";
+    if (strstr (why, "invalid ELF header") || strstr (why, "file too short"))
+        return "not a shared object: build the plugin with cc -shared -fPIC";
+    return "check that it is a sluice plugin built for this machine";
+}
+
+//  dlerror() text usually starts with "<path>: "; drop it, ours says it.
+static const char *
+s_dlerror_text (const char *why, const char *dlpath)
+{
+    size_t len = strlen (dlpath);
+    if (strncmp (why, dlpath, len) == 0 && strncmp (why + len, ": ", 2) == 0)
+        return why + len + 2;
+    return why;
+}
+
+//  dlopen the file at `path`. A path without a slash names a file in the
+//  current directory, as any other file argument would; dlopen would
+//  otherwise search the library path for it. Returns 0 or -1 with err.
+static int
+s_open (wrk_plugin_t *self, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat (self->path, &st) != 0)
+        return s_error (err, errlen,
+                        "plugin %s: %s (give --plugin the path of a plugin "
+                        ".so, e.g. build/plugins/noop.so)",
+                        self->path, strerror (errno));
+    if (!S_ISREG (st.st_mode))
+        return s_error (err, errlen,
+                        "plugin %s: not a regular file (give --plugin the "
+                        "path of a plugin .so, e.g. build/plugins/noop.so)",
+                        self->path);
+    size_t size = strlen (self->path) + 3;
+    char *dlpath = malloc (size);
+    if (!dlpath)
+        return s_error (err, errlen, "plugin %s: out of memory", self->path);
+    snprintf (dlpath, size, "%s%s", strchr (self->path, '/') ? "" : "./",
+              self->path);
+    self->handle = dlopen (dlpath, RTLD_NOW | RTLD_LOCAL);
+    int rc = 0;
+    if (!self->handle) {
+        const char *why = dlerror ();
+        why = why ? why : "unknown dlopen error";
+        rc =
+            s_error (err, errlen, "plugin %s: cannot load: %s (%s)", self->path,
+                     s_dlerror_text (why, dlpath), s_dlopen_hint (why));
+    }
+    free (dlpath);
+    return rc;
+}
+
+//  Find the entry symbol, call it, and check the table it returns: the
+//  ABI major first, then the size, then process. Copies the table into
+//  self->table. Returns 0 or -1 with err.
+static int
+s_read_table (wrk_plugin_t *self, char *err, size_t errlen)
+{
+    dlerror ();
+    void *sym = dlsym (self->handle, SLUICE_PLUGIN_ENTRY);
+    if (!sym)
+        return s_error (err, errlen,
+                        "plugin %s: no symbol " SLUICE_PLUGIN_ENTRY
+                        " (is it a sluice plugin? build with "
+                        "SLUICE_PLUGIN_EXPORT)",
+                        self->path);
+    //  POSIX guarantees a function's address survives this conversion.
+    sluice_plugin_entry_fn entry = (sluice_plugin_entry_fn)sym;
+    const sluice_plugin_t *table = entry ();
+    if (!table)
+        return s_error (err, errlen,
+                        "plugin %s: " SLUICE_PLUGIN_ENTRY "() returned NULL "
+                        "(it must return the plugin's sluice_plugin_t table)",
+                        self->path);
+    if (table->abi_major != SLUICE_PLUGIN_ABI_MAJOR)
+        return s_error (err, errlen,
+                        "plugin %s: ABI major %u, this worker speaks %u: "
+                        "rebuild the plugin against this sluice",
+                        self->path, (unsigned)table->abi_major,
+                        (unsigned)SLUICE_PLUGIN_ABI_MAJOR);
+    if (table->size < S_TABLE_1_0_SIZE)
+        return s_error (err, errlen,
+                        "plugin %s: table size %zu is smaller than the ABI "
+                        "1.0 table (%zu bytes): set size to sizeof "
+                        "(sluice_plugin_t) and rebuild",
+                        self->path, table->size, (size_t)S_TABLE_1_0_SIZE);
+    size_t size =
+        table->size < sizeof self->table ? table->size : sizeof self->table;
+    memcpy (&self->table, table, size);
+    if (!self->table.process)
+        return s_error (err, errlen,
+                        "plugin %s: process is NULL (every plugin must "
+                        "implement process)",
+                        self->path);
+    return 0;
+}
+
+//  The name to show for the plugin: its own, or else its file name.
+static const char *
+s_display_name (wrk_plugin_t *self)
+{
+    if (self->table.name && *self->table.name)
+        return self->table.name;
+    const char *slash = strrchr (self->path, '/');
+    return slash ? slash + 1 : self->path;
+}
+
+//  Copy the caller's options; the plugin may read them for its lifetime.
+//  Returns 0 or -1 with err.
+static int
+s_copy_options (wrk_plugin_t *self, const sluice_option_t *options,
+                size_t count, char *err, size_t errlen)
+{
+    self->options = calloc (count ? count : 1, sizeof *self->options);
+    if (!self->options)
+        return s_error (err, errlen, "plugin %s: out of memory", self->path);
+    for (size_t i = 0; i < count; i++) {
+        assert (options[i].key);
+        sluice_option_t *copy = &self->options[self->option_count];
+        copy->key = strdup (options[i].key);
+        copy->value = strdup (options[i].value ? options[i].value : "");
+        self->option_count++;
+        if (!copy->key || !copy->value)
+            return s_error (err, errlen, "plugin %s: out of memory",
+                            self->path);
+    }
+    return 0;
+}
+
+//  True if the plugin lists `key` among the options it understands.
+static bool
+s_accepts (wrk_plugin_t *self, const char *key)
+{
+    const char *const *accepted = self->table.options;
+    for (size_t i = 0; accepted && accepted[i]; i++)
+        if (strcmp (accepted[i], key) == 0)
+            return true;
+    return false;
+}
+
+//  Refuse any option the plugin does not list, naming the ones it does.
+//  Returns 0 or -1 with err.
+static int
+s_check_options (wrk_plugin_t *self, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < self->option_count; i++) {
+        const char *key = self->options[i].key;
+        if (s_accepts (self, key))
+            continue;
+        const char *const *accepted = self->table.options;
+        if (!accepted || !accepted[0])
+            return s_error (err, errlen,
+                            "plugin %s: unknown option '%s' (%s takes no "
+                            "options: drop --plugin-opt %s)",
+                            self->path, key, self->name, key);
+        char list[512] = "";
+        size_t len = 0;
+        for (size_t k = 0; accepted[k] && len < sizeof list; k++)
+            len += (size_t)snprintf (list + len, sizeof list - len, "%s%s",
+                                     k ? ", " : "", accepted[k]);
+        return s_error (err, errlen,
+                        "plugin %s: unknown option '%s' (%s accepts: %s)",
+                        self->path, key, self->name, list);
+    }
+    return 0;
+}
+
+//  Make the plugin's instance. Returns 0 or -1 with the plugin's reason
+//  in err.
+static int
+s_create (wrk_plugin_t *self, char *err, size_t errlen)
+{
+    if (!self->table.create) {
+        self->created = true;
+        return 0;
+    }
+    char why[512] = "";
+    int rc =
+        self->table.create (&s_host, &self->ctx, self->options,
+                            self->option_count, &self->state, why, sizeof why);
+    if (rc != 0) {
+        why[sizeof why - 1] = 0;
+        return s_error (err, errlen, "plugin %s: create failed: %s", self->path,
+                        *why ? why
+                             : "no reason given (the plugin must fill err)");
+    }
+    self->created = true;
+    return 0;
+}
+
+//  Load the plugin and create its instance; see wrk_plugin.h.
+wrk_plugin_t *
+wrk_plugin_new (const char *path, const sluice_option_t *options,
+                size_t option_count, const char *output_topic,
+                wrk_emit_fn *emit_fn, void *emit_arg, char *err, size_t errlen)
+{
+    assert (path);
+    assert (options || option_count == 0);
+    wrk_plugin_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        s_error (err, errlen, "plugin %s: out of memory", path);
+        return NULL;
+    }
+    self->ctx.plugin = self;
+    self->emit_fn = emit_fn;
+    self->emit_arg = emit_arg;
+    self->path = strdup (path);
+    if (output_topic && *output_topic)
+        self->output_topic = strdup (output_topic);
+    if (!self->path || (output_topic && *output_topic && !self->output_topic)) {
+        s_error (err, errlen, "plugin %s: out of memory", path);
+        goto fail;
+    }
+    if (s_open (self, err, errlen) || s_read_table (self, err, errlen))
+        goto fail;
+    self->name = s_display_name (self);
+    if (s_copy_options (self, options, option_count, err, errlen) ||
+        s_check_options (self, err, errlen) || s_create (self, err, errlen))
+        goto fail;
+    sl_debug ("plugin loaded plugin=%s version=%s path=%s thread_safe=%s",
+              self->name, wrk_plugin_version (self), self->path,
+              wrk_plugin_flags (self) & SLUICE_PLUGIN_F_THREAD_SAFE ? "yes"
+                                                                    : "no");
+    return self;
+fail:
+    wrk_plugin_destroy (&self);
+    return NULL;
+}
+
+//  Destroy the plugin's instance, then dlclose it; see wrk_plugin.h.
+void
+wrk_plugin_destroy (wrk_plugin_t **self_p)
+{
+    assert (self_p);
+    wrk_plugin_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->created && self->table.destroy)
+        self->table.destroy (self->state);
+    if (self->handle)
+        dlclose (self->handle);
+    for (size_t i = 0; i < self->option_count; i++) {
+        free ((char *)self->options[i].key);
+        free ((char *)self->options[i].value);
+    }
+    free (self->options);
+    free (self->output_topic);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+//  The plugin's name, or its file name if it gives none.
+const char *
+wrk_plugin_name (wrk_plugin_t *self)
+{
+    assert (self);
+    return self->name;
+}
+
+//  The plugin's version string, "" if it gives none.
+const char *
+wrk_plugin_version (wrk_plugin_t *self)
+{
+    assert (self);
+    return self->table.version ? self->table.version : "";
+}
+
+//  The plugin's SLUICE_PLUGIN_F_* flags.
+uint32_t
+wrk_plugin_flags (wrk_plugin_t *self)
+{
+    assert (self);
+    return self->table.flags;
+}
+
+//  --- running --------------------------------------------------------------
+
+//  Run a job hook; a NULL hook succeeds. On failure err says which plugin
+//  and hook failed, and the plugin's reason.
+static int
+s_job_hook (wrk_plugin_t *self, s_job_hook_fn *hook, const char *what,
+            const sluice_job_t *job, char *err, size_t errlen)
+{
+    assert (job);
+    if (!hook)
+        return 0;
+    char why[512] = "";
+    if (hook (self->state, job, why, sizeof why) == 0)
+        return 0;
+    why[sizeof why - 1] = 0;
+    return s_error (err, errlen, "plugin %s: %s failed: %s", self->name, what,
+                    *why ? why : "no reason given");
+}
+
+//  Tell the plugin a job starts. Returns 0 or -1 with err.
+int
+wrk_plugin_job_begin (wrk_plugin_t *self, const sluice_job_t *job, char *err,
+                      size_t errlen)
+{
+    assert (self);
+    return s_job_hook (self, self->table.job_begin, "job_begin", job, err,
+                       errlen);
+}
+
+//  Tell the plugin a job's last record was processed. Returns 0 or -1.
+int
+wrk_plugin_job_end (wrk_plugin_t *self, const sluice_job_t *job, char *err,
+                    size_t errlen)
+{
+    assert (self);
+    return s_job_hook (self, self->table.job_end, "job_end", job, err, errlen);
+}
+
+//  Make one outcome well-formed: a terminated reason, a known code (an
+//  unknown one becomes REJECT), and a reason for RETRY and REJECT. Returns
+//  true if the code was unknown.
+static bool
+s_check_outcome (wrk_plugin_t *self, sluice_outcome_t *out)
+{
+    out->reason[SLUICE_REASON_MAX - 1] = 0;
+    int code = out->code;
+    if (code == SLUICE_OK)
+        return false;
+    if (code != SLUICE_RETRY && code != SLUICE_REJECT) {
+        out->code = SLUICE_REJECT;
+        snprintf (out->reason, sizeof out->reason,
+                  "plugin %s returned outcome code %d, which is not "
+                  "OK/RETRY/REJECT",
+                  self->name, code);
+        return true;
+    }
+    if (!out->reason[0])
+        snprintf (out->reason, sizeof out->reason, "%s by plugin %s",
+                  code == SLUICE_RETRY ? "retry asked" : "rejected",
+                  self->name);
+    return false;
+}
+
+//  Run process on a batch; see wrk_plugin.h. Safe to call from several
+//  threads at once if the plugin is thread-safe: it touches only `out`.
+int
+wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
+                    size_t n, sluice_outcome_t *out)
+{
+    assert (self);
+    assert (n == 0 || (records && out));
+    for (size_t i = 0; i < n; i++) {
+        out[i].code = SLUICE_OK;
+        out[i].reason[0] = 0;
+    }
+    if (n == 0)
+        return 0;
+    if (self->table.process (self->state, records, n, out) != 0) {
+        out[0].reason[SLUICE_REASON_MAX - 1] = 0;
+        if (!out[0].reason[0])
+            snprintf (out[0].reason, sizeof out[0].reason,
+                      "plugin %s failed the batch without a reason",
+                      self->name);
+        return -1;
+    }
+    size_t unknown = 0;
+    for (size_t i = 0; i < n; i++)
+        unknown += s_check_outcome (self, &out[i]);
+    if (unknown)
+        sl_warn ("plugin returned unknown outcome codes, records rejected "
+                 "plugin=%s records=%zu",
+                 self->name, unknown);
+    return 0;
+}
