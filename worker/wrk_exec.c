@@ -711,14 +711,6 @@ s_actor (zsock_t *pipe, void *args)
         free (ej);
     }
     zstr_send (pipe, "STOPPED");
-    //  Wait for $TERM so zactor_destroy does not block.
-    while (true) {
-        char *cmd = zstr_recv (pipe);
-        bool term = !cmd || streq (cmd, "$TERM");
-        zstr_free (&cmd);
-        if (term)
-            break;
-    }
 }
 
 //  ---------------------------------------------------------------------
