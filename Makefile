@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format
+           python3 python3-confluent-kafka kcat clang-format bc
 
 .PHONY: all deps build demo test unit integration format format-check clean
 
@@ -34,8 +34,8 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	$(BUILD)/bin/sluice demo
 
-test: deps build format-check
-	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
+test: deps kafka-deps build format-check
+	bash tests/run.sh $(BUILD)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -54,3 +54,6 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# Real Apache Kafka for tests: make kafka-deps, make kafka.
+include tests/kafka/Makefile.inc

@@ -57,6 +57,9 @@ s_fail (char *err, size_t errlen, const char *fmt, ...)
     va_start (args, fmt);
     vsnprintf (err, errlen, fmt, args);
     va_end (args);
+    //  A value echoed from argv or the environment may hold a newline.
+    for (char *p = err; errlen > 0 && *p; p++)
+        *p = iscntrl ((unsigned char)*p) ? ' ' : *p;
     return -1;
 }
 
