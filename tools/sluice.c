@@ -19,6 +19,8 @@ static const s_command_t s_commands[] = {
      "run an embedded Kafka cluster (librdkafka's mock) until SIGTERM"},
     {"demo", sluice_cmd_demo,
      "drain 100,000 records with 4 workers on the embedded broker"},
+    {"status", sluice_cmd_status,
+     "print a scheduler's partitions and workers (--json for scripts)"},
 };
 
 #define S_COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])

@@ -17,4 +17,8 @@ int sluice_cmd_kafka (int argc, char **argv);
     embedded broker, then verify nothing was lost.                        */
 int sluice_cmd_demo (int argc, char **argv);
 
+/*  sluice status: ask a scheduler for its state and print it as a table
+    (or JSON with --json).                                                */
+int sluice_cmd_status (int argc, char **argv);
+
 #endif

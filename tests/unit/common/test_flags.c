@@ -270,9 +270,9 @@ Test (flags, env_fills_flags_not_on_the_command_line)
 {
     setenv ("SLUICE_BROKERS", "env:9092", 1);
     setenv ("SLUICE_GROUP", "envgroup", 1);
-    //  A list variable is comma-separated; blanks around items and empty
-    //  items are dropped.
-    setenv ("SLUICE_TOPIC", "a, b,,c,", 1);
+    //  A list variable is comma-separated (only: ';' is part of an item);
+    //  blanks before items and empty items are dropped.
+    setenv ("SLUICE_TOPIC", "a, b,,c;d,", 1);
     setenv ("SLUICE_JOB_RECORDS", "500", 1);
     setenv ("SLUICE_BIND", "tcp://*:9", 1);
     cr_assert_eq (s_parse (NULL), 0, "%s", err);
@@ -281,7 +281,7 @@ Test (flags, env_fills_flags_not_on_the_command_line)
     cr_assert_eq (cfg.topics.count, 3);
     cr_assert_str_eq (cfg.topics.items[0], "a");
     cr_assert_str_eq (cfg.topics.items[1], "b");
-    cr_assert_str_eq (cfg.topics.items[2], "c");
+    cr_assert_str_eq (cfg.topics.items[2], "c;d");
     cr_assert_eq (cfg.job_records, 500);
     cr_assert_str_eq (cfg.bind, "tcp://*:9");
     cr_assert_eq (cfg.window, 16, "untouched flags keep their default");

@@ -706,25 +706,41 @@ s_fuzz_one (const uint8_t *data, size_t size, int i)
     return true;
 }
 
-//  A few valid frames of every kind, as seeds for mutation.
+//  One valid message of every kind, as {kind, body}.
 typedef struct {
-    uint8_t *data;
-    size_t size;
-} frame_t;
+    Sluice__Envelope__BodyCase kind;
+    void *body;
+} sample_t;
 
-static size_t
-s_valid_frames (frame_t *frames)
+#define NSAMPLES 11
+
+//  The samples: static bodies, filled in on each call.
+static const sample_t *
+s_samples (void)
 {
-    size_t n = 0;
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
+    static Sluice__Hello hello = SLUICE__HELLO__INIT;
+    static Sluice__Credit credit = SLUICE__CREDIT__INIT;
+    static Sluice__Job job = SLUICE__JOB__INIT;
+    static Sluice__Range range = SLUICE__RANGE__INIT;
+    static Sluice__Range *ranges[] = {&range, &range};
+    static Sluice__Done done = SLUICE__DONE__INIT;
+    static Sluice__Heartbeat heartbeat = SLUICE__HEARTBEAT__INIT;
+    static Sluice__Return ret = SLUICE__RETURN__INIT;
+    static Sluice__Cancel cancel = SLUICE__CANCEL__INIT;
+    static Sluice__Bye bye = SLUICE__BYE__INIT;
+    static Sluice__Progress progress = SLUICE__PROGRESS__INIT;
+    static Sluice__StatusRequest request = SLUICE__STATUS_REQUEST__INIT;
+    static Sluice__PartitionStatus part = SLUICE__PARTITION_STATUS__INIT;
+    static Sluice__PartitionStatus *parts[] = {&part};
+    static Sluice__WorkerStatus worker = SLUICE__WORKER_STATUS__INIT;
+    static Sluice__WorkerStatus *workers[] = {&worker, &worker};
+    static Sluice__Status status = SLUICE__STATUS__INIT;
     hello.worker_id = "host/1";
     hello.credits = 8;
     hello.plugin = "upper";
     hello.pid = 1;
     hello.hostname = "host";
-    Sluice__Credit credit = SLUICE__CREDIT__INIT;
     credit.credits = 1;
-    Sluice__Job job = SLUICE__JOB__INIT;
     job.job_id = 3;
     job.topic = "in";
     job.partition = 1;
@@ -732,11 +748,8 @@ s_valid_frames (frame_t *frames)
     job.end = 200;
     job.dlq_topic = "in.dlq";
     job.lease_ms = 1000;
-    Sluice__Range range = SLUICE__RANGE__INIT;
     range.start = 120;
     range.end = 130;
-    Sluice__Range *ranges[] = {&range, &range};
-    Sluice__Done done = SLUICE__DONE__INIT;
     done.job_id = 3;
     done.topic = "in";
     done.partition = 1;
@@ -748,39 +761,25 @@ s_valid_frames (frame_t *frames)
     done.n_lost_ranges = 2;
     done.lost_ranges = ranges;
     done.credits = 1;
-    Sluice__Heartbeat heartbeat = SLUICE__HEARTBEAT__INIT;
     heartbeat.jobs_done = 5;
-    Sluice__Return ret = SLUICE__RETURN__INIT;
     ret.job_id = 3;
     ret.reason = "bye";
-    Sluice__Cancel cancel = SLUICE__CANCEL__INIT;
     cancel.job_id = 3;
     cancel.reason = "late";
-    Sluice__Bye bye = SLUICE__BYE__INIT;
     bye.reason = "done";
     bye.rehello = true;
-    Sluice__Progress progress = SLUICE__PROGRESS__INIT;
     progress.job_id = 3;
     progress.position = 150;
-    Sluice__StatusRequest request = SLUICE__STATUS_REQUEST__INIT;
-    Sluice__PartitionStatus part = SLUICE__PARTITION_STATUS__INIT;
     part.topic = "in";
     part.committed = 10;
-    Sluice__PartitionStatus *parts[] = {&part};
-    Sluice__WorkerStatus worker = SLUICE__WORKER_STATUS__INIT;
     worker.worker_id = "host/1";
     worker.plugin = "upper";
-    Sluice__WorkerStatus *workers[] = {&worker, &worker};
-    Sluice__Status status = SLUICE__STATUS__INIT;
     status.group = "g";
     status.n_partitions = 1;
     status.partitions = parts;
     status.n_workers = 2;
     status.workers = workers;
-    struct {
-        Sluice__Envelope__BodyCase kind;
-        void *body;
-    } all[] = {
+    static const sample_t all[] = {
         {SLUICE__ENVELOPE__BODY_HELLO, &hello},
         {SLUICE__ENVELOPE__BODY_CREDIT, &credit},
         {SLUICE__ENVELOPE__BODY_JOB, &job},
@@ -793,12 +792,23 @@ s_valid_frames (frame_t *frames)
         {SLUICE__ENVELOPE__BODY_STATUS_REQUEST, &request},
         {SLUICE__ENVELOPE__BODY_STATUS, &status},
     };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        frames[n].data = s_pack (SL_PROTO_VERSION, all[i].kind, all[i].body,
-                                 &frames[n].size);
-        n++;
-    }
-    return n;
+    cr_assert_eq (sizeof all / sizeof all[0], NSAMPLES);
+    return all;
+}
+
+//  Every sample packed, as seeds for mutation.
+typedef struct {
+    uint8_t *data;
+    size_t size;
+} frame_t;
+
+static void
+s_valid_frames (frame_t *frames)
+{
+    const sample_t *all = s_samples ();
+    for (size_t i = 0; i < NSAMPLES; i++)
+        frames[i].data = s_pack (SL_PROTO_VERSION, all[i].kind, all[i].body,
+                                 &frames[i].size);
 }
 
 Test (proto, fuzz_random_bytes_never_crash)
@@ -865,8 +875,9 @@ s_mutate (uint8_t *buf, size_t size)
 
 Test (proto, fuzz_mutated_frames_never_crash)
 {
-    frame_t frames[16];
-    size_t nframes = s_valid_frames (frames);
+    frame_t frames[NSAMPLES];
+    size_t nframes = NSAMPLES;
+    s_valid_frames (frames);
     s_srand (s_base_seed ());
     static uint8_t buf[FUZZ_MAX];
     int accepted = 0;
@@ -1066,5 +1077,38 @@ Test (proto, recv_timeout_returns_null_with_empty_err)
     cr_assert_null (sl_proto_recv (pair.router, &id, err, sizeof err));
     cr_assert_str_eq (err, "", "nothing read is not a refusal");
     cr_assert_null (id);
+    s_pair_destroy (&pair);
+}
+
+Test (proto, every_kind_goes_over_the_wire_unchanged)
+{
+    pair_t pair;
+    s_pair_new (&pair);
+    const sample_t *all = s_samples ();
+    frame_t frames[NSAMPLES];
+    s_valid_frames (frames);
+    char err[256];
+    for (size_t i = 0; i < NSAMPLES; i++) {
+        const char *name = sl_proto_name (all[i].kind);
+        cr_assert_eq (
+            sl_proto_send (pair.dealer, NULL, all[i].kind, all[i].body), 0,
+            "%s", name);
+        zframe_t *id = NULL;
+        sl_msg_t *msg = sl_proto_recv (pair.router, &id, err, sizeof err);
+        cr_assert_not_null (msg, "%s refused: %s", name, err);
+        cr_assert_eq (msg->body_case, all[i].kind, "%s arrived as %s", name,
+                      sl_proto_name (msg->body_case));
+        //  What arrived packs to the same bytes as what was sent.
+        size_t size = sluice__envelope__get_packed_size (msg);
+        cr_assert_eq (size, frames[i].size, "%s", name);
+        uint8_t *data = malloc (size + 1);
+        cr_assert_not_null (data);
+        sluice__envelope__pack (msg, data);
+        cr_assert_eq (memcmp (data, frames[i].data, size), 0, "%s", name);
+        free (data);
+        free (frames[i].data);
+        sl_proto_free (&msg);
+        zframe_destroy (&id);
+    }
     s_pair_destroy (&pair);
 }
