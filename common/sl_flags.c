@@ -223,6 +223,8 @@ s_apply_env_and_defaults (const char *prog, sl_flag_t *flags, size_t n,
         if (rc != 0)
             return -1;
         bool empty = !value && !flag->def;
+        if (flag->type == SL_FLAG_STR)
+            empty = !*(char **)flag->dest || !**(char **)flag->dest;
         if (flag->type == SL_FLAG_LIST || flag->type == SL_FLAG_KV)
             empty = ((sl_strlist_t *)flag->dest)->count == 0;
         if (flag->required && empty)

@@ -46,13 +46,14 @@ typedef struct {
 } sl_flag_t;
 
 /*  Parse argv and the environment into the table's destinations.
-    Returns 0, 1 if --help was asked (usage printed to stdout), or -1 with
+    Returns 0, 1 if --help was asked (the caller prints usage), or -1 with
     a one-line message in err. Strings are heap copies: free them with
     sl_flags_free. Positional arguments are refused.                     */
 int sl_flags_parse (const char *prog, sl_flag_t *flags, size_t n, int argc,
                     char **argv, char *err, size_t errlen);
 
-/*  Free every string the parser stored, and zero the destinations.      */
+/*  Free every string the parser stored; null string destinations and
+    empty lists (numbers and bools keep their values).                   */
 void sl_flags_free (sl_flag_t *flags, size_t n);
 
 /*  Print usage to `out`.                                                 */
