@@ -1,0 +1,91 @@
+"""A record that crashes every worker is isolated and dead-lettered.
+
+One partition of 2,000 records; the value of one record contains POISON,
+and the `fault` plugin aborts the worker process on it. Workers are
+restarted when they die, as Kubernetes would. The scheduler notices each
+dead worker by its missed heartbeats, retries the job --max-attempts times,
+then bisects the range until the single offset is isolated, and sends it to
+a worker in dead-letter mode, which copies it to the DLQ with headers
+without running the plugin. Every other record reaches the output, and the
+drain completes."""
+import collections
+
+from harness import (Broker, committed, consume_all, expect, high_watermarks,
+                     log_events, log_note, main, produce, start_scheduler,
+                     start_worker, test, unique, wait_for)
+
+RECORDS = 2000
+POISON_AT = 1234
+
+
+def value(i):
+    return "record %d%s" % (i, " POISON" if i == POISON_AT else "")
+
+
+@test
+def poison_record_is_bisected_and_dead_lettered():
+    src, out, group = unique("in"), unique("out"), unique("g")
+    dlq = src + ".dlq"
+    with Broker(topics={src: 1, out: 1, dlq: 1}) as kafka:
+        produce(kafka, src, ((str(i), value(i), 0) for i in range(RECORDS)))
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group, args=[
+            "--job-records", "500", "--max-attempts", "2",
+            "--heartbeat-ms", "200", "--liveness", "3"])
+        crashes = collections.Counter()
+        workers = {}
+
+        def spawn(slot):
+            crashes[slot] += 1
+            workers[slot] = start_worker(
+                kafka, sched.endpoint, "fault", output_topic=out,
+                name="worker-%d-%d" % (slot, crashes[slot]),
+                plugin_opts={"crash_on": "POISON"},
+                args=["--heartbeat-ms", "200"])
+
+        for slot in (1, 2):
+            spawn(slot)
+
+        def supervise():
+            for slot, w in list(workers.items()):
+                if not w.alive():
+                    spawn(slot)
+            return sched.returncode is not None
+        wait_for(supervise, 150, "the drain finishes while crashed workers "
+                 "are restarted", interval=0.2)
+        expect(sched.returncode == 0, "the scheduler exits 0",
+               "exit %s" % sched.returncode)
+        total_crashes = sum(crashes.values()) - len(crashes)
+        log_note("worker crashes: %d" % total_crashes)
+        expect(total_crashes >= 2, "the poison record crashed workers",
+               total_crashes)
+
+        dead = consume_all(kafka, dlq)
+        expect(len(dead) == 1, "exactly one record is dead-lettered",
+               [(r.key, r.value) for r in dead])
+        headers = {k: (v or b"").decode() for k, v in dead[0].headers or []}
+        expect(dead[0].value == value(POISON_AT).encode(),
+               "the DLQ holds the raw poison record", dead[0].value)
+        expect(headers.get("sluice.source.offset") == str(POISON_AT) and
+               headers.get("sluice.source.topic") == src and
+               headers.get("sluice.source.partition") == "0" and
+               "sluice.reason" in headers and "sluice.attempts" in headers,
+               "the DLQ record carries its source and reason headers",
+               headers)
+
+        seen = set(int(r.key) for r in consume_all(kafka, out))
+        missing = sorted(set(range(RECORDS)) - {POISON_AT} - seen)
+        expect(not missing, "every other record is in the output",
+               missing[:20])
+        expect(POISON_AT not in seen, "the poison record is not in the output")
+        expect(committed(kafka, group, src) == hwm,
+               "the group is committed to the end")
+        bisected = [e for e in log_events(sched, "job keeps failing, "
+                                          "bisecting")]
+        expect(bisected, "the scheduler bisected the failing range")
+        for w in workers.values():
+            w.stop(20)
+
+
+if __name__ == "__main__":
+    main()
