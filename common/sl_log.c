@@ -51,6 +51,25 @@ sl_log_set_level (const char *level)
     return -1;
 }
 
+//  Apply the logging flags, with a one-line error.
+int
+sl_log_configure (const char *prog, const char *format, const char *level,
+                  char *err, size_t errlen)
+{
+    if (sl_log_set_format (format) != 0) {
+        snprintf (err, errlen, "%s: --log-format: '%s' is not text or json",
+                  prog, format);
+        return -1;
+    }
+    if (sl_log_set_level (level) != 0) {
+        snprintf (err, errlen,
+                  "%s: --log-level: '%s' is not error, warn, info or debug",
+                  prog, level);
+        return -1;
+    }
+    return 0;
+}
+
 //  True if a line at this level is written.
 bool
 sl_log_enabled (int level)

@@ -12,6 +12,7 @@
 #define SL_LOG_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum {
     SL_LOG_ERROR = 3,
@@ -26,6 +27,10 @@ void sl_log_set_proc (const char *proc);
 int sl_log_set_format (const char *format);
 /*  Set the minimum level: "error" "warn" "info" "debug". 0 or -1.        */
 int sl_log_set_level (const char *level);
+/*  Apply --log-format and --log-level for program `prog`. Returns 0, or
+    -1 with one line in err naming the bad value.                         */
+int sl_log_configure (const char *prog, const char *format, const char *level,
+                      char *err, size_t errlen);
 /*  True if a line at `level` would be written.                           */
 bool sl_log_enabled (int level);
 

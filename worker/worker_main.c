@@ -61,17 +61,8 @@ main (int argc, char **argv)
         sl_flags_free (flags, nflags);
         return 0;
     }
-    if (rc == 0 && sl_log_set_format (log_format) != 0) {
-        snprintf (err, sizeof err,
-                  PROG ": --log-format: '%s' is not text or json", log_format);
-        rc = -1;
-    }
-    if (rc == 0 && sl_log_set_level (log_level) != 0) {
-        snprintf (err, sizeof err,
-                  PROG ": --log-level: '%s' is not error, warn, info or debug",
-                  log_level);
-        rc = -1;
-    }
+    if (rc == 0)
+        rc = sl_log_configure (PROG, log_format, log_level, err, sizeof err);
     if (rc != 0) {
         fprintf (stderr, "%s\n", err);
         sl_flags_free (flags, nflags);
