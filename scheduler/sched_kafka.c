@@ -473,6 +473,14 @@ sched_kafka_stop (scheduler_t *self)
     if (!self->rk)
         return;
     sched_commit (self, true);
+    if (self->offsets_busy) {
+        //  Take back the list a query in flight still owns.
+        void *list = NULL;
+        int err = 0;
+        if (zsock_recv (self->offsets, "pi", &list, &err) == 0 && list)
+            rd_kafka_topic_partition_list_destroy (list);
+        self->offsets_busy = false;
+    }
     zactor_destroy (&self->offsets);
     rd_kafka_queue_io_event_enable (self->rkq, -1, NULL, 0);
     rd_kafka_consumer_close (self->rk);
