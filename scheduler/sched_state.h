@@ -38,6 +38,7 @@ typedef struct {
     uint32_t attempt;
     bool dead_letter;
     bool queued;            /* waiting for a worker                         */
+    bool started;           /* its holder said it began (PROGRESS)          */
     int64_t not_before;     /* earliest dispatch time when queued           */
     sched_worker_t *worker; /* holder when in flight                        */
     int64_t sent_ms;

@@ -143,6 +143,7 @@ s_job_enqueue (scheduler_t *self, sched_job_t *job, int64_t not_before)
         job->worker = NULL;
     }
     job->not_before = not_before;
+    job->started = false;
     if (!job->queued) {
         job->queued = true;
         self->queued++;
@@ -235,8 +236,10 @@ s_worker_reclaim (scheduler_t *self, sched_worker_t *worker, const char *reason,
          job = zhashx_next (self->jobs))
         if (job->worker == worker)
             zlistx_add_end (held, job);
+    //  Only a job the worker had started can be blamed for its death; the
+    //  ones waiting behind it go back without losing an attempt.
     for (sched_job_t *job = zlistx_first (held); job; job = zlistx_next (held))
-        s_job_failed (self, job, reason, count_attempt);
+        s_job_failed (self, job, reason, count_attempt && job->started);
     zlistx_destroy (&held);
 }
 
@@ -537,8 +540,10 @@ s_on_progress (scheduler_t *self, sched_worker_t *worker,
     char key[32];
     snprintf (key, sizeof key, "%" PRIu64, progress->job_id);
     sched_job_t *job = zhashx_lookup (self->jobs, key);
-    if (job && job->worker == worker)
+    if (job && job->worker == worker) {
+        job->started = true;
         job->deadline_ms = sl_now_ms () + self->cfg->job_timeout_ms;
+    }
 }
 
 //  Dispatch one decoded message from a known worker.
@@ -648,7 +653,7 @@ s_check_leases (scheduler_t *self, int64_t now)
     zlistx_t *expired = zlistx_new ();
     for (sched_job_t *job = zhashx_first (self->jobs); job;
          job = zhashx_next (self->jobs))
-        if (job->worker && now > job->deadline_ms)
+        if (job->worker && job->started && now > job->deadline_ms)
             zlistx_add_end (expired, job);
     for (sched_job_t *job = zlistx_first (expired); job;
          job = zlistx_next (expired)) {

@@ -35,6 +35,8 @@ struct _worker_t {
     bool exec_stuck;
     int running_sched;
     uint64_t running_job;
+    int64_t cancel_deadline; /* the running job was cancelled: it must end
+                                by then or the plugin is stuck             */
     uint64_t jobs_done;
     char name[128];
 };
@@ -172,6 +174,9 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         }
         case SLUICE__ENVELOPE__BODY_CANCEL: {
+            if (self->running_job == msg->cancel->job_id &&
+                self->running_sched == (int)i && !self->cancel_deadline)
+                self->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
             char id[24];
             snprintf (id, sizeof id, "%" PRIu64, msg->cancel->job_id);
             zstr_sendx (self->actor, "CANCEL", idx, id, NULL);
@@ -201,6 +206,10 @@ s_forward_done (worker_t *self, int i, zframe_t *frame)
     if (!done)
         return;
     done->credits = self->stopping ? 0 : 1;
+    if (done->job_id == self->running_job) {
+        self->running_job = 0;
+        self->cancel_deadline = 0;
+    }
     s_send (self, i, SLUICE__ENVELOPE__BODY_DONE, done);
     sluice__done__free_unpacked (done, NULL);
     self->jobs_done++;
@@ -232,11 +241,22 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
         if (streq (what, "BEGIN")) {
             self->running_sched = i;
             self->running_job = id;
+            self->cancel_deadline = 0;
+            //  Tell the scheduler the job started: its lease runs from now.
+            Sluice__Progress p = SLUICE__PROGRESS__INIT;
+            p.job_id = id;
+            s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
         } else if (streq (what, "PROGRESS")) {
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
             s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
-        } else if (streq (what, "DROPPED") && !self->stopping) {
+        } else if (streq (what, "DROPPED")) {
+            if (id == self->running_job) {
+                self->running_job = 0;
+                self->cancel_deadline = 0;
+            }
+            if (self->stopping)
+                goto done;
             Sluice__Credit c = SLUICE__CREDIT__INIT;
             c.credits = 1;
             s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &c);
@@ -247,6 +267,7 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
             s_send (self, i, SLUICE__ENVELOPE__BODY_RET, &r);
         }
     }
+done:
     zstr_free (&what);
     zstr_free (&idx);
     zmsg_destroy (&msg);
@@ -309,11 +330,20 @@ s_on_grace_over (zloop_t *loop, int timer_id, void *arg)
     return -1;
 }
 
-//  Retry HELLOs that could not leave yet; arm the stop deadline once.
+//  Retry HELLOs that could not leave yet; arm the stop deadline once;
+//  exit if the plugin ignores a cancelled job for longer than --grace-ms
+//  (it is stuck: only a restart frees the executor).
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     worker_t *self = arg;
+    if (self->cancel_deadline && sl_now_ms () > self->cancel_deadline) {
+        sl_error ("plugin stuck: job cancelled %" PRId64
+                  " ms ago is still running, exiting so the worker can be "
+                  "restarted job=%" PRIu64,
+                  self->cfg->grace_ms, self->running_job);
+        _exit (3);
+    }
     static bool armed = false;
     for (size_t i = 0; i < self->nscheds; i++)
         if (!self->scheds[i].announced)

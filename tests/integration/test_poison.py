@@ -1,4 +1,5 @@
-"""A record that crashes every worker is isolated and dead-lettered.
+"""A record that crashes (or hangs) every worker is isolated and
+dead-lettered.
 
 One partition of 2,000 records; the value of one record contains POISON,
 and the `fault` plugin aborts the worker process on it. Workers are
@@ -7,7 +8,12 @@ dead worker by its missed heartbeats, retries the job --max-attempts times,
 then bisects the range until the single offset is isolated, and sends it to
 a worker in dead-letter mode, which copies it to the DLQ with headers
 without running the plugin. Every other record reaches the output, and the
-drain completes."""
+drain completes.
+
+The hang variant: the plugin blocks for ever on the record. The job's lease
+(--job-timeout-ms) expires, the scheduler takes the job back and cancels it;
+the worker, whose plugin ignores the cancel for longer than --grace-ms,
+exits so it can be restarted, and the same isolation follows."""
 import collections
 
 from harness import (Broker, committed, consume_all, expect, high_watermarks,
@@ -22,16 +28,15 @@ def value(i):
     return "record %d%s" % (i, " POISON" if i == POISON_AT else "")
 
 
-@test
-def poison_record_is_bisected_and_dead_lettered():
+def run_fault(fault, sched_args, worker_args):
     src, out, group = unique("in"), unique("out"), unique("g")
     dlq = src + ".dlq"
     with Broker(topics={src: 1, out: 1, dlq: 1}) as kafka:
         produce(kafka, src, ((str(i), value(i), 0) for i in range(RECORDS)))
         hwm = high_watermarks(kafka, src)
         sched = start_scheduler(kafka, src, group, args=[
-            "--job-records", "500", "--max-attempts", "2",
-            "--heartbeat-ms", "200", "--liveness", "3"])
+            "--max-attempts", "2", "--heartbeat-ms", "200", "--liveness",
+            "3"] + sched_args)
         crashes = collections.Counter()
         workers = {}
 
@@ -40,8 +45,8 @@ def poison_record_is_bisected_and_dead_lettered():
             workers[slot] = start_worker(
                 kafka, sched.endpoint, "fault", output_topic=out,
                 name="worker-%d-%d" % (slot, crashes[slot]),
-                plugin_opts={"crash_on": "POISON"},
-                args=["--heartbeat-ms", "200"])
+                plugin_opts={fault: "POISON"},
+                args=["--heartbeat-ms", "200"] + worker_args)
 
         for slot in (1, 2):
             spawn(slot)
@@ -85,6 +90,23 @@ def poison_record_is_bisected_and_dead_lettered():
         expect(bisected, "the scheduler bisected the failing range")
         for w in workers.values():
             w.stop(20)
+        return sched
+
+
+@test
+def poison_record_is_bisected_and_dead_lettered():
+    run_fault("crash_on", ["--job-records", "500"], [])
+
+
+@test
+def hanging_record_is_taken_back_bisected_and_dead_lettered():
+    sched = run_fault("hang_on", ["--job-records", "64",
+                                  "--job-timeout-ms", "1500"],
+                      ["--grace-ms", "300"])
+    expired = log_events(sched, "job failed, retrying") + \
+        log_events(sched, "job keeps failing, bisecting")
+    expect(any("lease expired" in e.get("reason", "") for e in expired),
+           "the hanging jobs were taken back by lease expiry", expired[:3])
 
 
 if __name__ == "__main__":
