@@ -1,9 +1,12 @@
 # Thin wrapper over CMake. `make demo` and `make test` install what they
 # need from Debian's packages first (`make deps`), then build.
-BUILD    ?= build
-JOBS     ?= $(shell nproc)
 SANITIZE ?=
+# A sanitizer build gets its own tree: make test SANITIZE=address,undefined
+BUILD    ?= $(if $(SANITIZE),build-$(subst $(comma),-,$(SANITIZE)),build)
+JOBS     ?= $(shell nproc)
 CMAKE_FLAGS ?=
+
+comma := ,
 
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
@@ -14,7 +17,7 @@ APT_PKGS = build-essential cmake pkg-config git \
 
 all: build
 
-deps:
+deps: kafka-deps
 	@missing=$$(for p in $(APT_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
@@ -34,7 +37,7 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	$(BUILD)/bin/sluice demo
 
-test: deps kafka-deps build format-check
+test: deps build format-check
 	bash tests/run.sh $(BUILD)
 
 unit: build

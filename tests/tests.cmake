@@ -73,3 +73,10 @@ if (TARGET unit_worker_test_plugin)
                       ${SLUICE_PLUGINS})
 endif ()
 # --- worker plugin fixtures (end) -----------------------------------------
+
+# `sluice demo` end to end (what `make demo` runs), smaller: it must pass
+# with nothing lost.
+add_test (NAME tools/demo COMMAND ${CMAKE_BINARY_DIR}/bin/sluice demo
+          --records 20000 --workers 2 --timeout 120)
+set_tests_properties (tools/demo PROPERTIES LABELS "integration;embedded"
+                      TIMEOUT 180)
