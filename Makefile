@@ -11,7 +11,7 @@ comma := ,
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format bc
+           python3 python3-confluent-kafka kcat clang-format bc prometheus
 
 .PHONY: all deps build demo test unit integration format format-check clean
 

@@ -45,6 +45,8 @@ main (int argc, char **argv)
          "exit 0 once caught up with the marks seen at assignment", NULL},
         {"progress", 0, SL_FLAG_STR, &cfg.progress, "auto", 0, 0, false,
          "auto|bar|lines|off", "drain progress display", NULL},
+        {"metrics-addr", 0, SL_FLAG_STR, &cfg.metrics_addr, "", 0, 0, false,
+         "HOST:PORT", "serve /metrics, /healthz, /readyz here", NULL},
         {"log-format", 0, SL_FLAG_STR, &log_format, "text", 0, 0, false,
          "text|json", "log line format", NULL},
         {"log-level", 0, SL_FLAG_STR, &log_level, "info", 0, 0, false, "LEVEL",

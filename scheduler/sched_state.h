@@ -12,6 +12,10 @@
 
 typedef struct _sched_worker_t sched_worker_t;
 
+/*  Upper bounds (seconds) of the job duration histogram's buckets.      */
+#define SCHED_JOB_BUCKETS 12
+extern const double sched_job_bucket_bounds[SCHED_JOB_BUCKETS];
+
 typedef struct {
     char *topic;
     int32_t partition;
@@ -65,6 +69,9 @@ typedef struct {
     uint64_t records_lost, job_ms_total;
     uint64_t commits, commit_failures;
     int64_t rxmsgs, rxmsg_bytes; /* consumer totals from librdkafka stats */
+    uint64_t job_seconds_buckets[SCHED_JOB_BUCKETS]; /* cumulative counts */
+    double job_seconds_sum;
+    uint64_t job_seconds_count;
 } sched_stats_t;
 
 struct _scheduler_t {
@@ -91,6 +98,11 @@ struct _scheduler_t {
     uint64_t progress_last_records;
     int64_t progress_last_ms;
     double rate; /* records/s, smoothed                              */
+    struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
+    int64_t metrics_next_ms;
+    uint64_t metrics_last_records; /* for the throughput behind the ETA  */
+    int64_t metrics_last_ms;
+    double metrics_rate;
     sched_stats_t stats;
 };
 
@@ -105,5 +117,7 @@ void sched_job_forget (scheduler_t *self, sched_job_t *job);
 void sched_send_cancel (scheduler_t *self, sched_job_t *job,
                         const char *reason);
 void sched_dispatch (scheduler_t *self);
+/*  Render the metrics page and readiness for --metrics-addr.            */
+void sched_metrics_publish (scheduler_t *self);
 
 #endif

@@ -16,6 +16,7 @@
 #include "sched_state.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_http.h"
 #include "sl_proto.h"
 
 #define SCHED_TICK_MS 50
@@ -509,7 +510,14 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
     if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
         self->stats.jobs_done++;
         if (job) {
-            self->stats.job_ms_total += (uint64_t)(sl_now_ms () - job->sent_ms);
+            int64_t ms = sl_now_ms () - job->sent_ms;
+            self->stats.job_ms_total += (uint64_t)ms;
+            double secs = (double)ms / 1000.0;
+            self->stats.job_seconds_sum += secs;
+            self->stats.job_seconds_count++;
+            for (int b = 0; b < SCHED_JOB_BUCKETS; b++)
+                if (secs <= sched_job_bucket_bounds[b])
+                    self->stats.job_seconds_buckets[b]++;
             sched_job_forget (self, job);
         }
         s_done_ok (self, part, done);
@@ -678,6 +686,13 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     sched_offsets_maybe_query (self, now);
     sched_dispatch (self);
     sched_progress (self, now, false);
+    if (self->http) {
+        sl_http_beat (self->http);
+        if (now >= self->metrics_next_ms) {
+            self->metrics_next_ms = now + 500;
+            sched_metrics_publish (self);
+        }
+    }
     if (self->fatal)
         return -1;
     if (self->cfg->drain && sched_drain_finished (self))
@@ -751,6 +766,13 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
         goto fail;
     }
     self->endpoint = zsock_last_endpoint (self->router);
+    if (cfg->metrics_addr && *cfg->metrics_addr) {
+        self->http = sl_http_new (cfg->metrics_addr, err, errlen);
+        if (!self->http)
+            goto fail;
+        sl_info ("metrics listening addr=%s port=%d", cfg->metrics_addr,
+                 sl_http_port (self->http));
+    }
     if (sched_kafka_start (self, err, errlen) != 0)
         goto fail;
     return self;
@@ -827,6 +849,7 @@ scheduler_destroy (scheduler_t **self_p)
     zhashx_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
     zsock_destroy (&self->router);
+    sl_http_destroy (&self->http);
     free (self->endpoint);
     free (self);
     *self_p = NULL;

@@ -28,7 +28,8 @@ typedef struct {
     int64_t metadata_max_bytes;
     char *dlq_topic; /* NULL or "": <topic>.dlq                           */
     bool drain;
-    char *progress; /* "auto", "bar", "lines", "off"                      */
+    char *progress;     /* "auto", "bar", "lines", "off"                      */
+    char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;
 } sched_config_t;
 
