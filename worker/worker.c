@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_http.h"
 #include "sl_proto.h"
 #include "wrk_exec.h"
 
@@ -39,6 +40,12 @@ struct _worker_t {
                                 by then or the plugin is stuck             */
     uint64_t jobs_done;
     char name[128];
+    sl_http_t *http;
+    int64_t metrics_next_ms;
+    struct {
+        uint64_t jobs_ok, jobs_failed, records, rejected, emitted, retried;
+        uint64_t lost, busy_us;
+    } totals;
 };
 
 static int s_signal_pipe[2] = {-1, -1};
@@ -206,6 +213,16 @@ s_forward_done (worker_t *self, int i, zframe_t *frame)
     if (!done)
         return;
     done->credits = self->stopping ? 0 : 1;
+    if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK)
+        self->totals.jobs_ok++;
+    else
+        self->totals.jobs_failed++;
+    self->totals.records += done->records;
+    self->totals.rejected += done->rejected;
+    self->totals.emitted += done->emitted;
+    self->totals.retried += done->retried;
+    self->totals.lost += done->lost;
+    self->totals.busy_us += done->duration_us;
     if (done->job_id == self->running_job) {
         self->running_job = 0;
         self->cancel_deadline = 0;
@@ -333,10 +350,19 @@ s_on_grace_over (zloop_t *loop, int timer_id, void *arg)
 //  Retry HELLOs that could not leave yet; arm the stop deadline once;
 //  exit if the plugin ignores a cancelled job for longer than --grace-ms
 //  (it is stuck: only a restart frees the executor).
+static void s_metrics_publish (worker_t *self);
+
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     worker_t *self = arg;
+    if (self->http) {
+        sl_http_beat (self->http);
+        if (sl_now_ms () >= self->metrics_next_ms) {
+            self->metrics_next_ms = sl_now_ms () + 500;
+            s_metrics_publish (self);
+        }
+    }
     if (self->cancel_deadline && sl_now_ms () > self->cancel_deadline) {
         sl_error ("plugin stuck: job cancelled %" PRId64
                   " ms ago is still running, exiting so the worker can be "
@@ -356,6 +382,64 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Render the worker's Prometheus page and readiness.
+static void
+s_metrics_publish (worker_t *self)
+{
+    char *page = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&page, &len);
+    if (!f)
+        return;
+    size_t connected = 0;
+    for (size_t i = 0; i < self->nscheds; i++)
+        connected += self->scheds[i].announced && !self->scheds[i].lost;
+    fprintf (f,
+             "# HELP sluice_worker_jobs_total Jobs this worker finished, by "
+             "outcome.\n# TYPE sluice_worker_jobs_total counter\n"
+             "sluice_worker_jobs_total{outcome=\"done\"} %" PRIu64 "\n"
+             "sluice_worker_jobs_total{outcome=\"failed\"} %" PRIu64 "\n",
+             self->totals.jobs_ok, self->totals.jobs_failed);
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } counters[] = {
+        {"sluice_worker_records_processed_total",
+         "Records handed to the plugin.", self->totals.records},
+        {"sluice_worker_records_rejected_total",
+         "Records copied to the dead-letter topic.", self->totals.rejected},
+        {"sluice_worker_records_emitted_total",
+         "Records produced to the output topic.", self->totals.emitted},
+        {"sluice_worker_records_retried_total",
+         "Per-record retries asked for by the plugin.", self->totals.retried},
+        {"sluice_worker_records_lost_total",
+         "Offsets deleted by retention before they were read.",
+         self->totals.lost}};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
+        fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+                 counters[i].name, counters[i].help, counters[i].name,
+                 counters[i].name, counters[i].v);
+    fprintf (f,
+             "# HELP sluice_worker_busy_seconds_total Time spent running "
+             "jobs (fetch, plugin, produce, flush).\n"
+             "# TYPE sluice_worker_busy_seconds_total counter\n"
+             "sluice_worker_busy_seconds_total %.6f\n"
+             "# HELP sluice_worker_schedulers_connected Schedulers this "
+             "worker is announced to and hears from.\n"
+             "# TYPE sluice_worker_schedulers_connected gauge\n"
+             "sluice_worker_schedulers_connected %zu\n"
+             "# HELP sluice_worker_job_running 1 while a job runs.\n"
+             "# TYPE sluice_worker_job_running gauge\n"
+             "sluice_worker_job_running %d\n",
+             (double)self->totals.busy_us / 1e6, connected,
+             self->running_job ? 1 : 0);
+    fclose (f);
+    sl_http_publish (self->http, page, len, connected > 0 && !self->stopping,
+                     self->stopping ? "stopping"
+                                    : "not connected to a scheduler");
+    free (page);
+}
+
 //  Create the worker.
 worker_t *
 worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
@@ -370,6 +454,13 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
     self->exec = wrk_exec_new (cfg, err, errlen);
     if (!self->exec)
         goto fail;
+    if (cfg->metrics_addr && *cfg->metrics_addr) {
+        self->http = sl_http_new (cfg->metrics_addr, err, errlen);
+        if (!self->http)
+            goto fail;
+        sl_info ("metrics listening addr=%s port=%d", cfg->metrics_addr,
+                 sl_http_port (self->http));
+    }
     self->nscheds = cfg->schedulers.count;
     self->scheds = calloc (self->nscheds, sizeof *self->scheds);
     if (!self->scheds)
@@ -471,6 +562,7 @@ worker_destroy (worker_t **self_p)
             zsock_destroy (&self->scheds[i].dealer);
         _exit (0);
     }
+    sl_http_destroy (&self->http);
     zactor_destroy (&self->actor);
     wrk_exec_destroy (&self->exec);
     for (size_t i = 0; self->scheds && i < self->nscheds; i++)

@@ -28,6 +28,7 @@ typedef struct {
     int64_t record_retries;
     int64_t flush_timeout_ms;
     bool drain; /* exit 0 once every scheduler says its drain finished  */
+    char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;
 } wrk_config_t;
 

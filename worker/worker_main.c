@@ -43,6 +43,8 @@ main (int argc, char **argv)
          100, 3600000, false, "MS", "longest wait for produced records", NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once every scheduler says its drain finished", NULL},
+        {"metrics-addr", 0, SL_FLAG_STR, &cfg.metrics_addr, "", 0, 0, false,
+         "HOST:PORT", "serve /metrics, /healthz, /readyz here", NULL},
         {"log-format", 0, SL_FLAG_STR, &log_format, "text", 0, 0, false,
          "text|json", "log line format", NULL},
         {"log-level", 0, SL_FLAG_STR, &log_level, "info", 0, 0, false, "LEVEL",

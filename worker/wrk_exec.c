@@ -391,8 +391,14 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
     for (; i < n && !*done; i++) {
         rd_kafka_message_t *m = self->msgs[i];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition == job->partition && m->offset >= job->end)
+            if (m->partition == job->partition && m->offset >= job->end) {
                 *done = true;
+                //  The consumer is at the end of the log, past whatever
+                //  lies between end and there (transaction markers,
+                //  aborted records): a job starting at end must seek, or
+                //  it would wait for an EOF that was already delivered.
+                self->asg_next = m->offset;
+            }
             rd_kafka_message_destroy (m);
             continue;
         }

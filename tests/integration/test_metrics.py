@@ -41,6 +41,22 @@ def samples(text):
     return out
 
 
+def metrics_port(proc):
+    line = wait_for(lambda: next((l for l in proc.log_lines()
+                                  if "metrics listening" in l), None),
+                    30, "%s logs its metrics port" % proc.name)
+    return int(re.search(r"port=(\d+)", line).group(1))
+
+
+def promtool_check(page):
+    promtool = shutil.which("promtool")
+    expect(promtool, "promtool is installed (Debian's prometheus)")
+    p = subprocess.run([promtool, "check", "metrics"], input=page.encode(),
+                       capture_output=True, timeout=30)
+    expect(p.returncode == 0, "promtool check metrics passes",
+           (p.stdout + p.stderr).decode())
+
+
 @test
 def metrics_health_and_readiness_match_reality():
     src, group = unique("in"), unique("g")
@@ -50,16 +66,14 @@ def metrics_health_and_readiness_match_reality():
         hwm = high_watermarks(kafka, src)
         sched = start_scheduler(kafka, src, group, drain=False, args=[
             "--metrics-addr", "127.0.0.1:0", "--commit-interval-ms", "100"])
-        line = wait_for(lambda: next((l for l in sched.log_lines()
-                                      if "metrics listening" in l), None),
-                        30, "the scheduler logs its metrics port")
-        port = int(re.search(r"port=(\d+)", line).group(1))
+        port = metrics_port(sched)
         expect(get(port, "/healthz")[0] == 200, "/healthz is 200")
         expect(get(port, "/nope")[0] == 404, "an unknown path is 404")
         wait_for(lambda: get(port, "/readyz")[0] == 200, 30,
                  "/readyz turns 200 once partitions are assigned")
 
-        worker = start_worker(kafka, sched.endpoint, "noop")
+        worker = start_worker(kafka, sched.endpoint, "noop",
+                              args=["--metrics-addr", "127.0.0.1:0"])
 
         def drained():
             page = get(port, "/metrics")[1]
@@ -90,12 +104,19 @@ def metrics_health_and_readiness_match_reality():
         expect(jobs == s[("sluice_job_duration_seconds_count", frozenset())]
                and jobs >= total / 1000, "jobs done = histogram count")
 
-        promtool = shutil.which("promtool")
-        expect(promtool, "promtool is installed (Debian's prometheus)")
-        p = subprocess.run([promtool, "check", "metrics"], input=page.encode(),
-                           capture_output=True, timeout=30)
-        expect(p.returncode == 0, "promtool check metrics passes",
-               (p.stdout + p.stderr).decode())
+        promtool_check(page)
+
+        # The worker's endpoint: ready while connected, counters add up.
+        wport = metrics_port(worker)
+        expect(get(wport, "/healthz")[0] == 200, "worker /healthz is 200")
+        expect(get(wport, "/readyz")[0] == 200, "worker /readyz is 200")
+        wpage = get(wport, "/metrics")[1]
+        ws = samples(wpage)
+        expect(ws[("sluice_worker_records_processed_total", frozenset())]
+               == total, "the worker processed every record", ws)
+        expect(ws[("sluice_worker_schedulers_connected", frozenset())] == 1,
+               "the worker is connected to one scheduler")
+        promtool_check(wpage)
         worker.stop(20)
         sched.stop(20)
 
