@@ -295,8 +295,10 @@ s_on_assign (scheduler_t *self, rd_kafka_topic_partition_list_t *parts,
         if (!part)
             continue;
         part->drain_start = tp->offset;
-        part->sent_committed = tp->offset;
         part->acked_committed = tp->metadata ? tp->offset : -1;
+        //  A partition the group never committed gets its start committed
+        //  at the next tick, so lag tools see it from the beginning.
+        part->sent_committed = part->acked_committed >= 0 ? tp->offset : -1;
         char meta[SL_META_DEFAULT_LIMIT * 4], digest[64];
         s_part_meta (self, part, meta, sizeof meta);
         s_digest (meta, digest, sizeof digest);

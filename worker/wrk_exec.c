@@ -406,9 +406,13 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
             m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
             int64_t to = s_lost (self, job, self->asg_next);
             rd_kafka_message_destroy (m);
-            if (to >= job->end)
+            if (to >= job->end) {
                 *done = true;
-            else if (to >= 0) {
+                //  The consumer stopped at the error and has no position:
+                //  the next job must seek, even one starting at end.
+                free (self->asg_topic);
+                self->asg_topic = NULL;
+            } else if (to >= 0) {
                 char err[256];
                 free (self->asg_topic);
                 self->asg_topic = NULL;
@@ -727,13 +731,15 @@ static int
 s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
 {
     const wrk_config_t *cfg = self->cfg;
-    static const char *cdefaults[] = {"enable.auto.commit=false",
-                                      "enable.auto.offset.store=false",
-                                      "enable.partition.eof=true",
-                                      "auto.offset.reset=error",
-                                      "client.id=sluice-worker",
-                                      "group.id=sluice-worker-unused",
-                                      NULL};
+    //  fetch.wait.max.ms: a seek (the next job elsewhere) waits for the
+    //  Fetch in flight, and once the consumer has read to the end of the
+    //  log that Fetch is a long poll of fetch.wait.max.ms (500 ms by
+    //  default): on a real broker most jobs would pay it.
+    static const char *cdefaults[] = {
+        "enable.auto.commit=false",      "enable.auto.offset.store=false",
+        "enable.partition.eof=true",     "auto.offset.reset=error",
+        "fetch.wait.max.ms=50",          "client.id=sluice-worker",
+        "group.id=sluice-worker-unused", NULL};
     static const char *pdefaults[] = {"enable.idempotence=true",
                                       "client.id=sluice-worker", NULL};
     char rderr[512];

@@ -66,10 +66,13 @@ def kafka_sh(*args, timeout=60):
 
 
 def watermarks(broker, topic, partition=0):
-    """(low, high) watermarks of one partition (high is the true end of
-    the log, whatever the isolation level)."""
+    """(low, high) watermarks of one partition. high is the true end of
+    the log (read_uncommitted: under read_committed, librdkafka's default,
+    it would be the last stable offset)."""
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer(broker.consumer_conf(**{"group.id": harness.unique("wm")}))
+    c = Consumer(broker.consumer_conf(**{
+        "group.id": harness.unique("wm"),
+        "isolation.level": "read_uncommitted"}))
     try:
         return c.get_watermark_offsets(TopicPartition(topic, partition),
                                        timeout=10)

@@ -110,10 +110,14 @@ def metrics_health_and_readiness_match_reality():
         wport = metrics_port(worker)
         expect(get(wport, "/healthz")[0] == 200, "worker /healthz is 200")
         expect(get(wport, "/readyz")[0] == 200, "worker /readyz is 200")
-        wpage = get(wport, "/metrics")[1]
-        ws = samples(wpage)
-        expect(ws[("sluice_worker_records_processed_total", frozenset())]
-               == total, "the worker processed every record", ws)
+        # The page is a snapshot refreshed every 500 ms: wait for it.
+        def worker_counted():
+            page = get(wport, "/metrics")[1]
+            got = samples(page)
+            key = ("sluice_worker_records_processed_total", frozenset())
+            return got.get(key) == total and (page, got)
+        wpage, ws = wait_for(worker_counted, 10, "the worker's metrics count "
+                             "every record it processed")
         expect(ws[("sluice_worker_schedulers_connected", frozenset())] == 1,
                "the worker is connected to one scheduler")
         promtool_check(wpage)
