@@ -144,8 +144,8 @@ sl_proto_free (sl_msg_t **msg_p)
 }
 
 //  Point the envelope's oneof at body.
-static void
-s_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
+void
+sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
 {
     env->body_case = kind;
     switch (kind) {
@@ -183,6 +183,7 @@ s_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
             env->status = body;
             break;
         default:
+            env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
             break;
     }
 }
@@ -194,7 +195,7 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id,
 {
     sl_msg_t env = SLUICE__ENVELOPE__INIT;
     env.version = SL_PROTO_VERSION;
-    s_set_body (&env, kind, body);
+    sl_proto_set_body (&env, kind, body);
     size_t size = sluice__envelope__get_packed_size (&env);
     zframe_t *frame = zframe_new (NULL, size);
     if (!frame)

@@ -29,6 +29,11 @@ void sl_proto_free (sl_msg_t **msg_p);
 /*  The name of a body case, for logs ("HELLO", "JOB"...).               */
 const char *sl_proto_name (Sluice__Envelope__BodyCase body);
 
+/*  Point env's oneof at body (a Sluice__X matching kind); an unknown kind
+    leaves the body unset.                                                */
+void sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind,
+                        void *body);
+
 /*  Send one message whose body is `body` (a pointer to the Sluice__X
     struct matching `kind`). On a ROUTER socket pass the peer's routing
     id; on a DEALER pass NULL. Returns 0 or -1.                           */

@@ -22,51 +22,6 @@
 
 // --- helpers -----------------------------------------------------------------
 
-//  Point an envelope's oneof at body, as a peer would before packing.
-static void
-s_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
-{
-    env->body_case = kind;
-    switch (kind) {
-        case SLUICE__ENVELOPE__BODY_HELLO:
-            env->hello = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_CREDIT:
-            env->credit = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_JOB:
-            env->job = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_DONE:
-            env->done = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_HEARTBEAT:
-            env->heartbeat = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_RET:
-            env->ret = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_CANCEL:
-            env->cancel = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_BYE:
-            env->bye = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_PROGRESS:
-            env->progress = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_STATUS_REQUEST:
-            env->status_request = body;
-            break;
-        case SLUICE__ENVELOPE__BODY_STATUS:
-            env->status = body;
-            break;
-        default:
-            env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
-            break;
-    }
-}
-
 //  Pack an envelope of the given version and body into a new buffer.
 static uint8_t *
 s_pack (uint32_t version, Sluice__Envelope__BodyCase kind, void *body,
@@ -74,7 +29,7 @@ s_pack (uint32_t version, Sluice__Envelope__BodyCase kind, void *body,
 {
     sl_msg_t env = SLUICE__ENVELOPE__INIT;
     env.version = version;
-    s_set_body (&env, kind, body);
+    sl_proto_set_body (&env, kind, body);
     *size = sluice__envelope__get_packed_size (&env);
     uint8_t *data = malloc (*size ? *size : 1);
     cr_assert_not_null (data);
