@@ -109,7 +109,8 @@ def metrics_health_and_readiness_match_reality():
         # The worker's endpoint: ready while connected, counters add up.
         wport = metrics_port(worker)
         expect(get(wport, "/healthz")[0] == 200, "worker /healthz is 200")
-        expect(get(wport, "/readyz")[0] == 200, "worker /readyz is 200")
+        wait_for(lambda: get(wport, "/readyz")[0] == 200, 10,
+                 "worker /readyz turns 200 (a snapshot every 500 ms)")
         # The page is a snapshot refreshed every 500 ms: wait for it.
         def worker_counted():
             page = get(wport, "/metrics")[1]
