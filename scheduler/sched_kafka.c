@@ -117,7 +117,9 @@ s_part_meta (scheduler_t *self, sched_part_t *part, char *buf, size_t size)
 {
     sl_range_t ranges[SCHED_RESTORE_MAX];
     size_t n = sched_window_completed (part->window, ranges, SCHED_RESTORE_MAX);
-    size_t limit = (size_t)self->cfg->metadata_max_bytes;
+    if (self->meta_limit <= 0)
+        self->meta_limit = self->cfg->metadata_max_bytes;
+    size_t limit = (size_t)self->meta_limit;
     if (limit > size)
         limit = size;
     if (sl_meta_encode (sched_window_committed (part->window), ranges, n, buf,
@@ -138,6 +140,20 @@ s_commit_result (scheduler_t *self, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t perr = err ? err : tp->err;
         if (!part)
             continue;
+        if (perr == RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE &&
+            self->meta_limit > 16) {
+            //  The broker's offset.metadata.max.bytes is smaller than
+            //  --metadata-max-bytes: keep fewer ranges, or no commit would
+            //  ever be accepted again.
+            self->meta_limit /= 2;
+            if (self->meta_limit < 16)
+                self->meta_limit = 16;
+            sl_warn ("broker refused the commit metadata as too large, "
+                     "keeping at most %" PRId64 " bytes; set "
+                     "--metadata-max-bytes to the broker's "
+                     "offset.metadata.max.bytes",
+                     self->meta_limit);
+        }
         if (perr) {
             self->stats.commit_failures++;
             part->sent_committed = -1; //  send it again next time

@@ -97,7 +97,9 @@ struct _scheduler_t {
     int64_t progress_next_ms;
     uint64_t progress_last_records;
     int64_t progress_last_ms;
-    double rate; /* records/s, smoothed                              */
+    double rate;        /* records/s, smoothed                              */
+    int64_t meta_limit; /* metadata bytes the broker takes (shrinks on
+                           OFFSET_METADATA_TOO_LARGE)                      */
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
     int64_t metrics_next_ms;
     uint64_t metrics_last_records; /* for the throughput behind the ETA  */
