@@ -18,6 +18,7 @@ foreach (room ${SLUICE_UNIT_ROOMS})
         set_target_properties (${target} PROPERTIES
             RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
         target_link_libraries (${target} PRIVATE PkgConfig::CRITERION)
+        target_include_directories (${target} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
         if (room STREQUAL "scheduler")
             target_link_libraries (${target} PRIVATE sluice_sched)
         elseif (room STREQUAL "worker")

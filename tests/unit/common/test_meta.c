@@ -12,11 +12,9 @@
 #include <string.h>
 
 #include "sl_meta.h"
+#include "test_rand.h"
 
 #define MAX_RANGES 4096
-
-static uint64_t s_seed;
-static uint64_t s_state;
 
 //  Fail with the message and the seed that reproduces the failure.
 #define CHECK(cond, ...)                                                       \
@@ -29,32 +27,6 @@ static uint64_t s_state;
                             why_, s_seed, s_seed);                             \
         }                                                                      \
     } while (0)
-
-//  First seed of a random test: SLUICE_TEST_SEED, or a fixed default.
-static uint64_t
-s_base_seed (void)
-{
-    const char *env = getenv ("SLUICE_TEST_SEED");
-    return env ? strtoull (env, NULL, 0) : 20240601;
-}
-
-//  Start the PRNG at seed.
-static void
-s_srand (uint64_t seed)
-{
-    s_seed = seed;
-    s_state = seed;
-}
-
-//  splitmix64: small, fast, and the same on every platform.
-static uint64_t
-s_rand (void)
-{
-    uint64_t z = (s_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 //  Uniform in [0, n).
 static uint64_t

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sl_proto.h"
+#include "test_rand.h"
 
 // --- helpers -----------------------------------------------------------------
 
@@ -542,36 +543,15 @@ Test (proto, a_short_err_buffer_is_respected)
 #define FUZZ_RUNS 20000
 #define FUZZ_MAX  4096
 
-static uint64_t s_seed;
-static uint64_t s_state;
-
-//  First seed of a random test: SLUICE_TEST_SEED, or a fixed default.
-static uint64_t
-s_base_seed (void)
-{
-    const char *env = getenv ("SLUICE_TEST_SEED");
-    return env ? strtoull (env, NULL, 0) : 20240601;
-}
-
+//  Start the PRNG and say which seed replays this run.
 static void
-s_srand (uint64_t seed)
+s_srand_logged (uint64_t seed)
 {
-    s_seed = seed;
-    s_state = seed;
+    s_srand (seed);
     fprintf (stderr,
              "test_proto: seed %" PRIu64 " (SLUICE_TEST_SEED=%" PRIu64
              " reruns it)\n",
              seed, seed);
-}
-
-//  splitmix64: small, fast, and the same on every platform.
-static uint64_t
-s_rand (void)
-{
-    uint64_t z = (s_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
 }
 
 static size_t
@@ -768,7 +748,7 @@ s_valid_frames (frame_t *frames)
 
 Test (proto, fuzz_random_bytes_never_crash)
 {
-    s_srand (s_base_seed ());
+    s_srand_logged (s_base_seed ());
     static uint8_t buf[FUZZ_MAX];
     int accepted = 0;
     for (int i = 0; i < FUZZ_RUNS; i++) {
@@ -833,7 +813,7 @@ Test (proto, fuzz_mutated_frames_never_crash)
     frame_t frames[NSAMPLES];
     size_t nframes = NSAMPLES;
     s_valid_frames (frames);
-    s_srand (s_base_seed ());
+    s_srand_logged (s_base_seed ());
     static uint8_t buf[FUZZ_MAX];
     int accepted = 0;
     for (int i = 0; i < FUZZ_RUNS; i++) {
