@@ -584,15 +584,6 @@ sched_progress (scheduler_t *self, int64_t now, bool final)
     self->progress_next_ms = now + every;
     uint64_t total, done;
     s_drain_totals (self, &total, &done);
-    double dt = (double)(now - self->progress_last_ms) / 1000.0;
-    if (self->progress_last_ms && dt > 0) {
-        double inst =
-            (double)(self->stats.records_done - self->progress_last_records) /
-            dt;
-        self->rate = self->rate > 0 ? 0.7 * self->rate + 0.3 * inst : inst;
-    }
-    self->progress_last_ms = now;
-    self->progress_last_records = self->stats.records_done;
     double elapsed = (double)(now - self->started_ms) / 1000.0;
     if (final) {
         if (bar)

@@ -93,24 +93,29 @@ s_jobs (FILE *f, scheduler_t *self)
              st->job_seconds_count, st->job_seconds_sum, st->job_seconds_count);
 }
 
-//  Throughput (records/s, smoothed) and the drain ETA from it.
+//  Sample throughput; see sched_state.h.
+void
+sched_rate_update (scheduler_t *self, int64_t now)
+{
+    if (self->rate_last_ms && now - self->rate_last_ms < 1000)
+        return;
+    if (self->rate_last_ms) {
+        double dt = (double)(now - self->rate_last_ms) / 1000.0;
+        double inst =
+            (double)(self->stats.records_done - self->rate_last_records) / dt;
+        self->rate = self->rate > 0 ? 0.7 * self->rate + 0.3 * inst : inst;
+    }
+    self->rate_last_ms = now;
+    self->rate_last_records = self->stats.records_done;
+}
+
+//  Seconds to drain `lag` at the recent throughput (NaN: no throughput).
 static double
 s_eta (scheduler_t *self, int64_t lag)
 {
-    int64_t now = sl_now_ms ();
-    if (self->metrics_last_ms) {
-        double dt = (double)(now - self->metrics_last_ms) / 1000.0;
-        double inst = dt > 0 ? (double)(self->stats.records_done -
-                                        self->metrics_last_records) /
-                                   dt
-                             : 0;
-        self->metrics_rate = 0.7 * self->metrics_rate + 0.3 * inst;
-    }
-    self->metrics_last_ms = now;
-    self->metrics_last_records = self->stats.records_done;
     if (lag == 0)
         return 0;
-    return self->metrics_rate > 0.5 ? (double)lag / self->metrics_rate : NAN;
+    return self->rate > 0.5 ? (double)lag / self->rate : NAN;
 }
 
 //  Render and publish; see sched_state.h.

@@ -95,16 +95,13 @@ struct _scheduler_t {
     bool drain_done;
     int64_t started_ms;
     int64_t progress_next_ms;
-    uint64_t progress_last_records;
-    int64_t progress_last_ms;
-    double rate;        /* records/s, smoothed                              */
-    int64_t meta_limit; /* metadata bytes the broker takes (shrinks on
-                           OFFSET_METADATA_TOO_LARGE)                      */
+    uint64_t rate_last_records; /* records_done at the last rate sample   */
+    int64_t rate_last_ms;
+    double rate; /* records/s, smoothed; progress and the drain ETA use it */
+    int64_t meta_limit;      /* metadata bytes the broker takes (shrinks on
+                                OFFSET_METADATA_TOO_LARGE)                      */
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
     int64_t metrics_next_ms;
-    uint64_t metrics_last_records; /* for the throughput behind the ETA  */
-    int64_t metrics_last_ms;
-    double metrics_rate;
     sched_stats_t stats;
 };
 
@@ -119,6 +116,9 @@ void sched_job_forget (scheduler_t *self, sched_job_t *job);
 void sched_send_cancel (scheduler_t *self, sched_job_t *job,
                         const char *reason);
 void sched_dispatch (scheduler_t *self);
+/*  Sample throughput into self->rate (records/s, smoothed), at most once
+    a second.                                                             */
+void sched_rate_update (scheduler_t *self, int64_t now);
 /*  Render the metrics page and readiness for --metrics-addr.            */
 void sched_metrics_publish (scheduler_t *self);
 

@@ -685,6 +685,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     sched_kafka_poll (self);
     sched_offsets_maybe_query (self, now);
     sched_dispatch (self);
+    sched_rate_update (self, now);
     sched_progress (self, now, false);
     if (self->http) {
         sl_http_beat (self->http);
