@@ -72,7 +72,13 @@ sl_kafka_conf_new (const char *brokers, const char *const *defaults,
     while (defaults && defaults[ndefaults])
         ndefaults++;
     rd_kafka_conf_set_log_cb (conf, s_log_cb);
+    //  Defaults for every handle, before the caller's and the user's:
+    //  reconnect within a second of a broker coming back (librdkafka backs
+    //  off up to 10 s), so an outage costs its own length, not ten more
+    //  seconds of idle workers.
+    static const char *const common[] = {"reconnect.backoff.max.ms=1000"};
     if (sl_kafka_conf_set (conf, "bootstrap.servers", brokers, err, errlen) ||
+        s_apply (conf, common, 1, err, errlen) ||
         s_apply (conf, defaults, ndefaults, err, errlen) ||
         (props && s_apply (conf, (const char *const *)props->items,
                            props->count, err, errlen))) {

@@ -22,6 +22,8 @@
 
 #define SCHED_RESTORE_MAX      4096
 #define SCHED_KAFKA_TIMEOUT_MS 10000
+/*  Tries of a blocking broker query at assignment before giving up.      */
+#define SCHED_KAFKA_ATTEMPTS 5
 
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
@@ -76,6 +78,18 @@ sched_offsets_maybe_query (scheduler_t *self, int64_t now)
     zsock_send (self->offsets, "sp", "QUERY", list);
 }
 
+//  A partition's high watermark is known: the first one is its drain
+//  target (the end of the backlog as it was when we took the partition).
+static void
+s_learn_hwm (sched_part_t *part, int64_t hwm)
+{
+    sched_window_set_hwm (part->window, hwm);
+    if (!part->hwm_known) {
+        part->drain_target = hwm;
+        part->hwm_known = true;
+    }
+}
+
 //  Apply the actor's answer.
 void
 sched_offsets_recv (scheduler_t *self)
@@ -93,7 +107,7 @@ sched_offsets_recv (scheduler_t *self)
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         sched_part_t *part = sched_part_find (self, tp->topic, tp->partition);
         if (part && !tp->err && tp->offset >= 0)
-            sched_window_set_hwm (part->window, tp->offset);
+            s_learn_hwm (part, tp->offset);
     }
     rd_kafka_topic_partition_list_destroy (list);
 }
@@ -218,18 +232,55 @@ sched_commit (scheduler_t *self, bool sync)
 //  ---------------------------------------------------------------------
 //  Rebalances
 
+//  rd_kafka_offsets_for_times with retries: a broker that times out or
+//  is between leaders answers a moment later. A partition-level error
+//  counts as a failure. Returns the last error, NO_ERROR once every
+//  partition has an answer.
+static rd_kafka_resp_err_t
+s_list_offsets (scheduler_t *self, rd_kafka_topic_partition_list_t *list,
+                const char *what)
+{
+    rd_kafka_topic_partition_list_t *query =
+        rd_kafka_topic_partition_list_copy (list);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 1; attempt <= SCHED_KAFKA_ATTEMPTS; attempt++) {
+        for (int i = 0; i < query->cnt; i++) {
+            query->elems[i].offset = list->elems[i].offset;
+            query->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        err = rd_kafka_offsets_for_times (self->rk, query,
+                                          SCHED_KAFKA_TIMEOUT_MS);
+        for (int i = 0; !err && i < query->cnt; i++)
+            err = query->elems[i].err;
+        if (!err)
+            break;
+        sl_warn ("cannot read %s attempt=%d of=%d reason=\"%s\"", what, attempt,
+                 SCHED_KAFKA_ATTEMPTS, rd_kafka_err2str (err));
+        if (attempt < SCHED_KAFKA_ATTEMPTS)
+            zclock_sleep (200 * attempt);
+    }
+    if (!err)
+        for (int i = 0; i < query->cnt; i++)
+            list->elems[i].offset = query->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy (query);
+    return err;
+}
+
 //  Fill offsets with committed offsets; find a start for those with none
 //  (the log start offset, as auto.offset.reset=earliest would).
 static int
 s_read_committed (scheduler_t *self, rd_kafka_topic_partition_list_t *list)
 {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int attempt = 1; attempt <= 5; attempt++) {
+    for (int attempt = 1; attempt <= SCHED_KAFKA_ATTEMPTS; attempt++) {
         err = rd_kafka_committed (self->rk, list, SCHED_KAFKA_TIMEOUT_MS);
         if (!err)
             break;
-        sl_warn ("cannot read committed offsets attempt=%d reason=\"%s\"",
-                 attempt, rd_kafka_err2str (err));
+        sl_warn ("cannot read committed offsets attempt=%d of=%d "
+                 "reason=\"%s\"",
+                 attempt, SCHED_KAFKA_ATTEMPTS, rd_kafka_err2str (err));
+        if (attempt < SCHED_KAFKA_ATTEMPTS)
+            zclock_sleep (200 * attempt);
     }
     if (err)
         return -1;
@@ -241,23 +292,19 @@ s_read_committed (scheduler_t *self, rd_kafka_topic_partition_list_t *list)
                                                list->elems[i].partition)
                 ->offset = RD_KAFKA_OFFSET_BEGINNING;
     if (fresh->cnt > 0)
-        err = rd_kafka_offsets_for_times (self->rk, fresh,
-                                          SCHED_KAFKA_TIMEOUT_MS);
+        err = s_list_offsets (self, fresh, "log start offsets");
     for (int i = 0; !err && i < fresh->cnt; i++) {
         rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find (
             list, fresh->elems[i].topic, fresh->elems[i].partition);
-        tp->offset = fresh->elems[i].err ? 0 : fresh->elems[i].offset;
-        if (tp->offset < 0)
-            tp->offset = 0;
+        tp->offset = fresh->elems[i].offset < 0 ? 0 : fresh->elems[i].offset;
     }
     rd_kafka_topic_partition_list_destroy (fresh);
-    if (err)
-        sl_warn ("cannot read log start offsets reason=\"%s\"",
-                 rd_kafka_err2str (err));
     return err ? -1 : 0;
 }
 
-//  Record each new partition's high watermark as its drain target.
+//  Record each new partition's high watermark as its drain target. If the
+//  broker cannot say now, the first end offset the offsets actor learns
+//  becomes the target (sched_offsets_recv).
 static void
 s_read_targets (scheduler_t *self, rd_kafka_topic_partition_list_t *list)
 {
@@ -265,20 +312,13 @@ s_read_targets (scheduler_t *self, rd_kafka_topic_partition_list_t *list)
         rd_kafka_topic_partition_list_copy (list);
     for (int i = 0; i < ends->cnt; i++)
         ends->elems[i].offset = RD_KAFKA_OFFSET_END;
-    rd_kafka_resp_err_t err =
-        rd_kafka_offsets_for_times (self->rk, ends, SCHED_KAFKA_TIMEOUT_MS);
+    rd_kafka_resp_err_t err = s_list_offsets (self, ends, "end offsets");
     for (int i = 0; !err && i < ends->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &ends->elems[i];
         sched_part_t *part = sched_part_find (self, tp->topic, tp->partition);
-        if (!part || tp->err || tp->offset < 0)
-            continue;
-        sched_window_set_hwm (part->window, tp->offset);
-        part->drain_target = tp->offset;
-        part->hwm_known = true;
+        if (part && tp->offset >= 0)
+            s_learn_hwm (part, tp->offset);
     }
-    if (err)
-        sl_warn ("cannot read end offsets at assignment reason=\"%s\"",
-                 rd_kafka_err2str (err));
     rd_kafka_topic_partition_list_destroy (ends);
 }
 

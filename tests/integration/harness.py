@@ -172,7 +172,8 @@ class Proc:
     Use start_proc() to make one. The log is `<test_dir>/<name>.log`.
     """
 
-    def __init__(self, name, argv, env=None, stdout_pipe=False):
+    def __init__(self, name, argv, env=None, stdout_pipe=False,
+                 stdin_pipe=False):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = os.path.join(test_dir(), name + ".log")
@@ -180,7 +181,8 @@ class Proc:
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.popen = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL,
+            self.argv,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout_pipe else self._log,
             stderr=self._log, env=full_env, preexec_fn=_die_with_parent(),
             close_fds=True)
@@ -261,12 +263,18 @@ class Proc:
     def close(self):
         if self.popen.stdout:
             self.popen.stdout.close()
+        if self.popen.stdin:
+            try:
+                self.popen.stdin.close()
+            except OSError:
+                pass
         self._log.close()
 
 
-def start_proc(name, argv, env=None, stdout_pipe=False):
+def start_proc(name, argv, env=None, stdout_pipe=False, stdin_pipe=False):
     """Start argv with its output in <test_dir>/<name>.log; return a Proc."""
-    return Proc(name, argv, env=env, stdout_pipe=stdout_pipe)
+    return Proc(name, argv, env=env, stdout_pipe=stdout_pipe,
+                stdin_pipe=stdin_pipe)
 
 
 def _stop_all(timeout=5, keep=()):
@@ -311,15 +319,26 @@ class Broker:
     mock broker has no CreateTopics: every topic a test needs must be named
     here (a topic first used by a client is auto-created with the mock's
     defaults, which is rarely what a test wants).
+
+    private (real Kafka only): start a broker of the test's own with
+    kafka.sh even if SLUICE_TEST_BROKERS names a shared cluster, so the
+    test may kill() and restart() it; props: {key: value} for its
+    server.properties.
     """
 
-    def __init__(self, topics=None, brokers=1, kind=None):
+    def __init__(self, topics=None, brokers=1, kind=None, private=False,
+                 props=None):
         self.kind = kind or BROKER_KIND
         if self.kind not in ("embedded", "kafka"):
             raise TestFailure("SLUICE_TEST_BROKER=%s: use embedded or kafka"
                               % self.kind)
+        if (private or props) and self.kind != "kafka":
+            raise TestFailure("a private broker (private=, props=) needs "
+                              "SLUICE_TEST_BROKER=kafka")
         self.topics = dict(topics or {})
         self.brokers = brokers
+        self.private = private or bool(props)
+        self.props = dict(props or {})
         self.bootstrap = None
         self.proc = None      # embedded: the `sluice kafka` process
         self._kafka_dir = None  # kafka: the kafka.sh start DIR
@@ -339,7 +358,7 @@ class Broker:
         """Start (or attach to) the cluster and create the topics."""
         if self.embedded:
             self._start_embedded(timeout)
-        elif os.environ.get("SLUICE_TEST_BROKERS"):
+        elif os.environ.get("SLUICE_TEST_BROKERS") and not self.private:
             self.bootstrap = os.environ["SLUICE_TEST_BROKERS"]
         else:
             self._start_kafka(timeout)
@@ -355,32 +374,67 @@ class Broker:
                 "--brokers", str(self.brokers)]
         for name, parts in self.topics.items():
             argv += ["--topic", "%s:%d" % (name, parts)]
-        self.proc = start_proc("kafka", argv, stdout_pipe=True)
+        self.proc = start_proc("kafka", argv, stdout_pipe=True,
+                               stdin_pipe=True)
         line = _read_line(self.proc, timeout)
         expect(line, "sluice kafka printed its bootstrap list",
                "log %s:\n%s" % (self.proc.log_path, self.proc.log_tail()))
         self.bootstrap = line
 
-    def _start_kafka(self, timeout):
-        self._kafka_dir = os.path.join(test_dir(), "kafka")
-        os.makedirs(self._kafka_dir, exist_ok=True)
+    def _start_kafka(self, timeout, command="start"):
+        """kafka.sh start DIR [props] (a fresh broker), or restart DIR (the
+        same ports and data); sets self.bootstrap."""
+        argv = [KAFKA_SH, command]
+        if command == "start":
+            self._kafka_dir = os.path.join(test_dir(), "kafka")
+            os.makedirs(self._kafka_dir, exist_ok=True)
+            argv += [self._kafka_dir] + ["%s=%s" % kv
+                                         for kv in self.props.items()]
+        else:
+            argv.append(self._kafka_dir)
         log_path = os.path.join(test_dir(), "kafka-sh.log")
         with open(log_path, "ab") as log:
             try:
-                p = subprocess.run([KAFKA_SH, "start", self._kafka_dir],
-                                   stdin=subprocess.DEVNULL,
+                p = subprocess.run(argv, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=log,
                                    timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._stop_kafka()
-                raise TestFailure("kafka.sh start did not finish in %gs; "
-                                  "see %s" % (timeout, log_path))
+                raise TestFailure("kafka.sh %s did not finish in %gs; "
+                                  "see %s" % (command, timeout, log_path))
         lines = p.stdout.decode().split()
         if p.returncode != 0 or not lines:
-            raise TestFailure("kafka.sh start failed (exit %d); see %s; "
+            raise TestFailure("kafka.sh %s failed (exit %d); see %s; "
                               "`make kafka-deps` installs what it needs"
-                              % (p.returncode, log_path))
+                              % (command, p.returncode, log_path))
         self.bootstrap = lines[-1]
+
+    def kill(self):
+        """SIGKILL a private broker's JVM (a crash, no clean shutdown) and
+        wait until it is gone. restart() brings it back."""
+        expect(self._kafka_dir, "only a broker the test started "
+               "(Broker(private=True)) can be killed")
+        log_path = os.path.join(test_dir(), "kafka-sh.log")
+        with open(log_path, "ab") as log:
+            p = subprocess.run([KAFKA_SH, "kill", self._kafka_dir],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=log,
+                               timeout=30)
+        expect(p.returncode == 0, "kafka.sh kill succeeds",
+               "exit %d; see %s" % (p.returncode, log_path))
+        log_note("broker at %s killed (SIGKILL)" % self.bootstrap)
+
+    def restart(self, timeout=120):
+        """Start a private broker again on the same ports and data (after
+        kill(), or as a bounce: a running one is stopped first). Returns
+        when it answers Metadata."""
+        expect(self._kafka_dir, "only a broker the test started "
+               "(Broker(private=True)) can be restarted")
+        before = self.bootstrap
+        self._start_kafka(timeout, command="restart")
+        expect(self.bootstrap == before, "the broker restarts on its port",
+               "was %s, now %s" % (before, self.bootstrap))
+        log_note("broker at %s restarted" % self.bootstrap)
 
     def _stop_kafka(self):
         if self._kafka_dir:
@@ -404,6 +458,24 @@ class Broker:
         self._stop_kafka()
         if self in _brokers:
             _brokers.remove(self)
+
+    def control(self, command, timeout=10):
+        """Inject a fault into the embedded cluster: send one command to
+        `sluice kafka`'s control channel and return its reply ("ok ...").
+        Fails the test on an "error: ..." reply. Commands (see
+        tools/cmd_kafka.c): "broker down 1", "broker up all",
+        "rtt all 200", "errors OffsetCommit 5 REQUEST_TIMED_OUT", ...
+        """
+        expect(self.embedded and self.proc,
+               "faults are injected into the embedded broker only",
+               command)
+        self.proc.popen.stdin.write((command + "\n").encode())
+        self.proc.popen.stdin.flush()
+        reply = _read_line(self.proc, timeout)
+        expect(reply is not None and reply.startswith("ok"),
+               "sluice kafka accepts %r" % command, reply)
+        log_note("fault: %s" % command)
+        return reply
 
     def create_topics(self, topics):
         """Create more topics {name: partitions} on a running cluster.
@@ -462,9 +534,11 @@ class Broker:
 
 
 def _read_line(proc, timeout):
-    """Read the first line a process prints on stdout, within timeout."""
+    """Read the next line a process prints on stdout, within timeout.
+
+    Bytes after the line are kept for the next call (proc._stdout_buf)."""
     fd = proc.popen.stdout.fileno()
-    buf = b""
+    buf = getattr(proc, "_stdout_buf", b"")
     deadline = time.monotonic() + timeout
     while b"\n" not in buf and time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.1)
@@ -475,7 +549,11 @@ def _read_line(proc, timeout):
             buf += chunk
         elif not proc.alive():
             break
-    return buf.split(b"\n")[0].decode().strip() if b"\n" in buf else None
+    if b"\n" not in buf:
+        proc._stdout_buf = buf
+        return None
+    line, proc._stdout_buf = buf.split(b"\n", 1)
+    return line.decode().strip()
 
 
 # ------------------------------------------------------------ kafka data --

@@ -1,0 +1,191 @@
+"""Broker faults injected mid-drain lose nothing and skip no commit.
+
+Each test drains 4 partitions with 2 workers (the sleep plugin copies every
+record to the output topic, slowly enough that the drain lasts several
+seconds) and, once the group has committed part of the way, injects one
+kind of fault through `sluice kafka`'s control channel (librdkafka's mock
+API: rd_kafka_mock_push_request_errors, rd_kafka_mock_broker_set_down/up,
+rd_kafka_mock_broker_set_rtt). Throughout, a sampler reads the group's
+committed offsets: they may stall but never move backwards. At the end
+every id is in the output (read by an independent client), the committed
+offsets equal the high watermarks, and the scheduler exits 0.
+
+Only the embedded broker has the control channel, so this file runs on
+the embedded broker only (test_mock_*, see tests/tests.cmake)."""
+import collections
+import threading
+import time
+
+from harness import (Broker, committed, consume_all, expect, high_watermarks,
+                     log_events, log_note, main, produce, start_scheduler,
+                     start_worker, test, unique, wait_for)
+
+PARTITIONS = 4
+PER_PARTITION = 3000
+US_PER_RECORD = 250     # 2 workers: about 3 s of work in all
+DRAIN_TIMEOUT = 120
+SCHED_ARGS = ["--job-records", "200", "--window", "4",
+              "--commit-interval-ms", "100", "--heartbeat-ms", "250"]
+
+
+def records():
+    for p in range(PARTITIONS):
+        for i in range(PER_PARTITION):
+            rid = p * PER_PARTITION + i
+            yield (str(rid), str(rid), p)
+
+
+class CommitSampler(threading.Thread):
+    """Samples the committed offsets every 100 ms; records a regression."""
+
+    def __init__(self, kafka, group, topic):
+        super().__init__(daemon=True)
+        self.kafka, self.group, self.topic = kafka, group, topic
+        self.last = {}
+        self.samples = 0
+        self.regressions = []
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.wait(0.1):
+            try:
+                now = committed(self.kafka, self.group, self.topic)
+            except Exception:  # the broker may be down: try again
+                continue
+            self.samples += 1
+            for p, off in now.items():
+                prev = self.last.get(p)
+                if prev is not None and off < prev:
+                    self.regressions.append((p, prev, off))
+                self.last[p] = off if prev is None else max(off, prev)
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+
+
+def drain_with_fault(inject, before_start=None):
+    """Run a drain and call inject(kafka, sched) once a tenth of it is
+    committed (before_start(kafka) runs after the data is in, before the
+    scheduler starts). Checks that nothing is lost; returns the scheduler
+    Proc and the seconds the drain took after the fault."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    total = PARTITIONS * PER_PARTITION
+    with Broker(topics={src: PARTITIONS, out: PARTITIONS,
+                        src + ".dlq": 1}) as kafka:
+        expect(produce(kafka, src, records()) == total, "input produced")
+        hwm = high_watermarks(kafka, src)
+        if before_start:
+            before_start(kafka)
+        sched = start_scheduler(kafka, src, group, args=SCHED_ARGS)
+        workers = [start_worker(kafka, sched.endpoint, "sleep",
+                                name="worker-%d" % i, output_topic=out,
+                                plugin_opts={"us_per_record": US_PER_RECORD},
+                                args=["--heartbeat-ms", "250"])
+                   for i in (1, 2)]
+        sampler = CommitSampler(kafka, group, src)
+        sampler.start()
+
+        def progressed():
+            expect(sched.alive(), "the scheduler is still draining",
+                   "exit %s: %s" % (sched.returncode, sched.log_tail()))
+            return sum(max(v, 0) for v in sampler.last.values()) >= total / 10
+        wait_for(progressed, 60, "a tenth of the drain to be committed")
+        t0 = time.monotonic()
+        inject(kafka, sched)
+        rc = sched.wait(DRAIN_TIMEOUT, watch=workers)
+        took = time.monotonic() - t0
+        sampler.stop()
+        expect(rc == 0, "the scheduler exits 0 after the drain",
+               "exit %d; log %s" % (rc, sched.log_path))
+        for w in workers:
+            expect(w.alive(), "%s survived the fault" % w.name)
+
+        seen = collections.Counter(int(r.key) for r in consume_all(kafka, out))
+        missing = [i for i in range(total) if seen[i] == 0]
+        dups = sum(c - 1 for c in seen.values() if c > 1)
+        log_note("fault recovered: drain finished %.1f s after the fault; "
+                 "%d records, %d duplicates, %d commit samples"
+                 % (took, total, dups, sampler.samples))
+        expect(not missing, "every id is in the output",
+               "%d missing, first %s" % (len(missing), missing[:10]))
+        expect(not sampler.regressions, "committed offsets never go back",
+               sampler.regressions[:5])
+        got = committed(kafka, group, src)
+        expect(got == hwm, "committed offsets equal the high watermarks",
+               "committed %s, high watermarks %s" % (got, hwm))
+        return sched, took
+
+
+@test
+def failed_commits_are_retried_not_skipped():
+    # The coordinator refuses the next commits; the scheduler must send
+    # the same offsets again until one is accepted.
+    def inject(kafka, sched):
+        kafka.control("errors OffsetCommit 6 GROUP_AUTHORIZATION_FAILED")
+    sched, _ = drain_with_fault(inject)
+    failed = log_events(sched, "commit failed, will retry")
+    log_note("commit failures logged: %d" % len(failed))
+    expect(failed, "the scheduler saw the refused commits and said so",
+           sched.log_path)
+
+
+@test
+def list_offsets_errors_delay_but_do_not_break_the_drain():
+    def before(kafka):
+        kafka.control("errors ListOffsets 3 REQUEST_TIMED_OUT")
+
+    def inject(kafka, sched):
+        kafka.control("errors ListOffsets 5 NOT_LEADER_FOR_PARTITION")
+    sched, _ = drain_with_fault(inject, before_start=before)
+    retried = [e for m in ("cannot read log start offsets",
+                           "cannot read end offsets", "end offsets not known")
+               for e in log_events(sched, m)]
+    log_note("ListOffsets failures seen by the scheduler: %d" % len(retried))
+    expect(retried, "the scheduler met the failing ListOffsets and went on",
+           sched.log_path)
+
+
+@test
+def fetch_errors_are_retried_by_the_workers():
+    def inject(kafka, sched):
+        kafka.control("errors Fetch 10 NOT_LEADER_FOR_PARTITION")
+        time.sleep(0.5)
+        kafka.control("errors Fetch 10 REQUEST_TIMED_OUT")
+    drain_with_fault(inject)
+
+
+@test
+def produce_errors_fail_the_job_or_are_retried():
+    # Retriable errors are retried by the idempotent producer; the others
+    # fail the job, which is run again: duplicates, never a loss.
+    def inject(kafka, sched):
+        kafka.control("errors Produce 5 NOT_ENOUGH_REPLICAS")
+        time.sleep(0.5)
+        kafka.control("errors Produce 2 MSG_SIZE_TOO_LARGE")
+    drain_with_fault(inject)
+
+
+@test
+def broker_down_for_two_seconds():
+    def inject(kafka, sched):
+        kafka.control("broker down all")
+        time.sleep(2)
+        expect(sched.alive(), "the scheduler waits out the outage")
+        kafka.control("broker up all")
+    sched, took = drain_with_fault(inject)
+    expect(took >= 2, "the drain could not finish while the broker was down",
+           "%.1f s" % took)
+
+
+@test
+def slow_broker():
+    def inject(kafka, sched):
+        kafka.control("rtt all 300")
+        time.sleep(2)
+        kafka.control("rtt all 0")
+    drain_with_fault(inject)
+
+
+if __name__ == "__main__":
+    main()
