@@ -200,10 +200,17 @@ s_job_failed (scheduler_t *self, sched_job_t *job, const char *reason,
              " end=%" PRId64 " mid=%" PRId64 " reason=\"%s\"",
              part->topic, part->partition, job->start, job->end, mid, reason);
     self->stats.jobs_bisected++;
-    //  Each half gets one try before it is split again.
-    uint32_t attempt = (uint32_t)self->cfg->max_attempts;
-    sched_job_t *low = s_job_new (self, part, job->start, mid, attempt);
-    sched_job_t *high = s_job_new (self, part, mid, job->end, attempt);
+    //  Each half gets one try before it is split again, so a bad offset
+    //  is found in log2(range) failures. A single offset, though, gets
+    //  --max-attempts tries of its own before it is dead-lettered: that
+    //  step cannot be undone, and a worker that died for another reason
+    //  (killed, evicted, OOM) while holding an innocent record must not
+    //  send it to the DLQ.
+    uint32_t max = (uint32_t)self->cfg->max_attempts;
+    sched_job_t *low = s_job_new (self, part, job->start, mid,
+                                  mid - job->start == 1 ? 1 : max);
+    sched_job_t *high =
+        s_job_new (self, part, mid, job->end, job->end - mid == 1 ? 1 : max);
     if (low)
         s_job_enqueue (self, low, 0);
     if (high)

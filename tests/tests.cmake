@@ -87,6 +87,17 @@ if (TARGET unit_worker_test_plugin)
 endif ()
 # --- worker plugin fixtures (end) -----------------------------------------
 
+# The chaos test, short variant (tests/chaos/chaos.py --short), on every
+# broker kind; `make chaos` runs the long one.
+foreach (kind ${SLUICE_TEST_BROKER_KINDS})
+    add_test (NAME chaos/${kind}
+              COMMAND ${SLUICE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/chaos/chaos.py
+                      --short --records 200000)
+    set_tests_properties (chaos/${kind} PROPERTIES
+        LABELS "integration;chaos;${kind}" TIMEOUT 240
+        ENVIRONMENT "SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICE_TEST_BROKER=${kind};PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration")
+endforeach ()
+
 # `sluice demo` end to end (what `make demo` runs), smaller: it must pass
 # with nothing lost.
 add_test (NAME tools/demo COMMAND ${CMAKE_BINARY_DIR}/bin/sluice demo

@@ -8,6 +8,8 @@
 #include "sl_proto.h"
 
 #define EXEC_POLL_MS 100
+/*  Longest wait for the output topic's metadata before the first job.     */
+#define WRK_WARM_UP_MS 2000
 
 typedef struct {
     int sched;
@@ -31,6 +33,8 @@ struct _wrk_exec_t {
     rd_kafka_t *consumer;
     rd_kafka_queue_t *queue;
     rd_kafka_t *producer;
+    rd_kafka_topic_t *out_rkt; /* output topic, held: metadata kept   */
+    rd_kafka_topic_t *dlq_rkt; /* last dead-letter topic, likewise    */
     wrk_plugin_t *plugin;
     zlistx_t *fifo; /* exec_job_t *, waiting                              */
     exec_job_t *current;
@@ -71,6 +75,48 @@ s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
                   rd_kafka_topic_name (msg->rkt), rd_kafka_err2str (msg->err));
     }
+}
+
+//  Look up a topic's metadata now and hold a handle on it, so records
+//  for it go out at once: a producer otherwise learns a new topic on its
+//  next one-second metadata scan, and a fresh worker's first job (or
+//  first dead-letter copy) would wait for it. Best effort: a broker that
+//  cannot answer now is not an error.
+static rd_kafka_topic_t *
+s_topic_warm (wrk_exec_t *self, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new (self->producer, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err =
+        rkt ? rd_kafka_metadata (self->producer, 0, rkt, &md, WRK_WARM_UP_MS)
+            : rd_kafka_last_error ();
+    if (md)
+        rd_kafka_metadata_destroy (md);
+    if (err)
+        sl_debug ("topic metadata not known yet topic=%s reason=\"%s\"", topic,
+                  rd_kafka_err2str (err));
+    return rkt;
+}
+
+//  Warm up the output topic before the first job.
+static void
+s_warm_up (wrk_exec_t *self)
+{
+    const char *topic = self->cfg->output_topic;
+    if (topic && *topic && self->producer)
+        self->out_rkt = s_topic_warm (self, topic);
+}
+
+//  Warm up a job's dead-letter topic before copying to it.
+static void
+s_warm_up_dlq (wrk_exec_t *self, const char *topic)
+{
+    if (!topic || !*topic || !self->producer ||
+        (self->dlq_rkt && streq (rd_kafka_topic_name (self->dlq_rkt), topic)))
+        return;
+    if (self->dlq_rkt)
+        rd_kafka_topic_destroy (self->dlq_rkt);
+    self->dlq_rkt = s_topic_warm (self, topic);
 }
 
 //  Produce one record (copied), waiting while the queue is full.
@@ -634,6 +680,8 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     self->serial++;
     self->dr_failures = 0;
     self->dlq_topic = job->dlq_topic;
+    if (job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER)
+        s_warm_up_dlq (self, job->dlq_topic);
     int64_t t0 = sl_now_ms ();
     self->progress_ms = t0;
     s_reply_id (self, "BEGIN", ej->sched, job->job_id);
@@ -696,6 +744,7 @@ s_actor (zsock_t *pipe, void *args)
     wrk_exec_t *self = args;
     self->pipe = pipe;
     zsock_signal (pipe, 0);
+    s_warm_up (self);
     while (true) {
         s_pump (self);
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
@@ -869,6 +918,10 @@ wrk_exec_destroy (wrk_exec_t **self_p)
     if (!self)
         return;
     s_stash_clear (self);
+    if (self->out_rkt)
+        rd_kafka_topic_destroy (self->out_rkt);
+    if (self->dlq_rkt)
+        rd_kafka_topic_destroy (self->dlq_rkt);
     if (self->producer) {
         rd_kafka_flush (self->producer, 5000);
         rd_kafka_destroy (self->producer);
