@@ -2,9 +2,12 @@
 #include "worker.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 #include "sl_kafka.h"
 #include "sl_log.h"
@@ -47,17 +50,6 @@ struct _worker_t {
         uint64_t lost, busy_us;
     } totals;
 };
-
-static int s_signal_pipe[2] = {-1, -1};
-
-//  SIGTERM/SIGINT: wake the loop through the self-pipe.
-static void
-s_on_signal (int sig)
-{
-    char c = (char)sig;
-    ssize_t rc = write (s_signal_pipe[1], &c, 1);
-    (void)rc;
-}
 
 //  Announce ourselves to scheduler i with full credit.
 static void
@@ -316,15 +308,16 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  The signal pipe: start stopping.
+//  SIGTERM or SIGINT, read from the signalfd: start stopping.
 static int
-s_on_signal_pipe (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_signal_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     worker_t *self = arg;
-    char buf[16];
-    while (read (s_signal_pipe[0], buf, sizeof buf) > 0)
-        ;
-    s_begin_stop (self, "signal");
+    struct signalfd_siginfo info;
+    const char *why = "signal";
+    while (read (item->fd, &info, sizeof info) == (ssize_t)sizeof info)
+        why = info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+    s_begin_stop (self, why);
     return 0;
 }
 
@@ -508,15 +501,21 @@ s_hello_all (worker_t *self)
 int
 worker_run (worker_t *self)
 {
-    if (pipe (s_signal_pipe) != 0)
+    //  SIGTERM and SIGINT arrive on a signalfd, never as handlers: a
+    //  handler would interrupt zmq_poll, and zloop ends on EINTR, which
+    //  would skip the graceful stop. worker_main blocks them in every
+    //  thread before any is created; block them here too for callers
+    //  that did not.
+    sigset_t stop;
+    sigemptyset (&stop);
+    sigaddset (&stop, SIGTERM);
+    sigaddset (&stop, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &stop, NULL);
+    int sfd = signalfd (-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        sl_error ("signalfd failed error=\"%s\"", strerror (errno));
         return 1;
-    fcntl (s_signal_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl (s_signal_pipe[1], F_SETFL, O_NONBLOCK);
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
+    }
 
     self->actor = wrk_exec_start (self->exec);
     if (!self->actor)
@@ -528,8 +527,8 @@ worker_run (worker_t *self)
         zloop_reader (loop, self->scheds[i].dealer, s_on_dealer,
                       &self->scheds[i]);
     zloop_reader (loop, zactor_sock (self->actor), s_on_exec, self);
-    zmq_pollitem_t item = {NULL, s_signal_pipe[0], ZMQ_POLLIN, 0};
-    zloop_poller (loop, &item, s_on_signal_pipe, self);
+    zmq_pollitem_t item = {NULL, sfd, ZMQ_POLLIN, 0};
+    zloop_poller (loop, &item, s_on_signal_fd, self);
     zloop_timer (loop, (size_t)self->cfg->heartbeat_ms, 0, s_on_heartbeat,
                  self);
     zloop_timer (loop, 100, 0, s_on_tick, self);
@@ -538,8 +537,12 @@ worker_run (worker_t *self)
         self->name, wrk_exec_plugin_name (self->exec), self->nscheds,
         self->cfg->credits);
     s_hello_all (self);
-    zloop_start (loop);
+    //  zloop_start returns 0 when a system call was interrupted (EINTR),
+    //  -1 when a handler ended the loop: only the latter means stop.
+    while (zloop_start (loop) == 0)
+        sl_debug ("event loop interrupted, resuming");
     zloop_destroy (&loop);
+    close (sfd);
     self->loop = NULL;
     Sluice__Bye bye = SLUICE__BYE__INIT;
     bye.reason = "worker stopping";

@@ -2,6 +2,8 @@
     Exit codes: 0 stopped cleanly, 1 runtime failure, 2 bad flags, bad
     configuration or a plugin that cannot be loaded.                      */
 #include <czmq.h>
+#include <pthread.h>
+#include <signal.h>
 #include "sl_flags.h"
 #include "sl_log.h"
 #include "worker.h"
@@ -71,6 +73,18 @@ main (int argc, char **argv)
         return 2;
     }
     sl_log_set_proc ("worker");
+    //  Block SIGTERM and SIGINT before any thread starts (ZeroMQ's,
+    //  librdkafka's, the executor), so every thread inherits the mask and
+    //  only worker_run's signalfd sees them. An ignored signal is dropped
+    //  even while blocked, and a background job inherits SIGINT ignored:
+    //  restore the default first.
+    sigset_t stop;
+    sigemptyset (&stop);
+    sigaddset (&stop, SIGTERM);
+    sigaddset (&stop, SIGINT);
+    signal (SIGTERM, SIG_DFL);
+    signal (SIGINT, SIG_DFL);
+    pthread_sigmask (SIG_BLOCK, &stop, NULL);
     zsys_init ();
     zsys_set_logstream (NULL);
     zsys_handler_set (NULL);
