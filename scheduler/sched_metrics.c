@@ -67,7 +67,8 @@ s_jobs (FILE *f, scheduler_t *self)
     const sched_stats_t *st = &self->stats;
     s_head (f, "sluice_jobs_total", "counter",
             "Jobs by outcome: done, failed, retried, expired (lease), "
-            "bisected, dead_lettered (sent in dead-letter mode).");
+            "bisected, dead_lettered (sent in dead-letter mode), late (a "
+            "DONE for a range already complete, ignored).");
     const struct {
         const char *outcome;
         uint64_t v;
@@ -76,7 +77,8 @@ s_jobs (FILE *f, scheduler_t *self)
                 {"retried", st->jobs_retried},
                 {"expired", st->jobs_expired},
                 {"bisected", st->jobs_bisected},
-                {"dead_lettered", st->jobs_dead_lettered}};
+                {"dead_lettered", st->jobs_dead_lettered},
+                {"late", st->done_duplicates}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf (f, "sluice_jobs_total{outcome=\"%s\"} %" PRIu64 "\n",
                  rows[i].outcome, rows[i].v);

@@ -629,8 +629,12 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             self->progress_ms = sl_now_ms ();
             s_reply_id (self, "PROGRESS", ej->sched, job->job_id);
         }
-        if (ej->cancelled ||
-            (self->stopping && sl_now_ms () >= self->stop_deadline))
+        //  A cancel (or the end of the grace period) abandons the job
+        //  unless the whole range is already processed: then the work is
+        //  kept and reported, and the scheduler takes the first DONE for
+        //  a range and ignores later ones.
+        if (!done && (ej->cancelled ||
+                      (self->stopping && sl_now_ms () >= self->stop_deadline)))
             return 1;
     }
     return 0;
