@@ -13,7 +13,7 @@ APT_PKGS = build-essential cmake pkg-config git \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
            python3 python3-confluent-kafka kcat clang-format bc prometheus
 
-.PHONY: all deps build demo test unit integration format format-check clean
+.PHONY: all deps build demo test unit integration chaos format format-check clean
 
 all: build
 
@@ -45,6 +45,16 @@ unit: build
 
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
+
+# The long chaos run (tests/chaos/chaos.py; `make test` runs a short one):
+# on the embedded broker, then on a real Kafka broker of its own.
+CHAOS_ENV = SLUICE_BUILD_DIR=$(abspath $(BUILD)) \
+            PYTHONPATH=$(CURDIR)/tests/integration
+chaos: deps build
+	$(CHAOS_ENV) SLUICE_TEST_BROKER=embedded /usr/bin/python3 \
+	    tests/chaos/chaos.py --records 400000 --partitions 16 --workers 6
+	$(CHAOS_ENV) SLUICE_TEST_BROKER=kafka /usr/bin/python3 \
+	    tests/chaos/chaos.py --records 1000000 --partitions 8 --workers 4
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -436,6 +436,14 @@ class Broker:
                "was %s, now %s" % (before, self.bootstrap))
         log_note("broker at %s restarted" % self.bootstrap)
 
+    def pid(self):
+        """The process id of a private broker's JVM (kafka.sh's pid file),
+        e.g. to SIGSTOP it for a moment."""
+        expect(self._kafka_dir, "only a broker the test started "
+               "(Broker(private=True)) has a known pid")
+        with open(os.path.join(self._kafka_dir, "pid")) as f:
+            return int(f.read().strip())
+
     def _stop_kafka(self):
         if self._kafka_dir:
             subprocess.run([KAFKA_SH, "stop", self._kafka_dir],
