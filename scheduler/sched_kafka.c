@@ -379,6 +379,7 @@ s_on_assign (scheduler_t *self, rd_kafka_topic_partition_list_t *parts,
     rd_kafka_pause_partitions (self->rk, list);
     rd_kafka_topic_partition_list_destroy (list);
     self->assigned = true;
+    self->assign_pending = false;
 }
 
 //  Give up partitions: commit what is done, cancel what is in flight.
@@ -398,6 +399,11 @@ s_on_revoke (scheduler_t *self, rd_kafka_topic_partition_list_t *parts,
             sched_part_remove (self, part);
         }
     }
+    //  Owning nothing now is a rebalance under way (or an assignment lost
+    //  when the session timed out, say while the broker was down), not a
+    //  finished drain: wait for the group's next assignment.
+    if (zhashx_size (self->parts) == 0)
+        self->assign_pending = true;
     if (cooperative) {
         rd_kafka_error_t *error =
             rd_kafka_incremental_unassign (self->rk, parts);
@@ -530,7 +536,15 @@ sched_kafka_stop (scheduler_t *self)
 {
     if (!self->rk)
         return;
-    sched_commit (self, true);
+    //  The last commit is worth a few tries: what it misses is run again
+    //  by the next owner of the partitions.
+    for (int attempt = 1; attempt <= SCHED_KAFKA_ATTEMPTS; attempt++) {
+        uint64_t failures = self->stats.commit_failures;
+        sched_commit (self, true);
+        if (self->stats.commit_failures == failures)
+            break;
+        zclock_sleep (200 * attempt);
+    }
     if (self->offsets_busy) {
         //  Take back the list a query in flight still owns.
         void *list = NULL;
@@ -579,7 +593,7 @@ sched_drain_finished (scheduler_t *self)
 {
     if (self->drain_done)
         return true;
-    if (!self->assigned)
+    if (!self->assigned || self->assign_pending)
         return false;
     for (sched_part_t *p = zhashx_first (self->parts); p;
          p = zhashx_next (self->parts)) {

@@ -187,5 +187,33 @@ def slow_broker():
     drain_with_fault(inject)
 
 
+@test
+def the_shutdown_commit_is_retried():
+    # No periodic commit comes (60 s interval): only the commit made at
+    # SIGTERM can record the work, and the broker refuses it twice.
+    src, out, group = unique("in"), unique("out"), unique("g")
+    with Broker(topics={src: PARTITIONS, out: PARTITIONS,
+                        src + ".dlq": 1}) as kafka:
+        produce(kafka, src, records())
+        sched = start_scheduler(kafka, src, group, drain=False, args=[
+            "--job-records", "200", "--commit-interval-ms", "60000"])
+        worker = start_worker(kafka, sched.endpoint, "copy",
+                              output_topic=out)
+        wait_for(lambda: len(log_events(worker, "job done")) >= 8, 60,
+                 "the worker to finish some jobs")
+        kafka.control("errors OffsetCommit 2 GROUP_AUTHORIZATION_FAILED")
+        expect(sched.stop() == 0, "the scheduler exits 0 on SIGTERM")
+        failed = log_events(sched, "commit failed, will retry")
+        expect(len(failed) >= 2, "the first shutdown commits were refused",
+               len(failed))
+        revoked = {int(e["partition"]): int(e["committed"])
+                   for e in log_events(sched, "revoked")}
+        got = committed(kafka, group, src)
+        log_note("shutdown commit after %d refusals: %s" % (len(failed), got))
+        expect(got == revoked and sum(got.values()) > 0,
+               "a later try committed what the scheduler had complete",
+               "committed %s, logged %s" % (got, revoked))
+
+
 if __name__ == "__main__":
     main()
