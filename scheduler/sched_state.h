@@ -90,7 +90,9 @@ struct _scheduler_t {
     zhashx_t *workers; /* routing id hex -> sched_worker_t *               */
     uint64_t next_job_id;
     uint32_t in_flight, queued;
-    bool assigned; /* the group gave us an assignment at least once    */
+    bool assigned;       /* the group gave us an assignment at least once */
+    bool assign_pending; /* every partition was revoked (or lost): no drain
+                            is finished until the group assigns again    */
     bool fatal;
     bool drain_done;
     int64_t started_ms;
