@@ -11,7 +11,7 @@ comma := ,
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format bc prometheus
+           python3 python3-confluent-kafka kcat clang-format clang bc prometheus
 
 .PHONY: all deps build demo test unit integration chaos format format-check clean
 
@@ -37,8 +37,9 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps build
 	$(BUILD)/bin/sluice demo
 
-test: deps build format-check
+test: deps build format-check fuzz-build
 	bash tests/run.sh $(BUILD)
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) 20
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -70,3 +71,5 @@ clean:
 
 # Real Apache Kafka for tests: make kafka-deps, make kafka.
 include tests/kafka/Makefile.inc
+# libFuzzer harnesses: make fuzz-build, make fuzz.
+include tests/fuzz/Makefile.inc

@@ -1,6 +1,8 @@
 /*  sl_proto - encode, decode and validate sluice wire messages.         */
 #include "sl_proto.h"
 
+#include <inttypes.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -85,13 +87,27 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
         case SLUICE__ENVELOPE__BODY_JOB:
             return s_check_range ("JOB", msg->job->topic, msg->job->partition,
                                   msg->job->start, msg->job->end, err, errlen);
-        case SLUICE__ENVELOPE__BODY_DONE:
-            if (msg->done->credits > SL_PROTO_MAX_CREDITS)
+        case SLUICE__ENVELOPE__BODY_DONE: {
+            const Sluice__Done *done = msg->done;
+            if (done->credits > SL_PROTO_MAX_CREDITS)
                 return s_fail (err, errlen, "DONE: %u credits is too many",
-                               msg->done->credits);
-            return s_check_range ("DONE", msg->done->topic,
-                                  msg->done->partition, msg->done->start,
-                                  msg->done->end, err, errlen);
+                               done->credits);
+            //  Lost ranges lie inside the job's range, in order, apart.
+            int64_t at = done->start;
+            for (size_t i = 0; i < done->n_lost_ranges; i++) {
+                const Sluice__Range *r = done->lost_ranges[i];
+                if (!r || r->start < at || r->end <= r->start ||
+                    r->end > done->end)
+                    return s_fail (err, errlen,
+                                   "DONE: lost range %zu is not inside "
+                                   "[%" PRId64 ", %" PRId64 ") after the "
+                                   "previous one",
+                                   i, done->start, done->end);
+                at = r->end;
+            }
+            return s_check_range ("DONE", done->topic, done->partition,
+                                  done->start, done->end, err, errlen);
+        }
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
         case SLUICE__ENVELOPE__BODY_CANCEL:

@@ -657,7 +657,8 @@ s_samples (void)
     static Sluice__Credit credit = SLUICE__CREDIT__INIT;
     static Sluice__Job job = SLUICE__JOB__INIT;
     static Sluice__Range range = SLUICE__RANGE__INIT;
-    static Sluice__Range *ranges[] = {&range, &range};
+    static Sluice__Range range2 = SLUICE__RANGE__INIT;
+    static Sluice__Range *ranges[] = {&range, &range2};
     static Sluice__Done done = SLUICE__DONE__INIT;
     static Sluice__Heartbeat heartbeat = SLUICE__HEARTBEAT__INIT;
     static Sluice__Return ret = SLUICE__RETURN__INIT;
@@ -685,6 +686,8 @@ s_samples (void)
     job.lease_ms = 1000;
     range.start = 120;
     range.end = 130;
+    range2.start = 150;
+    range2.end = 160;
     done.job_id = 3;
     done.topic = "in";
     done.partition = 1;
@@ -1046,4 +1049,43 @@ Test (proto, every_kind_goes_over_the_wire_unchanged)
         zframe_destroy (&id);
     }
     s_pair_destroy (&pair);
+}
+
+// --- DONE's lost ranges (found by fuzz_proto) --------------------------------
+//  A lost range must lie inside the job's range, be non-empty, and come
+//  after the previous one; anything else is refused.
+static void
+s_done_with_lost (int64_t s1, int64_t e1, int64_t s2, int64_t e2,
+                  const char *want)
+{
+    Sluice__Range r1 = SLUICE__RANGE__INIT, r2 = SLUICE__RANGE__INIT;
+    r1.start = s1;
+    r1.end = e1;
+    r2.start = s2;
+    r2.end = e2;
+    Sluice__Range *lost[] = {&r1, &r2};
+    Sluice__Done done = SLUICE__DONE__INIT;
+    done.topic = "in";
+    done.start = 1000;
+    done.end = 2000;
+    done.n_lost_ranges = 2;
+    done.lost_ranges = lost;
+    if (want) {
+        s_expect_body_refused (SLUICE__ENVELOPE__BODY_DONE, &done, want);
+        return;
+    }
+    sl_msg_t *msg = s_roundtrip (SLUICE__ENVELOPE__BODY_DONE, &done);
+    cr_assert_eq (msg->done->n_lost_ranges, 2);
+    sl_proto_free (&msg);
+}
+
+Test (proto, done_lost_ranges_validated)
+{
+    s_done_with_lost (1000, 1100, 1100, 2000, NULL); //  adjacent, whole
+    s_done_with_lost (1256, 1100, 1500, 1600, "lost range 0"); //  inverted
+    s_done_with_lost (1100, 1100, 1500, 1600, "lost range 0"); //  empty
+    s_done_with_lost (900, 1100, 1500, 1600, "lost range 0");  //  before
+    s_done_with_lost (1000, 1100, 1900, 2001, "lost range 1"); //  past end
+    s_done_with_lost (1500, 1600, 1000, 1100, "lost range 1"); //  order
+    s_done_with_lost (1000, 1600, 1500, 1700, "lost range 1"); //  overlap
 }
