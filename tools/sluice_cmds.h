@@ -21,4 +21,7 @@ int sluice_cmd_demo (int argc, char **argv);
     (or JSON with --json).                                                */
 int sluice_cmd_status (int argc, char **argv);
 
+/*  sluice keygen: write a CURVE keypair as czmq certificate files.       */
+int sluice_cmd_keygen (int argc, char **argv);
+
 #endif

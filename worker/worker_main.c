@@ -10,11 +10,56 @@
 
 #define PROG "sluice-worker"
 
+//  A plugin is code: load it only from an absolute path or from an
+//  absolute --plugin-dir, never from wherever the process happens to run.
+//  A name without a slash is looked up in the plugin directory (".so" is
+//  added if missing). Replaces *plugin with the path to load; returns 0,
+//  or -1 with one line in err.
+static int
+s_plugin_path (char **plugin, const char *dir, char *err, size_t errlen)
+{
+    const char *name = *plugin;
+    if (strchr (name, '/')) {
+        if (name[0] == '/')
+            return 0;
+        snprintf (err, errlen,
+                  PROG ": --plugin %s: give an absolute path (a plugin is "
+                       "code, it is not looked up relative to the working "
+                       "directory), or a name with --plugin-dir DIR",
+                  name);
+        return -1;
+    }
+    if (!dir || !*dir) {
+        snprintf (err, errlen,
+                  PROG ": --plugin %s is a name: say where to find it with "
+                       "--plugin-dir DIR, or give an absolute path",
+                  name);
+        return -1;
+    }
+    if (dir[0] != '/') {
+        snprintf (err, errlen,
+                  PROG ": --plugin-dir %s: give an absolute directory", dir);
+        return -1;
+    }
+    size_t n = strlen (name);
+    bool has_so = n > 3 && strcmp (name + n - 3, ".so") == 0;
+    char *path = NULL;
+    if (asprintf (&path, "%s%s%s%s", dir,
+                  dir[strlen (dir) - 1] == '/' ? "" : "/", name,
+                  has_so ? "" : ".so") < 0) {
+        snprintf (err, errlen, PROG ": out of memory");
+        return -1;
+    }
+    free (*plugin);
+    *plugin = path;
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     wrk_config_t cfg = {0};
-    char *log_format = NULL, *log_level = NULL;
+    char *log_format = NULL, *log_level = NULL, *plugin_dir = NULL;
     sl_flag_t flags[] = {
         {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
          "HOST:PORT,...", "Kafka bootstrap servers", NULL},
@@ -24,7 +69,10 @@ main (int argc, char **argv)
          "(repeatable)",
          NULL},
         {"plugin", 0, SL_FLAG_STR, &cfg.plugin, NULL, 0, 0, true, "PATH.so",
-         "plugin shared object", NULL},
+         "plugin shared object: an absolute path, or a name in --plugin-dir",
+         NULL},
+        {"plugin-dir", 0, SL_FLAG_STR, &plugin_dir, "", 0, 0, false, "DIR",
+         "absolute directory where --plugin NAME is looked up", NULL},
         {"plugin-opt", 0, SL_FLAG_KV, &cfg.plugin_opts, NULL, 0, 0, false,
          "KEY=VALUE", "plugin option (repeatable)", NULL},
         {"output-topic", 0, SL_FLAG_STR, &cfg.output_topic, "", 0, 0, false,
@@ -67,6 +115,8 @@ main (int argc, char **argv)
     }
     if (rc == 0)
         rc = sl_log_configure (PROG, log_format, log_level, err, sizeof err);
+    if (rc == 0)
+        rc = s_plugin_path (&cfg.plugin, plugin_dir, err, sizeof err);
     if (rc != 0) {
         fprintf (stderr, "%s\n", err);
         sl_flags_free (flags, nflags);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 //  The ABI 1.0 table ends with destroy; anything smaller is malformed.
 #define S_TABLE_1_0_SIZE                                                       \
@@ -190,6 +191,49 @@ s_dlerror_text (const char *why, const char *dlpath)
     return why;
 }
 
+//  Refuse to run code that someone else could have written: the plugin
+//  file and the directory it is in must not be writable by other users,
+//  and each must belong to root or to us. Returns 0 or -1 with err.
+static int
+s_check_owner (const char *what, const char *path, const struct stat *st,
+               char *err, size_t errlen)
+{
+    if (st->st_mode & S_IWOTH)
+        return s_error (err, errlen,
+                        "plugin %s: %s is writable by other users (mode "
+                        "%03o); a plugin is code: chmod o-w it",
+                        path, what, (unsigned)(st->st_mode & 0777));
+    if (st->st_uid != 0 && st->st_uid != geteuid ())
+        return s_error (err, errlen,
+                        "plugin %s: %s belongs to uid %u, neither root nor "
+                        "us (uid %u); a plugin is code: chown it",
+                        path, what, (unsigned)st->st_uid, (unsigned)geteuid ());
+    return 0;
+}
+
+static int
+s_check_perms (const char *path, const struct stat *st, char *err,
+               size_t errlen)
+{
+    if (s_check_owner ("the file", path, st, err, errlen))
+        return -1;
+    char *real = realpath (path, NULL);
+    if (!real)
+        return s_error (err, errlen, "plugin %s: %s", path, strerror (errno));
+    char *slash = strrchr (real, '/');
+    if (slash == real)
+        slash[1] = 0; //  a file in "/"
+    else
+        *slash = 0;
+    struct stat dst;
+    int rc = stat (real, &dst) == 0
+                 ? s_check_owner ("its directory", path, &dst, err, errlen)
+                 : s_error (err, errlen, "plugin %s: %s: %s", path, real,
+                            strerror (errno));
+    free (real);
+    return rc;
+}
+
 //  dlopen the file at `path`. A path without a slash names a file in the
 //  current directory, as any other file argument would; dlopen would
 //  otherwise search the library path for it. Returns 0 or -1 with err.
@@ -207,6 +251,8 @@ s_open (wrk_plugin_t *self, char *err, size_t errlen)
                         "plugin %s: not a regular file (give --plugin the "
                         "path of a plugin .so, e.g. build/plugins/noop.so)",
                         self->path);
+    if (s_check_perms (self->path, &st, err, errlen) != 0)
+        return -1;
     size_t size = strlen (self->path) + 3;
     char *dlpath = malloc (size);
     if (!dlpath)

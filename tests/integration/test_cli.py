@@ -49,6 +49,78 @@ def scheduler_bad_flags():
 
 
 @test
+def worker_loads_plugins_only_from_safe_places():
+    """A plugin is code: an absolute path or --plugin-dir, never a relative
+    path; never a file or directory that other users can write to."""
+    import shutil
+    import tempfile
+    rel = os.path.relpath(plugin_path("noop"))
+    refused([WORKER] + WORKER_OK + ["--plugin", rel],
+            "relative plugin path", mention="absolute path")
+    refused([WORKER] + WORKER_OK + ["--plugin", "noop"],
+            "a name without --plugin-dir", mention="--plugin-dir")
+    refused([WORKER] + WORKER_OK + ["--plugin", "noop",
+                                    "--plugin-dir", "build/plugins"],
+            "relative --plugin-dir", mention="absolute directory")
+    work = tempfile.mkdtemp(prefix="sluice-test-plugins-")
+    try:
+        os.chmod(work, 0o755)
+        copy = os.path.join(work, "noop.so")
+        shutil.copy(plugin_path("noop"), copy)
+        os.chmod(copy, 0o757)
+        refused([WORKER] + WORKER_OK + ["--plugin", copy],
+                "world-writable plugin file", mention="writable by other")
+        os.chmod(copy, 0o755)
+        os.chmod(work, 0o777)
+        refused([WORKER] + WORKER_OK + ["--plugin", "noop",
+                                        "--plugin-dir", work],
+                "plugin in a world-writable directory",
+                mention="its directory is writable by other users")
+        # Made safe, the same name in the same directory loads: the worker
+        # gets past loading (it then stops on SIGTERM with exit 0).
+        os.chmod(work, 0o755)
+        argv = ["timeout", "--preserve-status", "-s", "TERM", "2", WORKER]
+        argv += WORKER_OK + ["--plugin", "noop", "--plugin-dir", work]
+        rc, out, err = run_cli(argv, timeout=30)
+        expect(rc == 0 and "worker started" in err and "plugin=noop" in err,
+               "--plugin-dir DIR --plugin NAME loads DIR/NAME.so",
+               "exit %d: %s" % (rc, err[-400:]))
+    finally:
+        os.chmod(work, 0o755)
+        shutil.rmtree(work)
+
+
+@test
+def keygen_writes_a_czmq_keypair():
+    import stat
+    import tempfile
+    work = tempfile.mkdtemp(prefix="sluice-test-keygen-")
+    base = os.path.join(work, "worker-1")
+    rc, out, err = run_cli([SLUICE, "keygen", "--out", base, "--name", "w1"])
+    expect(rc == 0, "sluice keygen exits 0", err)
+    public = open(base).read()
+    secret = open(base + "_secret").read()
+    key = out.strip()
+    expect(len(key) == 40, "it prints the 40-character Z85 public key", out)
+    expect('public-key = "%s"' % key in public and "secret-key" not in public,
+           "the public certificate holds the public key only", public)
+    expect('public-key = "%s"' % key in secret and "secret-key" in secret,
+           "the secret certificate holds the keypair", secret)
+    expect('name = "w1"' in public, "--name goes into the metadata", public)
+    mode = stat.S_IMODE(os.stat(base + "_secret").st_mode)
+    expect(mode == 0o600, "the secret file is mode 0600", oct(mode))
+    refused([SLUICE, "keygen", "--out", base], "keypair exists",
+            mention="--force")
+    rc, out2, err = run_cli([SLUICE, "keygen", "--out", base, "--force"])
+    expect(rc == 0 and out2.strip() != key, "--force makes a new keypair",
+           err)
+    refused([SLUICE, "keygen"], "no --out", mention="--out")
+    for f in os.listdir(work):
+        os.unlink(os.path.join(work, f))
+    os.rmdir(work)
+
+
+@test
 def worker_bad_flags():
     refused([WORKER] + WORKER_OK, "no --plugin", mention="plugin")
     refused([WORKER] + WORKER_OK + ["--plugin", "/nonexistent.so"],

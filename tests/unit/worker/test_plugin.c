@@ -8,6 +8,7 @@
 #include "wrk_plugin.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,10 +212,21 @@ Test (refuse, directory)
     s_refused (SLUICE_BUILD_DIR, NULL, 0, NULL, "not a regular file");
 }
 
+//  A private directory (mode 0700) under /tmp, which itself is writable
+//  by everyone and so no place for a plugin. Writes dir.
+static void
+s_private_dir (char *dir)
+{
+    strcpy (dir, "/tmp/sluice-test-plugin-dir-XXXXXX");
+    cr_assert_not_null (mkdtemp (dir));
+}
+
 Test (refuse, file_that_is_not_elf)
 {
-    char path[] = "/tmp/sluice-test-notelf-XXXXXX.so";
-    int fd = mkstemps (path, 3);
+    char dir[64], path[128];
+    s_private_dir (dir);
+    snprintf (path, sizeof path, "%s/notelf.so", dir);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     cr_assert_geq (fd, 0);
     const char text[] = "this is not a shared object, just some text\n";
     cr_assert_eq (write (fd, text, sizeof text), (ssize_t)sizeof text);
@@ -222,6 +234,55 @@ Test (refuse, file_that_is_not_elf)
     s_refused (path, NULL, 0, NULL, "cannot load");
     s_refused (path, NULL, 0, NULL, "not a shared object");
     unlink (path);
+    rmdir (dir);
+}
+
+//  Copy a built plugin to dir/name with the given modes for the file and
+//  the directory. Returns the new path in path.
+static void
+s_copy_plugin (const char *dir, mode_t dir_mode, mode_t file_mode, char *path,
+               size_t size)
+{
+    snprintf (path, size, "%s/noop.so", dir);
+    FILE *in = fopen (PLUGIN ("noop"), "rb");
+    FILE *out = fopen (path, "wb");
+    cr_assert (in && out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread (buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq (fwrite (buf, 1, n, out), n);
+    fclose (in);
+    fclose (out);
+    cr_assert_eq (chmod (path, file_mode), 0);
+    cr_assert_eq (chmod (dir, dir_mode), 0);
+}
+
+Test (refuse, plugin_file_writable_by_others)
+{
+    char dir[64], path[128];
+    s_private_dir (dir);
+    s_copy_plugin (dir, 0755, 0757, path, sizeof path);
+    s_refused (path, NULL, 0, NULL,
+               "the file is writable by other users (mode 757)");
+    //  The same file, chmod o-w: it loads.
+    cr_assert_eq (chmod (path, 0755), 0);
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (path, NULL, 0, NULL, &cap);
+    cr_expect_str_eq (wrk_plugin_name (p), "noop");
+    wrk_plugin_destroy (&p);
+    unlink (path);
+    rmdir (dir);
+}
+
+Test (refuse, plugin_directory_writable_by_others)
+{
+    char dir[64], path[128];
+    s_private_dir (dir);
+    s_copy_plugin (dir, 0777, 0755, path, sizeof path);
+    s_refused (path, NULL, 0, NULL,
+               "its directory is writable by other users (mode 777)");
+    unlink (path);
+    rmdir (dir);
 }
 
 Test (refuse, missing_entry_symbol)
