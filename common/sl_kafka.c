@@ -14,8 +14,11 @@ s_log_cb (const rd_kafka_t *rk, int level, const char *fac, const char *buf)
                : level == 4 ? SL_LOG_WARN
                : level <= 6 ? SL_LOG_INFO
                             : SL_LOG_DEBUG;
-    sl_log (ours, "librdkafka: %s client=%s facility=%s", buf,
-            rd_kafka_name (rk), fac);
+    //  The text is librdkafka's own ("... (started_cnt=0, ...)"): keep it
+    //  whole as the message, never split into pairs.
+    char msg[1024];
+    snprintf (msg, sizeof msg, "librdkafka: %s", buf);
+    sl_log_msg (ours, msg, "client=%s facility=%s", rd_kafka_name (rk), fac);
 }
 
 //  Set one property with a clear error.
@@ -95,4 +98,13 @@ sl_now_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Monotonic microseconds.
+int64_t
+sl_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -27,5 +27,7 @@ bool sl_kafka_props_have (const sl_strlist_t *props, const char *name);
 
 /*  Monotonic clock in milliseconds.                                      */
 int64_t sl_now_ms (void);
+/*  The same clock in microseconds, for short durations.                 */
+int64_t sl_now_us (void);
 
 #endif

@@ -5,8 +5,13 @@
             "msg":"job done","topic":"orders","partition":"3"}
 
     The message is everything before the first " key=value" pair; values
-    with spaces are written quoted in text ("..."). Lines go to stderr,
-    written with one write() so concurrent threads never interleave.
+    with spaces are written quoted in text ("..."); a quoted value ends at
+    the quote that ends the line or is followed by the next pair. In JSON
+    every value is a string, text that is not UTF-8 becomes U+FFFD, and a
+    key already in the object (ts, level, proc, msg, or an earlier pair)
+    is renamed key#2, key#3...; a line is never cut short. Lines go to
+    stderr, written with one write() so concurrent threads never
+    interleave.
 */
 #ifndef SL_LOG_H_INCLUDED
 #define SL_LOG_H_INCLUDED
@@ -33,10 +38,17 @@ int sl_log_configure (const char *prog, const char *format, const char *level,
                       char *err, size_t errlen);
 /*  True if a line at `level` would be written.                           */
 bool sl_log_enabled (int level);
+/*  True if lines are JSON (--log-format json).                           */
+bool sl_log_is_json (void);
 
 /*  Log one event: fmt renders "message key=value key=value".            */
 void sl_log (int level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+/*  Log one event whose message is taken as is, even if it holds "k=v"
+    text (librdkafka's lines do): fmt renders only the pairs.             */
+void sl_log_msg (int level, const char *msg, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 #define sl_error(...) sl_log (SL_LOG_ERROR, __VA_ARGS__)
 #define sl_warn(...)  sl_log (SL_LOG_WARN, __VA_ARGS__)

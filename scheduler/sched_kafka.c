@@ -181,12 +181,69 @@ s_commit_result (scheduler_t *self, rd_kafka_resp_err_t err,
     }
 }
 
+//  A digest of a commit's partitions and offsets that does not depend on
+//  their order, to tell which request an answer is for.
+static uint64_t
+s_commit_digest (const rd_kafka_topic_partition_list_t *list)
+{
+    uint64_t sum = (uint64_t)list->cnt;
+    for (int i = 0; i < list->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *c = tp->topic; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ (uint32_t)tp->partition) * 1099511628211ULL;
+        h = (h ^ (uint64_t)tp->offset) * 1099511628211ULL;
+        sum += h;
+    }
+    return sum;
+}
+
+//  An asynchronous commit left at sent_us: wait for its answer.
+static void
+s_commit_sent (scheduler_t *self, const rd_kafka_topic_partition_list_t *list,
+               int64_t sent_us)
+{
+    if (self->commits_pending_n == SCHED_COMMITS_PENDING) {
+        //  Never answered (or not yet): forget the oldest.
+        memmove (&self->commits_pending[0], &self->commits_pending[1],
+                 (SCHED_COMMITS_PENDING - 1) * sizeof self->commits_pending[0]);
+        self->commits_pending_n--;
+    }
+    self->commits_pending[self->commits_pending_n].digest =
+        s_commit_digest (list);
+    self->commits_pending[self->commits_pending_n].sent_us = sent_us;
+    self->commits_pending_n++;
+}
+
+//  An answer came: observe the latency of the oldest pending commit it
+//  matches. librdkafka also answers synchronous commits here, which were
+//  observed when they returned: those match nothing and are skipped.
+static void
+s_commit_answered (scheduler_t *self,
+                   const rd_kafka_topic_partition_list_t *offsets)
+{
+    uint64_t digest = offsets ? s_commit_digest (offsets) : 0;
+    for (size_t i = 0; offsets && i < self->commits_pending_n; i++) {
+        if (self->commits_pending[i].digest != digest)
+            continue;
+        int64_t us = sl_now_us () - self->commits_pending[i].sent_us;
+        sched_metrics_commit_latency (self, (double)us / 1e6);
+        memmove (&self->commits_pending[i], &self->commits_pending[i + 1],
+                 (self->commits_pending_n - i - 1) *
+                     sizeof self->commits_pending[0]);
+        self->commits_pending_n--;
+        return;
+    }
+}
+
 //  librdkafka's answer to an asynchronous commit.
 static void
 s_offset_commit_cb (rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
     scheduler_t *self = opaque;
+    s_commit_answered (self, offsets);
     s_commit_result (self, err, offsets);
 }
 
@@ -220,7 +277,13 @@ sched_commit (scheduler_t *self, bool sync)
     }
     if (list->cnt > 0) {
         self->stats.commits++;
+        int64_t sent_us = sl_now_us ();
         rd_kafka_resp_err_t err = rd_kafka_commit (self->rk, list, !sync);
+        if (sync || err)
+            sched_metrics_commit_latency (
+                self, (double)(sl_now_us () - sent_us) / 1e6);
+        else
+            s_commit_sent (self, list, sent_us);
         if (sync)
             s_commit_result (self, err, list);
         else if (err)
@@ -630,8 +693,10 @@ sched_progress (scheduler_t *self, int64_t now, bool final)
 {
     if (!self->cfg->drain || streq (self->cfg->progress, "off"))
         return;
+    //  auto: a bar on a terminal, unless the lines are JSON for a machine.
     bool bar = streq (self->cfg->progress, "bar") ||
-               (streq (self->cfg->progress, "auto") && isatty (STDERR_FILENO));
+               (streq (self->cfg->progress, "auto") && isatty (STDERR_FILENO) &&
+                !sl_log_is_json ());
     int64_t every = bar ? 250 : 5000;
     if (!final && now < self->progress_next_ms)
         return;

@@ -15,6 +15,49 @@
 const double sched_job_bucket_bounds[SCHED_JOB_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60};
 
+/*  Commit latency (seconds): a broker on the same host answers in about a
+    millisecond, a loaded or distant one in tens; seconds mean trouble.   */
+#define S_COMMIT_BUCKETS 13
+static const double s_commit_bounds[S_COMMIT_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+/*  Records per job: decades up to 100,000 (--job-records is 1,000 by
+    default; fewer means short ranges: the end of the log, compaction).  */
+#define S_RECORDS_BUCKETS 6
+static const double s_records_bounds[S_RECORDS_BUCKETS] = {1,    10,    100,
+                                                           1000, 10000, 100000};
+
+_Static_assert(S_COMMIT_BUCKETS <= SCHED_HIST_MAX &&
+                   S_RECORDS_BUCKETS <= SCHED_HIST_MAX,
+               "sched_hist_t holds every bucket");
+
+//  Count one observation into a histogram with these bounds.
+static void
+s_observe (sched_hist_t *h, const double *bounds, int n, double v)
+{
+    for (int b = 0; b < n; b++)
+        if (v <= bounds[b])
+            h->buckets[b]++;
+    h->sum += v;
+    h->count++;
+}
+
+//  Observe a commit's latency; see sched_state.h.
+void
+sched_metrics_commit_latency (scheduler_t *self, double seconds)
+{
+    s_observe (&self->stats.commit_seconds, s_commit_bounds, S_COMMIT_BUCKETS,
+               seconds < 0 ? 0 : seconds);
+}
+
+//  Observe a job's record count; see sched_state.h.
+void
+sched_metrics_job_records (scheduler_t *self, uint64_t records)
+{
+    s_observe (&self->stats.job_records, s_records_bounds, S_RECORDS_BUCKETS,
+               (double)records);
+}
+
 //  Write HELP and TYPE lines.
 static void
 s_head (FILE *f, const char *name, const char *type, const char *help)
@@ -60,7 +103,22 @@ s_gauge (FILE *f, const char *name, const char *help, double v)
         fprintf (f, "%s %.6g\n", name, v);
 }
 
-//  Jobs by outcome, and the job duration histogram.
+//  A histogram family: cumulative buckets, +Inf, _sum and _count.
+static void
+s_histogram (FILE *f, const char *name, const char *help, const double *bounds,
+             int n, const uint64_t *buckets, double sum, uint64_t count)
+{
+    s_head (f, name, "histogram", help);
+    for (int b = 0; b < n; b++)
+        fprintf (f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, bounds[b],
+                 buckets[b]);
+    fprintf (f,
+             "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n"
+             "%s_count %" PRIu64 "\n",
+             name, count, name, sum, name, count);
+}
+
+//  Jobs by outcome, and the job duration and records histograms.
 static void
 s_jobs (FILE *f, scheduler_t *self)
 {
@@ -82,17 +140,16 @@ s_jobs (FILE *f, scheduler_t *self)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf (f, "sluice_jobs_total{outcome=\"%s\"} %" PRIu64 "\n",
                  rows[i].outcome, rows[i].v);
-    s_head (f, "sluice_job_duration_seconds", "histogram",
-            "Time from dispatch to DONE of successful jobs.");
-    for (int b = 0; b < SCHED_JOB_BUCKETS; b++)
-        fprintf (f,
-                 "sluice_job_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                 sched_job_bucket_bounds[b], st->job_seconds_buckets[b]);
-    fprintf (f,
-             "sluice_job_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-             "sluice_job_duration_seconds_sum %.6f\n"
-             "sluice_job_duration_seconds_count %" PRIu64 "\n",
-             st->job_seconds_count, st->job_seconds_sum, st->job_seconds_count);
+    s_histogram (f, "sluice_job_duration_seconds",
+                 "Time from dispatch to DONE of successful jobs.",
+                 sched_job_bucket_bounds, SCHED_JOB_BUCKETS,
+                 st->job_seconds_buckets, st->job_seconds_sum,
+                 st->job_seconds_count);
+    s_histogram (f, "sluice_job_records",
+                 "Records the worker handed to the plugin (or copied to the "
+                 "dead-letter topic), per successful job.",
+                 s_records_bounds, S_RECORDS_BUCKETS, st->job_records.buckets,
+                 st->job_records.sum, st->job_records.count);
 }
 
 //  Sample throughput; see sched_state.h.
@@ -170,6 +227,11 @@ sched_metrics_publish (scheduler_t *self)
     s_counter (f, "sluice_commit_failures_total",
                "Partition commits the broker refused (retried).",
                self->stats.commit_failures);
+    s_histogram (
+        f, "sluice_commit_latency_seconds",
+        "Time from sending an offset commit request to its result.",
+        s_commit_bounds, S_COMMIT_BUCKETS, self->stats.commit_seconds.buckets,
+        self->stats.commit_seconds.sum, self->stats.commit_seconds.count);
     s_counter (f, "sluice_scheduler_fetched_records_total",
                "Records the scheduler's own consumer fetched (always 0).",
                (uint64_t)self->stats.rxmsgs);

@@ -16,6 +16,20 @@ typedef struct _sched_worker_t sched_worker_t;
 #define SCHED_JOB_BUCKETS 12
 extern const double sched_job_bucket_bounds[SCHED_JOB_BUCKETS];
 
+/*  A Prometheus histogram over fixed bounds (sched_metrics.c has them):
+    per bound the count of observations at or below it (cumulative, as
+    exposed), their sum and count.                                        */
+#define SCHED_HIST_MAX 16
+typedef struct {
+    uint64_t buckets[SCHED_HIST_MAX];
+    double sum;
+    uint64_t count;
+} sched_hist_t;
+
+/*  Asynchronous commits whose result is awaited, for their latency; the
+    oldest is forgotten when more are in flight.                          */
+#define SCHED_COMMITS_PENDING 32
+
 typedef struct {
     char *topic;
     int32_t partition;
@@ -72,6 +86,8 @@ typedef struct {
     uint64_t job_seconds_buckets[SCHED_JOB_BUCKETS]; /* cumulative counts */
     double job_seconds_sum;
     uint64_t job_seconds_count;
+    sched_hist_t commit_seconds; /* commit request to its result          */
+    sched_hist_t job_records;    /* records of each successful job        */
 } sched_stats_t;
 
 struct _scheduler_t {
@@ -105,6 +121,11 @@ struct _scheduler_t {
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
     int64_t metrics_next_ms;
     sched_stats_t stats;
+    struct {
+        uint64_t digest; /* of the partitions and offsets sent            */
+        int64_t sent_us; /* sl_now_us () when sent                        */
+    } commits_pending[SCHED_COMMITS_PENDING]; /* oldest first            */
+    size_t commits_pending_n;
 };
 
 sched_part_t *sched_part_find (scheduler_t *self, const char *topic,
@@ -123,5 +144,9 @@ void sched_dispatch (scheduler_t *self);
 void sched_rate_update (scheduler_t *self, int64_t now);
 /*  Render the metrics page and readiness for --metrics-addr.            */
 void sched_metrics_publish (scheduler_t *self);
+/*  Observe one commit request's latency, from sending to its result.   */
+void sched_metrics_commit_latency (scheduler_t *self, double seconds);
+/*  Observe the records of one successful job (its DONE's `records`).    */
+void sched_metrics_job_records (scheduler_t *self, uint64_t records);
 
 #endif

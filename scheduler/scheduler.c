@@ -516,6 +516,7 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
         job = NULL; //  a stale id: judge by the range alone
     if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
         self->stats.jobs_done++;
+        sched_metrics_job_records (self, done->records);
         if (job) {
             int64_t ms = sl_now_ms () - job->sent_ms;
             self->stats.job_ms_total += (uint64_t)ms;

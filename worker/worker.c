@@ -15,6 +15,12 @@
 #include "sl_proto.h"
 #include "wrk_exec.h"
 
+/*  sluice_worker_records_per_second covers this much recent time; it is
+    sampled at each metrics publish (every 500 ms), so the ring holds a
+    little more than a window of samples.                                 */
+#define WRK_RATE_WINDOW_MS 10000
+#define WRK_RATE_SAMPLES   32
+
 typedef struct {
     worker_t *owner;
     size_t index;
@@ -41,14 +47,21 @@ struct _worker_t {
     uint64_t running_job;
     int64_t cancel_deadline; /* the running job was cancelled: it must end
                                 by then or the plugin is stuck             */
+    bool running_flushing;   /* the plugin is done with the running job; it
+                                waits for Kafka (--flush-timeout-ms)       */
     uint64_t jobs_done;
     char name[128];
     sl_http_t *http;
     int64_t metrics_next_ms;
     struct {
         uint64_t jobs_ok, jobs_failed, records, rejected, emitted, retried;
-        uint64_t lost, busy_us;
+        uint64_t lost, busy_us, plugin_us, fetch_us, flush_us;
     } totals;
+    struct {
+        int64_t ms;
+        uint64_t records;
+    } rate[WRK_RATE_SAMPLES]; /* records total at each publish, a ring   */
+    size_t rate_n, rate_next;
 };
 
 //  Announce ourselves to scheduler i with full credit.
@@ -174,7 +187,8 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
         }
         case SLUICE__ENVELOPE__BODY_CANCEL: {
             if (self->running_job == msg->cancel->job_id &&
-                self->running_sched == (int)i && !self->cancel_deadline)
+                self->running_sched == (int)i && !self->cancel_deadline &&
+                !self->running_flushing)
                 self->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
             char id[24];
             snprintf (id, sizeof id, "%" PRIu64, msg->cancel->job_id);
@@ -215,6 +229,9 @@ s_forward_done (worker_t *self, int i, zframe_t *frame)
     self->totals.retried += done->retried;
     self->totals.lost += done->lost;
     self->totals.busy_us += done->duration_us;
+    self->totals.plugin_us += done->plugin_us;
+    self->totals.fetch_us += done->fetch_us;
+    self->totals.flush_us += done->flush_us;
     if (done->job_id == self->running_job) {
         self->running_job = 0;
         self->cancel_deadline = 0;
@@ -251,6 +268,7 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
             self->running_sched = i;
             self->running_job = id;
             self->cancel_deadline = 0;
+            self->running_flushing = false;
             //  Tell the scheduler the job started: its lease runs from now.
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
@@ -259,6 +277,13 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
             s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
+        } else if (streq (what, "PROCESSED")) {
+            //  Not the plugin any more: a cancelled job that waits for
+            //  Kafka (say, while the broker is down) is not stuck.
+            if (id == self->running_job) {
+                self->running_flushing = true;
+                self->cancel_deadline = 0;
+            }
         } else if (streq (what, "DROPPED")) {
             if (id == self->running_job) {
                 self->running_job = 0;
@@ -375,6 +400,31 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Sample the records total and return records per second over the last
+//  WRK_RATE_WINDOW_MS (records count when their job's DONE leaves).
+static double
+s_rate (worker_t *self, int64_t now)
+{
+    self->rate[self->rate_next].ms = now;
+    self->rate[self->rate_next].records = self->totals.records;
+    self->rate_next = (self->rate_next + 1) % WRK_RATE_SAMPLES;
+    if (self->rate_n < WRK_RATE_SAMPLES)
+        self->rate_n++;
+    //  The oldest sample still inside the window.
+    size_t first =
+        (self->rate_next + WRK_RATE_SAMPLES - self->rate_n) % WRK_RATE_SAMPLES;
+    for (size_t k = 0; k < self->rate_n; k++) {
+        size_t i = (first + k) % WRK_RATE_SAMPLES;
+        if (now - self->rate[i].ms > WRK_RATE_WINDOW_MS)
+            continue;
+        if (self->rate[i].ms >= now)
+            return 0;
+        return (double)(self->totals.records - self->rate[i].records) * 1000.0 /
+               (double)(now - self->rate[i].ms);
+    }
+    return 0;
+}
+
 //  Render the worker's Prometheus page and readiness.
 static void
 s_metrics_publish (worker_t *self)
@@ -412,6 +462,29 @@ s_metrics_publish (worker_t *self)
         fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
                  counters[i].name, counters[i].help, counters[i].name,
                  counters[i].name, counters[i].v);
+    const struct {
+        const char *name, *help;
+        uint64_t us;
+    } seconds[] = {
+        {"sluice_worker_plugin_seconds_total",
+         "Time inside the plugin's process calls.", self->totals.plugin_us},
+        {"sluice_worker_fetch_seconds_total",
+         "Time waiting for records from Kafka (the consumer's queue).",
+         self->totals.fetch_us},
+        {"sluice_worker_flush_seconds_total",
+         "Time waiting at the end of jobs for Kafka to acknowledge the "
+         "records produced (output and dead letters).",
+         self->totals.flush_us}};
+    for (size_t i = 0; i < sizeof seconds / sizeof seconds[0]; i++)
+        fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %.6f\n",
+                 seconds[i].name, seconds[i].help, seconds[i].name,
+                 seconds[i].name, (double)seconds[i].us / 1e6);
+    fprintf (f,
+             "# HELP sluice_worker_records_per_second Records processed "
+             "per second over the last %d s (counted when a job ends).\n"
+             "# TYPE sluice_worker_records_per_second gauge\n"
+             "sluice_worker_records_per_second %.6g\n",
+             WRK_RATE_WINDOW_MS / 1000, s_rate (self, sl_now_ms ()));
     fprintf (f,
              "# HELP sluice_worker_busy_seconds_total Time spent running "
              "jobs (fetch, plugin, produce, flush).\n"

@@ -20,6 +20,9 @@ typedef struct {
 //  What one job has done so far.
 typedef struct {
     uint64_t records, rejected, emitted, retried, lost;
+    int64_t plugin_ns; /* inside the plugin's process()                   */
+    int64_t fetch_ns;  /* waiting for records from the consumer           */
+    int64_t flush_ns;  /* waiting for the producer's acknowledgements     */
     Sluice__Range lost_ranges[16];
     Sluice__Range *lost_ptrs[16];
     size_t n_lost;
@@ -61,6 +64,16 @@ struct _wrk_exec_t {
     const char *dlq_topic;
     int64_t progress_ms; /* when the last PROGRESS went out              */
 };
+
+//  Monotonic nanoseconds, for the job's time budget (one read per batch
+//  and step, never per record).
+static int64_t
+s_now_ns (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 //  ---------------------------------------------------------------------
 //  Producer
@@ -551,7 +564,10 @@ static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     s_build_records (self, n);
-    if (wrk_plugin_process (self->plugin, self->recs, n, self->outs) != 0) {
+    int64_t t0 = s_now_ns ();
+    int prc = wrk_plugin_process (self->plugin, self->recs, n, self->outs);
+    self->tally->plugin_ns += s_now_ns () - t0;
+    if (prc != 0) {
         snprintf (self->tally->error, sizeof self->tally->error,
                   "plugin failed the batch: %s", self->outs[0].reason);
         return -1;
@@ -566,6 +582,7 @@ s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
             break;
         struct timespec ts = {0, 10000000L << (round < 6 ? round : 6)};
         nanosleep (&ts, NULL);
+        t0 = s_now_ns ();
         for (size_t i = 0; i < n; i++) {
             if (self->outs[i].code != SLUICE_RETRY)
                 continue;
@@ -574,6 +591,7 @@ s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
                                     &self->outs[i]) != 0)
                 self->outs[i].code = SLUICE_RETRY;
         }
+        self->tally->plugin_ns += s_now_ns () - t0;
     }
     for (size_t i = 0; i < n; i++) {
         int code = self->outs[i].code;
@@ -612,7 +630,9 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
     bool done = false;
     bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
     while (!done) {
+        int64_t t0 = s_now_ns ();
         ssize_t n = s_fetch (self, job, &done);
+        self->tally->fetch_ns += s_now_ns () - t0;
         int rc = 0;
         if (n > 0)
             rc = dead ? s_run_dead_letter (self, job, (size_t)n)
@@ -661,6 +681,9 @@ s_send_done (wrk_exec_t *self, exec_job_t *ej, exec_tally_t *t, int64_t us)
     done.emitted = t->emitted;
     done.retried = t->retried;
     done.duration_us = (uint64_t)us;
+    done.plugin_us = (uint64_t)(t->plugin_ns / 1000);
+    done.fetch_us = (uint64_t)(t->fetch_ns / 1000);
+    done.flush_us = (uint64_t)(t->flush_ns / 1000);
     size_t size = sluice__done__get_packed_size (&done);
     zframe_t *frame = zframe_new (NULL, size);
     sluice__done__pack (&done, zframe_data (frame));
@@ -720,8 +743,16 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     if (rc == 0 && !dead)
         rc = wrk_plugin_job_end (self->plugin, &info, tally.error,
                                  sizeof tally.error);
+    //  The plugin is done with the job; only Kafka's acknowledgements are
+    //  awaited now (within --flush-timeout-ms), so a cancel that comes
+    //  meanwhile must not take the wait for a stuck plugin.
     if (rc == 0)
+        s_reply_id (self, "PROCESSED", ej->sched, job->job_id);
+    if (rc == 0) {
+        int64_t f0 = s_now_ns ();
         rc = s_flush (self, tally.error, sizeof tally.error);
+        tally.flush_ns = s_now_ns () - f0;
+    }
     if (rc != 0) {
         tally.failed = true;
         free (self->asg_topic);

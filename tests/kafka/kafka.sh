@@ -7,6 +7,9 @@
 #   kafka.sh stop DIR                 stop the broker started in DIR
 #   kafka.sh restart DIR              stop it and start it again on the same
 #                                     ports and data (a broker bounce)
+#   kafka.sh kill DIR                 SIGKILL the broker started in DIR (a
+#                                     crash: no clean shutdown); restart DIR
+#                                     brings it back on the same ports and data
 #   kafka.sh run [KEY=VALUE..]        start in a temp dir, print bootstrap,
 #                                     run until SIGINT/SIGTERM, then clean up
 #   kafka.sh tool CLASS ARGS..        run any Kafka main class on the classpath
@@ -392,6 +395,28 @@ stop_broker() { # DIR
 	say "broker in $dir stopped in $(elapsed "$t0")"
 }
 
+kill_broker() { # DIR
+	local dir=$1 pid t0 deadline
+	[ -d "$dir" ] || die "no such directory: $dir"
+	dir=$(cd "$dir" && pwd)
+	[ -f "$dir/pid" ] || die "no broker in $dir (no pid file)"
+	pid=$(cat "$dir/pid")
+	if ! alive "$pid" || ! is_our_broker "$pid" "$dir"; then
+		rm -f "$dir/pid" "$dir/bootstrap"
+		die "broker in $dir (pid $pid) is not running"
+	fi
+	t0=$(now_us)
+	kill -KILL "$pid" 2>/dev/null || true
+	deadline=$(($(now_us) + 10 * 1000000))
+	while alive "$pid" && [ "$(now_us)" -lt "$deadline" ]; do
+		sleep 0.05
+	done
+	alive "$pid" && die "broker pid $pid survived SIGKILL"
+	# server.properties and data/ stay: restart DIR reuses them.
+	rm -f "$dir/pid" "$dir/bootstrap"
+	say "broker in $dir (pid $pid) killed with SIGKILL in $(elapsed "$t0")"
+}
+
 # ---------------------------------------------------------------- commands --
 
 cmd_start() {
@@ -415,6 +440,11 @@ cmd_restart() {
 cmd_stop() {
 	[ $# -eq 1 ] || die "usage: $PROG stop DIR"
 	stop_broker "$1"
+}
+
+cmd_kill() {
+	[ $# -eq 1 ] || die "usage: $PROG kill DIR"
+	kill_broker "$1"
 }
 
 RUN_DIR=
@@ -473,6 +503,7 @@ case $cmd in
 fetch) cmd_fetch ;;
 start) cmd_start "$@" ;;
 stop) cmd_stop "$@" ;;
+kill) cmd_kill "$@" ;;
 restart) cmd_restart "$@" ;;
 run) cmd_run "$@" ;;
 tool) cmd_tool "$@" ;;
