@@ -21,6 +21,8 @@ static const s_command_t s_commands[] = {
      "drain 100,000 records with 4 workers on the embedded broker"},
     {"status", sluice_cmd_status,
      "print a scheduler's partitions and workers (--json for scripts)"},
+    {"plugin", sluice_cmd_plugin,
+     "run a plugin on records from stdin, or check it (no Kafka needed)"},
     {"keygen", sluice_cmd_keygen,
      "make a CURVE keypair (czmq certificate files) for a scheduler or worker"},
 };

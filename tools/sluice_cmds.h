@@ -21,6 +21,9 @@ int sluice_cmd_demo (int argc, char **argv);
     (or JSON with --json).                                                */
 int sluice_cmd_status (int argc, char **argv);
 
+/*  sluice plugin run|check: a plugin author's loop, without Kafka.      */
+int sluice_cmd_plugin (int argc, char **argv);
+
 /*  sluice keygen: write a CURVE keypair as czmq certificate files.       */
 int sluice_cmd_keygen (int argc, char **argv);
 
