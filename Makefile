@@ -11,13 +11,14 @@ comma := ,
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format clang bc prometheus
+           python3 python3-confluent-kafka kcat clang-format clang bc prometheus \
+           python3-yaml
 
 .PHONY: all deps build demo test unit integration chaos format format-check clean
 
 all: build
 
-deps: kafka-deps
+deps: kafka-deps helm-deps
 	@missing=$$(for p in $(APT_PKGS); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	  done); \
@@ -73,3 +74,5 @@ clean:
 include tests/kafka/Makefile.inc
 # libFuzzer harnesses: make fuzz-build, make fuzz.
 include tests/fuzz/Makefile.inc
+# helm for the chart tests (tests/deploy/): make helm-deps.
+include helm/Makefile.inc

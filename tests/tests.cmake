@@ -104,3 +104,20 @@ add_test (NAME tools/demo COMMAND ${CMAKE_BINARY_DIR}/bin/sluice demo
           --records 20000 --workers 2 --timeout 120)
 set_tests_properties (tools/demo PROPERTIES LABELS "integration;embedded"
                       TIMEOUT 180)
+
+# --- deployment: Dockerfile and Helm chart (begin) ------------------------
+# tests/deploy/test_dockerfile.py checks the Dockerfile against this build
+# tree (stages, user, and that the runtime image has every shared library
+# the binaries and plugins load); tests/deploy/test_chart.py lints and
+# renders helm/sluice with the helm that `make helm-deps` fetches
+# (SLUICE_HELM). Exit 77 means skipped (e.g. not on Debian 12).
+set (SLUICE_HELM "$ENV{HOME}/.cache/sluice-helm/helm" CACHE FILEPATH
+     "helm binary for the chart tests (make helm-deps)")
+foreach (name dockerfile chart)
+    add_test (NAME deploy/${name}
+              COMMAND ${SLUICE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/deploy/test_${name}.py)
+    set_tests_properties (deploy/${name} PROPERTIES
+        LABELS "deploy" TIMEOUT 60 SKIP_RETURN_CODE 77
+        ENVIRONMENT "SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICE_HELM=${SLUICE_HELM}")
+endforeach ()
+# --- deployment: Dockerfile and Helm chart (end) --------------------------
