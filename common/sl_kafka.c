@@ -30,8 +30,96 @@ sl_kafka_conf_set (rd_kafka_conf_t *conf, const char *name, const char *value,
     if (rd_kafka_conf_set (conf, name, value, rderr, sizeof rderr) ==
         RD_KAFKA_CONF_OK)
         return 0;
-    snprintf (err, errlen, "kafka property %s: %s", name, rderr);
+    if (sl_kafka_prop_is_secret (name))
+        snprintf (err, errlen, "kafka property %s: refused (value hidden)",
+                  name);
+    else
+        snprintf (err, errlen, "kafka property %s: %s", name, rderr);
     return -1;
+}
+
+//  Properties that make librdkafka load code or run a command: whoever
+//  can set them (a ConfigMap, an environment) can run anything as us.
+static const char *const s_unsafe[] = {
+    "plugin.library.paths",         "sasl.kerberos.kinit.cmd",
+    "ssl.engine.location",          "ssl_engine_location",
+    "oauthbearer_token_refresh_cb", NULL};
+
+//  Check -X before use; see sl_kafka.h.
+int
+sl_kafka_props_check (const sl_strlist_t *props, bool allow_unsafe, char *err,
+                      size_t errlen)
+{
+    for (size_t i = 0; props && i < props->count; i++) {
+        char key[256];
+        const char *value;
+        if (sl_kv_split (props->items[i], key, sizeof key, &value) != 0) {
+            snprintf (err, errlen,
+                      "-X %s: not key=value; write it as -X name=value",
+                      props->items[i]);
+            return -1;
+        }
+        for (size_t u = 0; s_unsafe[u] && !allow_unsafe; u++)
+            if (strcmp (key, s_unsafe[u]) == 0) {
+                snprintf (err, errlen,
+                          "-X %s: refused, it makes librdkafka load code or "
+                          "run a command; pass --allow-unsafe-properties if "
+                          "you mean it",
+                          key);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+//  Secret-valued properties; see sl_kafka.h.
+bool
+sl_kafka_prop_is_secret (const char *name)
+{
+    static const char *const words[] = {
+        "password",     "secret", "pem", "sasl.oauthbearer.config",
+        "ssl.keystore", NULL};
+    for (size_t i = 0; words[i]; i++)
+        if (strstr (name, words[i]))
+            return true;
+    return false;
+}
+
+//  Log -X with secrets masked; see sl_kafka.h.
+void
+sl_kafka_props_log (const sl_strlist_t *props)
+{
+    char line[2048] = "";
+    size_t used = 0;
+    for (size_t i = 0; props && i < props->count; i++) {
+        char key[256];
+        const char *value;
+        if (sl_kv_split (props->items[i], key, sizeof key, &value) != 0)
+            continue;
+        int n = snprintf (line + used, sizeof line - used, "%s%s=%s",
+                          used ? " " : "", key,
+                          sl_kafka_prop_is_secret (key) ? "***" : value);
+        if (n < 0 || (size_t)n >= sizeof line - used)
+            break;
+        used += (size_t)n;
+    }
+    if (used)
+        sl_info ("kafka properties %s", line);
+}
+
+//  Errors retrying cannot fix; see sl_kafka.h.
+bool
+sl_kafka_error_is_setup (int err, const char *reason)
+{
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT && reason &&
+        (strstr (reason, "SSL handshake failed") ||
+         strstr (reason, "certificate verify failed")))
+        return true;
+    return err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+           err == RD_KAFKA_RESP_ERR__SSL ||
+           err == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+           err == RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM ||
+           err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE;
 }
 
 //  True if props sets name.
@@ -56,7 +144,8 @@ s_apply (rd_kafka_conf_t *conf, const char *const *items, size_t n, char *err,
         const char *value;
         if (sl_kv_split (items[i], key, sizeof key, &value) != 0) {
             snprintf (err, errlen, "kafka property '%s' is not key=value",
-                      items[i]);
+                      sl_kafka_prop_is_secret (items[i]) ? "(hidden)"
+                                                         : items[i]);
             return -1;
         }
         if (sl_kafka_conf_set (conf, key, value, err, errlen) != 0)

@@ -25,6 +25,27 @@ int sl_kafka_conf_set (rd_kafka_conf_t *conf, const char *name,
 /*  True if the user's -X list sets `name`.                               */
 bool sl_kafka_props_have (const sl_strlist_t *props, const char *name);
 
+/*  Check the user's -X properties before any handle exists: each must be
+    key=value, and properties that make librdkafka load code or run
+    commands (plugin.library.paths, sasl.kerberos.kinit.cmd,
+    ssl.engine.location, and the like) are refused unless allow_unsafe
+    (--allow-unsafe-properties). Returns 0, or -1 with one line in err.  */
+int sl_kafka_props_check (const sl_strlist_t *props, bool allow_unsafe,
+                          char *err, size_t errlen);
+
+/*  True for a property whose value is a secret (sasl.password,
+    ssl.key.password, *.secret, ...): never print its value.             */
+bool sl_kafka_prop_is_secret (const char *name);
+
+/*  Log the -X properties at info level, secrets masked as "***".       */
+void sl_kafka_props_log (const sl_strlist_t *props);
+
+/*  True for librdkafka errors that mean the security settings do not
+    match the cluster (authentication failed, TLS handshake failed; the
+    latter comes as a transport error, recognised by its reason):
+    retrying will not help, so the process reports it and exits 2.       */
+bool sl_kafka_error_is_setup (int err, const char *reason);
+
 /*  Monotonic clock in milliseconds.                                      */
 int64_t sl_now_ms (void);
 /*  The same clock in microseconds, for short durations.                 */

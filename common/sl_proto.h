@@ -15,7 +15,9 @@
 
 #define SL_PROTO_VERSION 1
 /*  No legitimate message comes close; ZMQ_MAXMSGSIZE is set to this.    */
-#define SL_PROTO_MAX_FRAME   (1024 * 1024)
+#define SL_PROTO_MAX_FRAME (1024 * 1024)
+/*  Largest frame a scheduler accepts (from workers and status clients).  */
+#define SL_PROTO_MAX_INBOUND (64 * 1024)
 #define SL_PROTO_MAX_CREDITS 1024
 
 typedef Sluice__Envelope sl_msg_t;

@@ -519,8 +519,17 @@ s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
         rd_kafka_fatal_error (rk, buf, sizeof buf);
         sl_error ("kafka fatal error reason=\"%s\"", buf);
         self->fatal = true;
+    } else if (sl_kafka_error_is_setup (err, reason)) {
+        //  Wrong credentials, CA or protocol: retrying will not help.
+        if (!self->fatal_setup)
+            sl_error ("kafka security settings do not match the cluster, "
+                      "check security.protocol, sasl.* and ssl.* (-X) "
+                      "error=%s reason=\"%s\"",
+                      rd_kafka_err2name (err), reason);
+        self->fatal = self->fatal_setup = true;
     } else
-        sl_warn ("kafka error reason=\"%s\"", reason);
+        sl_warn ("kafka error error=%s reason=\"%s\"", rd_kafka_err2name (err),
+                 reason);
 }
 
 //  Serve the consumer queue until it is empty.

@@ -4,6 +4,7 @@
 #include <czmq.h>
 #include "scheduler.h"
 #include "sl_flags.h"
+#include "sl_kafka.h"
 #include "sl_log.h"
 
 #define PROG "sluice-scheduler"
@@ -13,6 +14,7 @@ main (int argc, char **argv)
 {
     sched_config_t cfg = {0};
     char *log_format = NULL, *log_level = NULL;
+    bool allow_unsafe = false;
     sl_flag_t flags[] = {
         {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
          "HOST:PORT,...", "Kafka bootstrap servers", NULL},
@@ -53,6 +55,23 @@ main (int argc, char **argv)
          "error, warn, info or debug", NULL},
         {"property", 'X', SL_FLAG_KV, &cfg.props, NULL, 0, 0, false,
          "KEY=VALUE", "librdkafka property (repeatable)", "SLUICE_X"},
+        {"allow-unsafe-properties", 0, SL_FLAG_BOOL, &allow_unsafe, NULL, 0, 0,
+         false, "",
+         "accept -X properties that load code or run commands "
+         "(plugin.library.paths, sasl.kerberos.kinit.cmd, ...)",
+         NULL},
+        {"max-workers", 0, SL_FLAG_INT, &cfg.max_workers, "10000", 1, 1000000,
+         false, "N", "most workers at once; more HELLOs are refused", NULL},
+        {"curve-cert", 0, SL_FLAG_STR, &cfg.curve_cert, "", 0, 0, false, "FILE",
+         "CURVE: the scheduler's keypair (sluice keygen); workers "
+         "must then use CURVE",
+         NULL},
+        {"curve-clients-dir", 0, SL_FLAG_STR, &cfg.curve_clients_dir, "", 0, 0,
+         false, "DIR", "CURVE: public certificates of the workers allowed",
+         NULL},
+        {"curve-allow-any", 0, SL_FLAG_BOOL, &cfg.curve_allow_any, NULL, 0, 0,
+         false, "", "CURVE: accept any worker that completes the handshake",
+         NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
     char err[512];
@@ -75,12 +94,19 @@ main (int argc, char **argv)
                   cfg.progress);
         rc = -1;
     }
+    char kerr[400];
+    if (rc == 0 &&
+        sl_kafka_props_check (&cfg.props, allow_unsafe, kerr, sizeof kerr)) {
+        snprintf (err, sizeof err, PROG ": %s", kerr);
+        rc = -1;
+    }
     if (rc != 0) {
         fprintf (stderr, "%s\n", err);
         sl_flags_free (flags, nflags);
         return 2;
     }
     sl_log_set_proc ("scheduler");
+    sl_kafka_props_log (&cfg.props);
     zsys_init ();
     zsys_set_logstream (NULL);
     scheduler_t *scheduler = scheduler_new (&cfg, err, sizeof err);

@@ -93,6 +93,10 @@ typedef struct {
 struct _scheduler_t {
     const sched_config_t *cfg;
     zsock_t *router;
+    zactor_t *auth; /* zauth, with CURVE                                */
+    uint64_t hellos_refused; /* HELLOs beyond --max-workers                */
+    int64_t refused_log_ms;  /* last time we said so                       */
+    zactor_t *monitor; /* handshake events, with CURVE                     */
     char *endpoint;
     zloop_t *loop;
     rd_kafka_t *rk;
@@ -110,6 +114,7 @@ struct _scheduler_t {
     bool assign_pending; /* every partition was revoked (or lost): no drain
                             is finished until the group assigns again    */
     bool fatal;
+    bool fatal_setup; /* the Kafka security settings are wrong: exit 2  */
     bool drain_done;
     int64_t started_ms;
     int64_t progress_next_ms;

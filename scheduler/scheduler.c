@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "sched_kafka.h"
 #include "sched_state.h"
+#include "sl_curve.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_http.h"
@@ -431,6 +432,23 @@ s_on_hello (scheduler_t *self, zframe_t *rid, char *key, Sluice__Hello *hello)
         s_worker_reclaim (self, worker, "worker re-announced", false);
         free (key);
     } else {
+        if ((int64_t)zhashx_size (self->workers) >= self->cfg->max_workers) {
+            //  Bounded state: a flood of HELLOs (or a fleet larger than
+            //  planned) cannot grow the table without end. Said once a
+            //  second at most.
+            self->hellos_refused++;
+            int64_t now = sl_now_ms ();
+            if (now - self->refused_log_ms >= 1000) {
+                self->refused_log_ms = now;
+                sl_warn ("too many workers, HELLO refused max_workers=%" PRId64
+                         " refused_total=%" PRIu64 " worker=%s",
+                         self->cfg->max_workers, self->hellos_refused,
+                         *hello->worker_id ? hello->worker_id : key);
+            }
+            s_send_bye (self, rid, "too many workers", false, false);
+            free (key);
+            return;
+        }
         worker = calloc (1, sizeof *worker);
         if (!worker) {
             free (key);
@@ -764,9 +782,27 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    zsock_set_maxmsgsize (self->router, SL_PROTO_MAX_FRAME);
+    //  What a worker sends is small (HELLO, DONE with at most 16 lost
+    //  ranges, heartbeats): a peer that sends more than SL_PROTO_MAX_INBOUND
+    //  in one frame is disconnected by libzmq, and each peer's queue holds
+    //  at most 1000 messages before TCP pushes back, so no peer can make
+    //  us buffer without bound.
+    zsock_set_maxmsgsize (self->router, SL_PROTO_MAX_INBOUND);
     zsock_set_sndhwm (self->router, 100000);
-    zsock_set_rcvhwm (self->router, 100000);
+    zsock_set_rcvhwm (self->router, 1000);
+    if (cfg->curve_cert && *cfg->curve_cert) {
+        if (sl_curve_server (self->router, cfg->curve_cert,
+                             cfg->curve_clients_dir, cfg->curve_allow_any,
+                             &self->auth, err, errlen) != 0)
+            goto fail;
+        self->monitor = sl_curve_monitor_new (self->router);
+    } else if ((cfg->curve_clients_dir && *cfg->curve_clients_dir) ||
+               cfg->curve_allow_any) {
+        snprintf (err, errlen,
+                  "--curve-clients-dir and --curve-allow-any need "
+                  "--curve-cert, the scheduler's own keypair");
+        goto fail;
+    }
     if (zsock_bind (self->router, "%s", cfg->bind) < 0) {
         snprintf (err, errlen,
                   "cannot bind %s: %s; pass --bind tcp://HOST:PORT with a "
@@ -790,6 +826,15 @@ fail:
     return NULL;
 }
 
+//  A CURVE handshake event: log refusals.
+static int
+s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    scheduler_t *self = arg;
+    sl_curve_monitor_log (self->monitor, "scheduler");
+    return 0;
+}
+
 //  Run the loop.
 int
 scheduler_run (scheduler_t *self)
@@ -797,6 +842,8 @@ scheduler_run (scheduler_t *self)
     zloop_t *loop = zloop_new ();
     self->loop = loop;
     zloop_reader (loop, self->router, s_on_router, self);
+    if (self->monitor)
+        zloop_reader (loop, zactor_sock (self->monitor), s_on_monitor, self);
     zloop_reader (loop, zactor_sock (self->offsets), s_on_offsets, self);
     zmq_pollitem_t item = {NULL, self->kafka_pipe[0], ZMQ_POLLIN, 0};
     zloop_poller (loop, &item, s_on_kafka, self);
@@ -812,7 +859,7 @@ scheduler_run (scheduler_t *self)
     self->loop = NULL;
     bool drained = self->cfg->drain && sched_drain_finished (self);
     if (self->fatal)
-        return 1;
+        return self->fatal_setup ? 2 : 1;
     if (self->cfg->drain && !drained) {
         sl_warn ("drain interrupted before it finished");
         return 1;
@@ -857,7 +904,9 @@ scheduler_destroy (scheduler_t **self_p)
     }
     zhashx_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
+    zactor_destroy (&self->monitor);
     zsock_destroy (&self->router);
+    zactor_destroy (&self->auth);
     sl_http_destroy (&self->http);
     free (self->endpoint);
     free (self);

@@ -31,6 +31,10 @@ typedef struct {
     char *progress;     /* "auto", "bar", "lines", "off"                      */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;
+    char *curve_cert;        /* our keypair, or "": no CURVE               */
+    char *curve_clients_dir; /* allowed workers' public certificates       */
+    bool curve_allow_any;    /* any client that completes CURVE            */
+    int64_t max_workers;     /* HELLOs beyond this many workers are refused */
 } sched_config_t;
 
 typedef struct _scheduler_t scheduler_t;

@@ -98,6 +98,17 @@ foreach (kind ${SLUICE_TEST_BROKER_KINDS})
         ENVIRONMENT "SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICE_TEST_BROKER=${kind};PYTHONPATH=${CMAKE_SOURCE_DIR}/tests/integration")
 endforeach ()
 
+# Test tools: hostile peers for the scheduler (tests/tools/*.c), built as
+# ${CMAKE_BINARY_DIR}/tests/tools/<name>.
+file (GLOB SLUICE_TEST_TOOLS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/*.c)
+foreach (src ${SLUICE_TEST_TOOLS})
+    get_filename_component (name ${src} NAME_WE)
+    add_executable (tool_${name} ${src})
+    target_link_libraries (tool_${name} PRIVATE sluice_common)
+    set_target_properties (tool_${name} PROPERTIES OUTPUT_NAME ${name}
+        RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+endforeach ()
+
 # `sluice demo` end to end (what `make demo` runs), smaller: it must pass
 # with nothing lost.
 add_test (NAME tools/demo COMMAND ${CMAKE_BINARY_DIR}/bin/sluice demo

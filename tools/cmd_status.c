@@ -8,6 +8,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include "sl_curve.h"
 #include "sl_flags.h"
 #include "sl_proto.h"
 #include "sluice_cmds.h"
@@ -83,13 +84,22 @@ s_print_json (const Sluice__Status *st)
 
 //  Ask, wait, print.
 static int
-s_query (const char *endpoint, int64_t timeout_ms, bool json)
+s_query (const char *endpoint, int64_t timeout_ms, bool json,
+         const char *curve_cert, const char *curve_server_cert)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     if (!sock)
         return 1;
     zsock_set_linger (sock, 0);
     zsock_set_rcvtimeo (sock, (int)timeout_ms);
+    char err0[512];
+    if (curve_cert && *curve_cert &&
+        sl_curve_client (sock, curve_cert, curve_server_cert, err0,
+                         sizeof err0) != 0) {
+        fprintf (stderr, PROG ": %s\n", err0);
+        zsock_destroy (&sock);
+        return 2;
+    }
     if (zsock_connect (sock, "%s", endpoint) != 0) {
         fprintf (stderr,
                  PROG ": --scheduler: cannot connect to '%s'; use "
@@ -107,8 +117,12 @@ s_query (const char *endpoint, int64_t timeout_ms, bool json)
         if (!msg && !*err) {
             fprintf (stderr,
                      PROG ": no answer from %s within %" PRId64
-                          " ms; is a scheduler bound there?\n",
-                     endpoint, timeout_ms);
+                          " ms; is a scheduler bound there%s?\n",
+                     endpoint, timeout_ms,
+                     curve_cert && *curve_cert
+                         ? ", and does it know our key (--curve-cert)"
+                         : ", or does it require CURVE (--curve-cert, "
+                           "--curve-server-cert)");
             break;
         }
         if (msg && msg->body_case == SLUICE__ENVELOPE__BODY_STATUS) {
@@ -126,7 +140,7 @@ s_query (const char *endpoint, int64_t timeout_ms, bool json)
 int
 sluice_cmd_status (int argc, char **argv)
 {
-    char *endpoint = NULL;
+    char *endpoint = NULL, *curve_cert = NULL, *curve_server_cert = NULL;
     int64_t timeout_ms = 0;
     bool json = false;
     sl_flag_t flags[] = {
@@ -136,6 +150,12 @@ sluice_cmd_status (int argc, char **argv)
          "MS", "how long to wait for the answer", "SLUICE_STATUS_TIMEOUT_MS"},
         {"json", 0, SL_FLAG_BOOL, &json, NULL, 0, 0, false, "",
          "print one JSON object instead of a table", "SLUICE_STATUS_JSON"},
+        {"curve-cert", 0, SL_FLAG_STR, &curve_cert, "", 0, 0, false, "FILE",
+         "CURVE: our keypair (its public certificate must be in the "
+         "scheduler's --curve-clients-dir)",
+         NULL},
+        {"curve-server-cert", 0, SL_FLAG_STR, &curve_server_cert, "", 0, 0,
+         false, "FILE", "CURVE: the scheduler's public certificate", NULL},
     };
     size_t n = sizeof flags / sizeof flags[0];
     char err[512];
@@ -153,7 +173,7 @@ sluice_cmd_status (int argc, char **argv)
     }
     zsys_init ();
     zsys_set_logstream (NULL);
-    rc = s_query (endpoint, timeout_ms, json);
+    rc = s_query (endpoint, timeout_ms, json, curve_cert, curve_server_cert);
     sl_flags_free (flags, n);
     return rc;
 }

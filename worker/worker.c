@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_curve.h"
 #include "sl_http.h"
 #include "sl_proto.h"
 #include "wrk_exec.h"
@@ -31,6 +32,7 @@ typedef struct {
     bool announced; /* a HELLO left the socket (it drops while unconnected) */
     bool lost;      /* no word from it for a liveness period             */
     bool finished;  /* it said its drain is complete                       */
+    zactor_t *monitor; /* handshake events, with CURVE                    */
 } wrk_sched_t;
 
 struct _worker_t {
@@ -42,6 +44,8 @@ struct _worker_t {
     zloop_t *loop;
     bool stopping;
     bool stopped;
+    bool drain_finished; /* every scheduler said its drain is complete  */
+    int exit_code;       /* non-zero: the executor failed (FATAL)       */
     bool exec_stuck;
     int running_sched;
     uint64_t running_job;
@@ -129,8 +133,10 @@ s_on_bye (worker_t *self, size_t i, Sluice__Bye *bye)
         bool all = true;
         for (size_t k = 0; k < self->nscheds; k++)
             all = all && self->scheds[k].finished;
-        if (self->cfg->drain && all)
+        if (self->cfg->drain && all) {
+            self->drain_finished = true;
             s_begin_stop (self, "every scheduler finished its drain");
+        }
         return;
     }
     if (bye->rehello) {
@@ -259,6 +265,16 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
             s_forward_done (self, i, frame);
         zframe_destroy (&frame);
     } else if (what && streq (what, "STOPPED")) {
+        self->stopped = true;
+    } else if (what && streq (what, "FATAL")) {
+        //  The executor cannot go on (Kafka security settings refused, a
+        //  fatal producer error): say why and stop at once.
+        char *code = zmsg_popstr (msg);
+        char *why = zmsg_popstr (msg);
+        sl_error ("%s", why ? why : "executor failed");
+        self->exit_code = code ? atoi (code) : 1;
+        zstr_free (&code);
+        zstr_free (&why);
         self->stopped = true;
     } else if (what) {
         char *id_s = zmsg_popstr (msg);
@@ -541,6 +557,23 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
             goto fail;
         zsock_set_immediate (sched->dealer, 1);
         zsock_set_maxmsgsize (sched->dealer, SL_PROTO_MAX_FRAME);
+        //  ZMTP heartbeats: a connection to a scheduler whose host went
+        //  away (no FIN, no RST) is dropped and dialled again, the name
+        //  resolved anew, instead of waiting minutes for TCP to give up.
+        zsock_set_heartbeat_ivl (sched->dealer, (int)cfg->heartbeat_ms);
+        zsock_set_heartbeat_timeout (sched->dealer,
+                                     (int)(cfg->heartbeat_ms * cfg->liveness));
+        if (cfg->curve_cert && *cfg->curve_cert) {
+            if (sl_curve_client (sched->dealer, cfg->curve_cert,
+                                 cfg->curve_server_cert, err, errlen) != 0)
+                goto fail;
+            sched->monitor = sl_curve_monitor_new (sched->dealer);
+        } else if (cfg->curve_server_cert && *cfg->curve_server_cert) {
+            snprintf (err, errlen,
+                      "--curve-server-cert needs --curve-cert, the worker's "
+                      "own keypair (sluice keygen)");
+            goto fail;
+        }
         zsock_set_reconnect_ivl (sched->dealer, 100);
         zsock_set_reconnect_ivl_max (sched->dealer, 2000);
         zsock_set_linger (sched->dealer, 500);
@@ -568,6 +601,15 @@ s_hello_all (worker_t *self)
         self->scheds[i].last_recv_ms = now;
         s_send_hello (self, i);
     }
+}
+
+//  A CURVE handshake event on a scheduler's socket: log refusals.
+static int
+s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    wrk_sched_t *sched = arg;
+    sl_curve_monitor_log (sched->monitor, "worker");
+    return 0;
 }
 
 //  Run the loop.
@@ -600,6 +642,10 @@ worker_run (worker_t *self)
         zloop_reader (loop, self->scheds[i].dealer, s_on_dealer,
                       &self->scheds[i]);
     zloop_reader (loop, zactor_sock (self->actor), s_on_exec, self);
+    for (size_t i = 0; i < self->nscheds; i++)
+        if (self->scheds[i].monitor)
+            zloop_reader (loop, zactor_sock (self->scheds[i].monitor),
+                          s_on_monitor, &self->scheds[i]);
     zmq_pollitem_t item = {NULL, sfd, ZMQ_POLLIN, 0};
     zloop_poller (loop, &item, s_on_signal_fd, self);
     zloop_timer (loop, (size_t)self->cfg->heartbeat_ms, 0, s_on_heartbeat,
@@ -622,6 +668,14 @@ worker_run (worker_t *self)
     for (size_t i = 0; i < self->nscheds; i++)
         s_send (self, (int)i, SLUICE__ENVELOPE__BODY_BYE, &bye);
     sl_info ("worker stopped jobs_done=%" PRIu64, self->jobs_done);
+    if (self->exit_code)
+        return self->exit_code;
+    if (self->cfg->drain && !self->drain_finished) {
+        //  A drain worker stopped before the drain was over: not a
+        //  success (a Kubernetes Job must not count it as one).
+        sl_warn ("drain not finished when the worker stopped");
+        return 1;
+    }
     return 0;
 }
 
@@ -641,8 +695,10 @@ worker_destroy (worker_t **self_p)
     sl_http_destroy (&self->http);
     zactor_destroy (&self->actor);
     wrk_exec_destroy (&self->exec);
-    for (size_t i = 0; self->scheds && i < self->nscheds; i++)
+    for (size_t i = 0; self->scheds && i < self->nscheds; i++) {
+        zactor_destroy (&self->scheds[i].monitor);
         zsock_destroy (&self->scheds[i].dealer);
+    }
     free (self->scheds);
     free (self);
     *self_p = NULL;

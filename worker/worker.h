@@ -30,6 +30,8 @@ typedef struct {
     bool drain; /* exit 0 once every scheduler says its drain finished  */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;
+    char *curve_cert;        /* our keypair, or "": no CURVE               */
+    char *curve_server_cert; /* the schedulers' public certificate         */
 } wrk_config_t;
 
 typedef struct _worker_t worker_t;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include "sl_flags.h"
+#include "sl_kafka.h"
 #include "sl_log.h"
 #include "worker.h"
 
@@ -60,6 +61,7 @@ main (int argc, char **argv)
 {
     wrk_config_t cfg = {0};
     char *log_format = NULL, *log_level = NULL, *plugin_dir = NULL;
+    bool allow_unsafe = false;
     sl_flag_t flags[] = {
         {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
          "HOST:PORT,...", "Kafka bootstrap servers", NULL},
@@ -101,6 +103,16 @@ main (int argc, char **argv)
          "error, warn, info or debug", NULL},
         {"property", 'X', SL_FLAG_KV, &cfg.props, NULL, 0, 0, false,
          "KEY=VALUE", "librdkafka property (repeatable)", "SLUICE_X"},
+        {"allow-unsafe-properties", 0, SL_FLAG_BOOL, &allow_unsafe, NULL, 0, 0,
+         false, "",
+         "accept -X properties that load code or run commands "
+         "(plugin.library.paths, sasl.kerberos.kinit.cmd, ...)",
+         NULL},
+        {"curve-cert", 0, SL_FLAG_STR, &cfg.curve_cert, "", 0, 0, false, "FILE",
+         "CURVE: the worker's keypair (sluice keygen)", NULL},
+        {"curve-server-cert", 0, SL_FLAG_STR, &cfg.curve_server_cert, "", 0, 0,
+         false, "FILE", "CURVE: the schedulers' public certificate, pinned",
+         NULL},
     };
     size_t nflags = sizeof flags / sizeof flags[0];
     char err[768];
@@ -117,12 +129,19 @@ main (int argc, char **argv)
         rc = sl_log_configure (PROG, log_format, log_level, err, sizeof err);
     if (rc == 0)
         rc = s_plugin_path (&cfg.plugin, plugin_dir, err, sizeof err);
+    char kerr[400];
+    if (rc == 0 &&
+        sl_kafka_props_check (&cfg.props, allow_unsafe, kerr, sizeof kerr)) {
+        snprintf (err, sizeof err, PROG ": %s", kerr);
+        rc = -1;
+    }
     if (rc != 0) {
         fprintf (stderr, "%s\n", err);
         sl_flags_free (flags, nflags);
         return 2;
     }
     sl_log_set_proc ("worker");
+    sl_kafka_props_log (&cfg.props);
     //  Block SIGTERM and SIGINT before any thread starts (ZeroMQ's,
     //  librdkafka's, the executor), so every thread inherits the mask and
     //  only worker_run's signalfd sees them. An ignored signal is dropped

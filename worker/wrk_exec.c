@@ -60,6 +60,9 @@ struct _wrk_exec_t {
     uint64_t serial;
     uint64_t dr_failures;
     char dr_error[256];
+    char fatal[600]; /* why the executor cannot go on, "" while it can  */
+    int fatal_code;  /* the worker's exit code for it                  */
+    bool fatal_sent;
     exec_tally_t *tally;
     const char *dlq_topic;
     int64_t progress_ms; /* when the last PROGRESS went out              */
@@ -111,13 +114,73 @@ s_topic_warm (wrk_exec_t *self, const char *topic)
     return rkt;
 }
 
-//  Warm up the output topic before the first job.
+//  librdkafka errors, on both handles. Settings that do not match the
+//  cluster (authentication, TLS) and fatal producer errors end the
+//  worker; the rest are logged by librdkafka itself and retried.
+static void
+s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    wrk_exec_t *self = opaque;
+    if (self->fatal[0])
+        return;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[400];
+        rd_kafka_fatal_error (rk, buf, sizeof buf);
+        snprintf (self->fatal, sizeof self->fatal,
+                  "kafka fatal error, restart the worker client=%s "
+                  "reason=\"%s\"",
+                  rd_kafka_name (rk), buf);
+        self->fatal_code = 1;
+    } else if (sl_kafka_error_is_setup (err, reason)) {
+        snprintf (self->fatal, sizeof self->fatal,
+                  "kafka security settings do not match the cluster, check "
+                  "security.protocol, sasl.* and ssl.* (-X) error=%s "
+                  "reason=\"%.300s\"",
+                  rd_kafka_err2name (err), reason);
+        self->fatal_code = 2;
+    } else
+        sl_debug ("kafka error client=%s error=%s reason=\"%s\"",
+                  rd_kafka_name (rk), rd_kafka_err2name (err), reason);
+}
+
+//  Tell the worker, once, that the executor cannot go on, and stop taking
+//  jobs: every job still here is abandoned. Returns true if fatal.
+static bool
+s_check_fatal (wrk_exec_t *self)
+{
+    if (!self->fatal[0])
+        return false;
+    if (!self->fatal_sent) {
+        char code[8];
+        snprintf (code, sizeof code, "%d", self->fatal_code);
+        zstr_sendx (self->pipe, "FATAL", "-1", code, self->fatal, NULL);
+        self->fatal_sent = true;
+        self->stopping = true;
+        self->stop_deadline = 0;
+    }
+    return true;
+}
+
+//  Warm up the output topic before the first job, and meet the cluster
+//  at once: wrong security settings are found at start, not at the first
+//  job.
 static void
 s_warm_up (wrk_exec_t *self)
 {
     const char *topic = self->cfg->output_topic;
-    if (topic && *topic && self->producer)
+    if (!self->producer)
+        return;
+    if (topic && *topic)
         self->out_rkt = s_topic_warm (self, topic);
+    else {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata (self->producer, 0, NULL, &md, WRK_WARM_UP_MS) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md)
+            rd_kafka_metadata_destroy (md);
+    }
+    rd_kafka_poll (self->producer, 0);
+    s_check_fatal (self);
 }
 
 //  Warm up a job's dead-letter topic before copying to it.
@@ -643,6 +706,7 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             return -1;
         rd_kafka_poll (self->producer, 0);
         s_pump (self);
+        s_check_fatal (self);
         //  Moving on: ask for a longer lease, a few times per lease.
         int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
         if (n > 0 && sl_now_ms () - self->progress_ms >= every) {
@@ -782,6 +846,7 @@ s_actor (zsock_t *pipe, void *args)
     s_warm_up (self);
     while (true) {
         s_pump (self);
+        s_check_fatal (self);
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
                                sl_now_ms () >= self->stop_deadline))
             break;
@@ -831,6 +896,8 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
         sl_kafka_conf_new (cfg->brokers, cdefaults, &cfg->props, err, errlen);
     if (!conf)
         return -1;
+    rd_kafka_conf_set_opaque (conf, self);
+    rd_kafka_conf_set_error_cb (conf, s_error_cb);
     self->consumer =
         rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->consumer) {
@@ -857,6 +924,7 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
     }
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_dr_msg_cb (conf, s_dr_cb);
+    rd_kafka_conf_set_error_cb (conf, s_error_cb);
     self->producer =
         rd_kafka_new (RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
     if (!self->producer) {
