@@ -11,10 +11,10 @@ comma := ,
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format clang bc prometheus \
+           python3 python3-confluent-kafka kcat clang-format clang valgrind bc prometheus \
            python3-yaml
 
-.PHONY: all deps build demo test unit integration chaos format format-check clean
+.PHONY: all deps build demo test unit integration chaos valgrind format format-check clean
 
 all: build
 
@@ -41,6 +41,7 @@ demo: deps build
 test: deps build format-check fuzz-build
 	bash tests/run.sh $(BUILD)
 	bash tests/fuzz/run.sh $(FUZZ_BUILD) 20
+	$(if $(SANITIZE),,bash tests/valgrind/run.sh $(BUILD) 3000)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -57,6 +58,11 @@ chaos: deps build
 	    tests/chaos/chaos.py --records 400000 --partitions 16 --workers 6
 	$(CHAOS_ENV) SLUICE_TEST_BROKER=kafka /usr/bin/python3 \
 	    tests/chaos/chaos.py --records 1000000 --partitions 8 --workers 4
+
+# A drain with both daemons under valgrind memcheck (make test runs it too,
+# except in sanitizer builds).
+valgrind: deps build
+	bash tests/valgrind/run.sh $(BUILD) $(or $(RECORDS),20000)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
