@@ -15,7 +15,8 @@
     used as their JSON text) and every field is optional; with --format
     lines each line is a value. Offsets count from 0.
 
-    `check` loads the plugin, validates its table and options, creates an
+    `check` loads the plugin, validates its table and options, shows the
+    ABI minor it was built at and its description (ABI 1.1), creates an
     instance, runs a job of three records (a plain one, an empty value, a
     tombstone without key), and destroys it, in a child process, so a
     crash is reported with the step it happened in. Problems are said in
@@ -494,6 +495,22 @@ static const char *const s_steps[] = {
     "loading (dlopen, entry symbol, ABI version, table, options, create)",
     "job_begin", "process (a batch of 3 records)", "job_end", "destroy"};
 
+//  Print the plugin's description on one line, control characters as
+//  spaces, or say how to add one.
+static void
+s_print_description (const char *text)
+{
+    if (!*text) {
+        printf ("note: no description (set the table's description, ABI "
+                "1.1, to one line saying what the plugin does)\n");
+        return;
+    }
+    printf ("ok: description: ");
+    for (const char *c = text; *c; c++)
+        putchar ((unsigned char)*c < 0x20 || *c == 0x7f ? ' ' : *c);
+    putchar ('\n');
+}
+
 //  The child: run every step, writing the step number to fd before each.
 //  Prints what it learns; exits 0 if all went well, 1 if a step failed.
 static int
@@ -511,11 +528,14 @@ s_check_child (const char *path, const sluice_option_t *opts, size_t nopts,
         printf ("FAIL: %s\n", err);
         return 1;
     }
-    printf ("ok: loaded %s %s, ABI %d.x, %s\n", wrk_plugin_name (p),
-            wrk_plugin_version (p), SLUICE_PLUGIN_ABI_MAJOR,
+    printf ("ok: loaded %s %s, ABI %d.%u (this sluice speaks %d.%d), %s\n",
+            wrk_plugin_name (p), wrk_plugin_version (p),
+            SLUICE_PLUGIN_ABI_MAJOR, (unsigned)wrk_plugin_abi_minor (p),
+            SLUICE_PLUGIN_ABI_MAJOR, SLUICE_PLUGIN_ABI_MINOR,
             wrk_plugin_flags (p) & SLUICE_PLUGIN_F_THREAD_SAFE
                 ? "thread-safe (one instance may run jobs concurrently)"
                 : "not thread-safe (one instance per job thread)");
+    s_print_description (wrk_plugin_description (p));
     printf ("ok: create accepted %zu option(s)\n", nopts);
     fflush (stdout);
     sluice_job_t job = {"check", 0, 0, 3, 1, 1};

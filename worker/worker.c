@@ -35,10 +35,29 @@ typedef struct {
     zactor_t *monitor; /* handshake events, with CURVE                    */
 } wrk_sched_t;
 
-struct _worker_t {
-    const wrk_config_t *cfg;
+//  One executor (--concurrency N makes N): a thread with its own Kafka
+//  consumer and producer, and the plugin instance (shared by every lane if
+//  the plugin is thread-safe, one per lane otherwise).
+typedef struct {
+    worker_t *owner;
+    size_t index;
     wrk_exec_t *exec;
     zactor_t *actor;
+    size_t held;  /* jobs given to it that have not ended                  */
+    bool stopped; /* its actor said STOPPED                                */
+    int running_sched;
+    uint64_t running_job;
+    int64_t cancel_deadline; /* the running job was cancelled: it must end
+                                by then or the plugin is stuck             */
+    bool running_flushing;   /* the plugin is done with the running job; it
+                                waits for Kafka (--flush-timeout-ms)       */
+} wrk_lane_t;
+
+struct _worker_t {
+    const wrk_config_t *cfg;
+    wrk_lane_t *lanes;
+    size_t nlanes;
+    int64_t credits; /* granted per scheduler: --credits, at least lanes+1 */
     wrk_sched_t *scheds;
     size_t nscheds;
     zloop_t *loop;
@@ -47,12 +66,6 @@ struct _worker_t {
     bool drain_finished; /* every scheduler said its drain is complete  */
     int exit_code;       /* non-zero: the executor failed (FATAL)       */
     bool exec_stuck;
-    int running_sched;
-    uint64_t running_job;
-    int64_t cancel_deadline; /* the running job was cancelled: it must end
-                                by then or the plugin is stuck             */
-    bool running_flushing;   /* the plugin is done with the running job; it
-                                waits for Kafka (--flush-timeout-ms)       */
     uint64_t jobs_done;
     char name[128];
     sl_http_t *http;
@@ -76,8 +89,8 @@ s_send_hello (worker_t *self, size_t i)
     gethostname (host, sizeof host - 1);
     Sluice__Hello hello = SLUICE__HELLO__INIT;
     hello.worker_id = self->name;
-    hello.credits = self->stopping ? 0 : (uint32_t)self->cfg->credits;
-    hello.plugin = (char *)wrk_exec_plugin_name (self->exec);
+    hello.credits = self->stopping ? 0 : (uint32_t)self->credits;
+    hello.plugin = (char *)wrk_exec_plugin_name (self->lanes[0].exec);
     hello.pid = (uint32_t)getpid ();
     hello.hostname = host;
     self->scheds[i].hello_ms = sl_now_ms ();
@@ -100,7 +113,8 @@ s_reset_sched (worker_t *self, size_t i, const char *why)
 {
     char idx[16];
     snprintf (idx, sizeof idx, "%zu", i);
-    zstr_sendx (self->actor, "DROPALL", idx, NULL);
+    for (size_t l = 0; l < self->nlanes; l++)
+        zstr_sendx (self->lanes[l].actor, "DROPALL", idx, NULL);
     sl_info ("announcing again scheduler=%s reason=\"%s\"",
              self->scheds[i].endpoint, why);
     s_send_hello (self, i);
@@ -119,7 +133,8 @@ s_begin_stop (worker_t *self, const char *why)
     char deadline[24];
     snprintf (deadline, sizeof deadline, "%" PRId64,
               sl_now_ms () + self->cfg->grace_ms);
-    zstr_sendx (self->actor, "STOP", deadline, NULL);
+    for (size_t l = 0; l < self->nlanes; l++)
+        zstr_sendx (self->lanes[l].actor, "STOP", deadline, NULL);
 }
 
 //  BYE from a scheduler.
@@ -187,18 +202,27 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
             size_t size = sluice__job__get_packed_size (msg->job);
             zframe_t *job = zframe_new (NULL, size);
             sluice__job__pack (msg->job, zframe_data (job));
-            zsock_send (self->actor, "ssf", "JOB", idx, job);
+            //  To the executor holding the fewest jobs.
+            wrk_lane_t *lane = &self->lanes[0];
+            for (size_t l = 1; l < self->nlanes; l++)
+                if (self->lanes[l].held < lane->held)
+                    lane = &self->lanes[l];
+            lane->held++;
+            zsock_send (lane->actor, "ssf", "JOB", idx, job);
             zframe_destroy (&job);
             break;
         }
         case SLUICE__ENVELOPE__BODY_CANCEL: {
-            if (self->running_job == msg->cancel->job_id &&
-                self->running_sched == (int)i && !self->cancel_deadline &&
-                !self->running_flushing)
-                self->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
             char id[24];
             snprintf (id, sizeof id, "%" PRIu64, msg->cancel->job_id);
-            zstr_sendx (self->actor, "CANCEL", idx, id, NULL);
+            for (size_t l = 0; l < self->nlanes; l++) {
+                wrk_lane_t *lane = &self->lanes[l];
+                if (lane->running_job == msg->cancel->job_id &&
+                    lane->running_sched == (int)i && !lane->cancel_deadline &&
+                    !lane->running_flushing)
+                    lane->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
+                zstr_sendx (lane->actor, "CANCEL", idx, id, NULL);
+            }
             break;
         }
         case SLUICE__ENVELOPE__BODY_BYE:
@@ -218,7 +242,7 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
 
 //  Forward an executor DONE to its scheduler, with one credit back.
 static void
-s_forward_done (worker_t *self, int i, zframe_t *frame)
+s_forward_done (worker_t *self, wrk_lane_t *lane, int i, zframe_t *frame)
 {
     Sluice__Done *done =
         sluice__done__unpack (NULL, zframe_size (frame), zframe_data (frame));
@@ -238,21 +262,41 @@ s_forward_done (worker_t *self, int i, zframe_t *frame)
     self->totals.plugin_us += done->plugin_us;
     self->totals.fetch_us += done->fetch_us;
     self->totals.flush_us += done->flush_us;
-    if (done->job_id == self->running_job) {
-        self->running_job = 0;
-        self->cancel_deadline = 0;
-    }
+    lane->running_job = 0;
+    lane->cancel_deadline = 0;
+    if (lane->held)
+        lane->held--;
     s_send (self, i, SLUICE__ENVELOPE__BODY_DONE, done);
     sluice__done__free_unpacked (done, NULL);
     self->jobs_done++;
-    self->running_job = 0;
+}
+
+//  Jobs running now, over every lane.
+static int
+s_running (worker_t *self)
+{
+    int n = 0;
+    for (size_t l = 0; l < self->nlanes; l++)
+        n += self->lanes[l].running_job != 0;
+    return n;
+}
+
+//  True once every lane's actor has stopped.
+static bool
+s_all_stopped (worker_t *self)
+{
+    for (size_t l = 0; l < self->nlanes; l++)
+        if (!self->lanes[l].stopped)
+            return false;
+    return true;
 }
 
 //  A message from the executor.
 static int
 s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
 {
-    worker_t *self = arg;
+    wrk_lane_t *lane = arg;
+    worker_t *self = lane->owner;
     zmsg_t *msg = zmsg_recv (reader);
     if (!msg)
         return -1;
@@ -262,10 +306,17 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
     if (what && streq (what, "DONE")) {
         zframe_t *frame = zmsg_pop (msg);
         if (frame)
-            s_forward_done (self, i, frame);
+            s_forward_done (self, lane, i, frame);
         zframe_destroy (&frame);
     } else if (what && streq (what, "STOPPED")) {
-        self->stopped = true;
+        lane->stopped = true;
+        self->stopped = s_all_stopped (self);
+    } else if (what && streq (what, "FORGOT")) {
+        //  DROPALL removed that many queued jobs.
+        char *n = zmsg_popstr (msg);
+        size_t k = n ? strtoul (n, NULL, 10) : 0;
+        lane->held = lane->held > k ? lane->held - k : 0;
+        zstr_free (&n);
     } else if (what && streq (what, "FATAL")) {
         //  The executor cannot go on (Kafka security settings refused, a
         //  fatal producer error): say why and stop at once.
@@ -281,10 +332,10 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
         uint64_t id = id_s ? strtoull (id_s, NULL, 10) : 0;
         zstr_free (&id_s);
         if (streq (what, "BEGIN")) {
-            self->running_sched = i;
-            self->running_job = id;
-            self->cancel_deadline = 0;
-            self->running_flushing = false;
+            lane->running_sched = i;
+            lane->running_job = id;
+            lane->cancel_deadline = 0;
+            lane->running_flushing = false;
             //  Tell the scheduler the job started: its lease runs from now.
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
@@ -296,21 +347,25 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
         } else if (streq (what, "PROCESSED")) {
             //  Not the plugin any more: a cancelled job that waits for
             //  Kafka (say, while the broker is down) is not stuck.
-            if (id == self->running_job) {
-                self->running_flushing = true;
-                self->cancel_deadline = 0;
+            if (id == lane->running_job) {
+                lane->running_flushing = true;
+                lane->cancel_deadline = 0;
             }
         } else if (streq (what, "DROPPED")) {
-            if (id == self->running_job) {
-                self->running_job = 0;
-                self->cancel_deadline = 0;
+            if (id == lane->running_job) {
+                lane->running_job = 0;
+                lane->cancel_deadline = 0;
             }
+            if (lane->held)
+                lane->held--;
             if (self->stopping)
                 goto done;
             Sluice__Credit c = SLUICE__CREDIT__INIT;
             c.credits = 1;
             s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &c);
         } else if (streq (what, "RETURNED")) {
+            if (lane->held)
+                lane->held--;
             Sluice__Return r = SLUICE__RETURN__INIT;
             r.job_id = id;
             r.reason = "worker stopping";
@@ -369,13 +424,16 @@ s_on_grace_over (zloop_t *loop, int timer_id, void *arg)
     worker_t *self = arg;
     if (!self->stopping)
         return 0;
-    sl_warn ("grace period over, leaving the running job job=%" PRIu64,
-             self->running_job);
-    if (self->running_job) {
+    for (size_t l = 0; l < self->nlanes; l++) {
+        wrk_lane_t *lane = &self->lanes[l];
+        if (!lane->running_job)
+            continue;
+        sl_warn ("grace period over, leaving the running job job=%" PRIu64,
+                 lane->running_job);
         Sluice__Return r = SLUICE__RETURN__INIT;
-        r.job_id = self->running_job;
+        r.job_id = lane->running_job;
         r.reason = "worker stopping, grace period over";
-        s_send (self, self->running_sched, SLUICE__ENVELOPE__BODY_RET, &r);
+        s_send (self, lane->running_sched, SLUICE__ENVELOPE__BODY_RET, &r);
     }
     self->exec_stuck = true;
     return -1;
@@ -397,12 +455,15 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             s_metrics_publish (self);
         }
     }
-    if (self->cancel_deadline && sl_now_ms () > self->cancel_deadline) {
-        sl_error ("plugin stuck: job cancelled %" PRId64
-                  " ms ago is still running, exiting so the worker can be "
-                  "restarted job=%" PRIu64,
-                  self->cfg->grace_ms, self->running_job);
-        _exit (3);
+    for (size_t l = 0; l < self->nlanes; l++) {
+        wrk_lane_t *lane = &self->lanes[l];
+        if (lane->cancel_deadline && sl_now_ms () > lane->cancel_deadline) {
+            sl_error ("plugin stuck: job cancelled %" PRId64
+                      " ms ago is still running, exiting so the worker can "
+                      "be restarted job=%" PRIu64,
+                      self->cfg->grace_ms, lane->running_job);
+            _exit (3);
+        }
     }
     static bool armed = false;
     for (size_t i = 0; i < self->nscheds; i++)
@@ -510,11 +571,11 @@ s_metrics_publish (worker_t *self)
              "worker is announced to and hears from.\n"
              "# TYPE sluice_worker_schedulers_connected gauge\n"
              "sluice_worker_schedulers_connected %zu\n"
-             "# HELP sluice_worker_job_running 1 while a job runs.\n"
+             "# HELP sluice_worker_job_running Jobs running now (at most "
+             "--concurrency).\n"
              "# TYPE sluice_worker_job_running gauge\n"
              "sluice_worker_job_running %d\n",
-             (double)self->totals.busy_us / 1e6, connected,
-             self->running_job ? 1 : 0);
+             (double)self->totals.busy_us / 1e6, connected, s_running (self));
     fclose (f);
     sl_http_publish (self->http, page, len, connected > 0 && !self->stopping,
                      self->stopping ? "stopping"
@@ -533,9 +594,34 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
     char host[64] = "";
     gethostname (host, sizeof host - 1);
     snprintf (self->name, sizeof self->name, "%s/%d", host, (int)getpid ());
-    self->exec = wrk_exec_new (cfg, err, errlen);
-    if (!self->exec)
+    self->nlanes = cfg->concurrency > 0 ? (size_t)cfg->concurrency : 1;
+    self->lanes = calloc (self->nlanes, sizeof *self->lanes);
+    if (!self->lanes)
         goto fail;
+    //  The first lane loads the plugin; the others share its instance if
+    //  the plugin says it is thread-safe, or load their own.
+    for (size_t l = 0; l < self->nlanes; l++) {
+        wrk_lane_t *lane = &self->lanes[l];
+        lane->owner = self;
+        lane->index = l;
+        wrk_plugin_t *first = l ? wrk_exec_plugin (self->lanes[0].exec) : NULL;
+        bool share =
+            first && (wrk_plugin_flags (first) & SLUICE_PLUGIN_F_THREAD_SAFE);
+        lane->exec = wrk_exec_new (cfg, share ? first : NULL, err, errlen);
+        if (!lane->exec)
+            goto fail;
+    }
+    self->credits = cfg->credits;
+    if (self->credits < (int64_t)self->nlanes + 1 && self->nlanes > 1)
+        self->credits = (int64_t)self->nlanes + 1;
+    if (self->nlanes > 1)
+        sl_info ("concurrency lanes=%zu plugin_instances=%zu credits=%" PRId64,
+                 self->nlanes,
+                 wrk_plugin_flags (wrk_exec_plugin (self->lanes[0].exec)) &
+                         SLUICE_PLUGIN_F_THREAD_SAFE
+                     ? (size_t)1
+                     : self->nlanes,
+                 self->credits);
     if (cfg->metrics_addr && *cfg->metrics_addr) {
         self->http = sl_http_new (cfg->metrics_addr, err, errlen);
         if (!self->http)
@@ -632,16 +718,20 @@ worker_run (worker_t *self)
         return 1;
     }
 
-    self->actor = wrk_exec_start (self->exec);
-    if (!self->actor)
-        return 1;
+    for (size_t l = 0; l < self->nlanes; l++) {
+        self->lanes[l].actor = wrk_exec_start (self->lanes[l].exec);
+        if (!self->lanes[l].actor)
+            return 1;
+    }
     zloop_t *loop = zloop_new ();
     self->loop = loop;
     zloop_set_nonstop (loop, true);
     for (size_t i = 0; i < self->nscheds; i++)
         zloop_reader (loop, self->scheds[i].dealer, s_on_dealer,
                       &self->scheds[i]);
-    zloop_reader (loop, zactor_sock (self->actor), s_on_exec, self);
+    for (size_t l = 0; l < self->nlanes; l++)
+        zloop_reader (loop, zactor_sock (self->lanes[l].actor), s_on_exec,
+                      &self->lanes[l]);
     for (size_t i = 0; i < self->nscheds; i++)
         if (self->scheds[i].monitor)
             zloop_reader (loop, zactor_sock (self->scheds[i].monitor),
@@ -653,8 +743,8 @@ worker_run (worker_t *self)
     zloop_timer (loop, 100, 0, s_on_tick, self);
     sl_info (
         "worker started worker=%s plugin=%s schedulers=%zu credits=%" PRId64,
-        self->name, wrk_exec_plugin_name (self->exec), self->nscheds,
-        self->cfg->credits);
+        self->name, wrk_exec_plugin_name (self->lanes[0].exec), self->nscheds,
+        self->credits);
     s_hello_all (self);
     //  zloop_start returns 0 when a system call was interrupted (EINTR),
     //  -1 when a handler ended the loop: only the latter means stop.
@@ -693,8 +783,12 @@ worker_destroy (worker_t **self_p)
         _exit (0);
     }
     sl_http_destroy (&self->http);
-    zactor_destroy (&self->actor);
-    wrk_exec_destroy (&self->exec);
+    for (size_t l = 0; self->lanes && l < self->nlanes; l++)
+        zactor_destroy (&self->lanes[l].actor);
+    //  The first lane owns a shared plugin instance: destroy it last.
+    for (size_t l = self->nlanes; self->lanes && l > 0; l--)
+        wrk_exec_destroy (&self->lanes[l - 1].exec);
+    free (self->lanes);
     for (size_t i = 0; self->scheds && i < self->nscheds; i++) {
         zactor_destroy (&self->scheds[i].monitor);
         zsock_destroy (&self->scheds[i].dealer);

@@ -21,6 +21,7 @@ typedef struct {
     sl_strlist_t plugin_opts;
     char *output_topic;
     int64_t credits;
+    int64_t concurrency; /* jobs run at once (executor threads)          */
     int64_t grace_ms;
     int64_t heartbeat_ms;
     int64_t liveness;

@@ -81,6 +81,11 @@ main (int argc, char **argv)
          "NAME", "topic the plugin's records go to", NULL},
         {"credits", 0, SL_FLAG_INT, &cfg.credits, "2", 1, 1024, false, "N",
          "jobs held at once per scheduler", NULL},
+        {"concurrency", 0, SL_FLAG_INT, &cfg.concurrency, "1", 1, 64, false,
+         "N",
+         "jobs run at once, each on its own thread and Kafka consumer; a "
+         "plugin that is not thread-safe gets one instance per thread",
+         NULL},
         {"grace-ms", 0, SL_FLAG_INT, &cfg.grace_ms, "10000", 0, 3600000, false,
          "MS", "time to finish the current job on SIGTERM", NULL},
         {"heartbeat-ms", 0, SL_FLAG_INT, &cfg.heartbeat_ms, "1000", 10, 600000,

@@ -38,8 +38,10 @@ struct _wrk_exec_t {
     rd_kafka_t *producer;
     rd_kafka_topic_t *out_rkt; /* output topic, held: metadata kept   */
     rd_kafka_topic_t *dlq_rkt; /* last dead-letter topic, likewise    */
+    rd_kafka_topic_t *in_rkt;  /* last input topic, on the consumer    */
     wrk_plugin_t *plugin;
-    zlistx_t *fifo; /* exec_job_t *, waiting                              */
+    bool plugin_shared; /* another executor owns the instance         */
+    zlistx_t *fifo;     /* exec_job_t *, waiting                              */
     exec_job_t *current;
     bool stopping;
     int64_t stop_deadline;
@@ -192,6 +194,8 @@ s_warm_up_dlq (wrk_exec_t *self, const char *topic)
         return;
     if (self->dlq_rkt)
         rd_kafka_topic_destroy (self->dlq_rkt);
+    if (self->in_rkt)
+        rd_kafka_topic_destroy (self->in_rkt);
     self->dlq_rkt = s_topic_warm (self, topic);
 }
 
@@ -226,11 +230,16 @@ s_produce (wrk_exec_t *self, const char *topic, int32_t partition,
     }
 }
 
+//  The executor whose thread this is: with --concurrency a thread-safe
+//  plugin's one instance runs on several executors' threads at once, and
+//  its records must go out (and be counted) with the job that made them.
+static __thread wrk_exec_t *s_thread_exec;
+
 //  The plugin's emit(): a record for the output topic.
 static int
 s_emit (void *arg, const sluice_emit_t *rec)
 {
-    wrk_exec_t *self = arg;
+    wrk_exec_t *self = s_thread_exec ? s_thread_exec : arg;
     if (!self->cfg->output_topic || !*self->cfg->output_topic)
         return -1;
     rd_kafka_headers_t *hdrs = NULL;
@@ -338,6 +347,13 @@ s_command (wrk_exec_t *self, zmsg_t *msg)
              ej = zlistx_next (self->fifo))
             if (ej->sched == sched && (all || ej->job->job_id == id))
                 zlistx_add_end (gone, ej);
+        if (all) {
+            //  The worker counts the jobs each executor holds.
+            char n[24];
+            snprintf (n, sizeof n, "%zu", zlistx_size (gone));
+            zstr_sendx (self->pipe, "FORGOT", sched_s ? sched_s : "-1", n,
+                        NULL);
+        }
         for (exec_job_t *ej = zlistx_first (gone); ej;
              ej = zlistx_next (gone)) {
             if (!all)
@@ -412,6 +428,19 @@ s_position (wrk_exec_t *self, const char *topic, int32_t partition,
         self->asg_partition == partition && self->asg_next == start)
         return 0;
     s_stash_clear (self);
+    if (!self->in_rkt || !streq (rd_kafka_topic_name (self->in_rkt), topic)) {
+        //  A topic new to this consumer: learn its leaders now rather
+        //  than on librdkafka's next one-second metadata scan.
+        if (self->in_rkt)
+            rd_kafka_topic_destroy (self->in_rkt);
+        self->in_rkt = rd_kafka_topic_new (self->consumer, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (self->in_rkt &&
+            rd_kafka_metadata (self->consumer, 0, self->in_rkt, &md,
+                               WRK_WARM_UP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md)
+            rd_kafka_metadata_destroy (md);
+    }
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new (1);
     rd_kafka_topic_partition_list_add (list, topic, partition)->offset = start;
@@ -842,6 +871,7 @@ s_actor (zsock_t *pipe, void *args)
 {
     wrk_exec_t *self = args;
     self->pipe = pipe;
+    s_thread_exec = self;
     zsock_signal (pipe, 0);
     s_warm_up (self);
     while (true) {
@@ -972,7 +1002,8 @@ done:
 
 //  Create the executor.
 wrk_exec_t *
-wrk_exec_new (const wrk_config_t *cfg, char *err, size_t errlen)
+wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
+              size_t errlen)
 {
     wrk_exec_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -990,7 +1021,9 @@ wrk_exec_new (const wrk_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    if (s_plugin_new (self, err, errlen) != 0 ||
+    self->plugin = shared;
+    self->plugin_shared = shared != NULL;
+    if ((!shared && s_plugin_new (self, err, errlen) != 0) ||
         s_kafka_new (self, err, errlen) != 0)
         goto fail;
     return self;
@@ -1011,6 +1044,13 @@ const char *
 wrk_exec_plugin_name (wrk_exec_t *self)
 {
     return wrk_plugin_name (self->plugin);
+}
+
+//  The plugin instance.
+wrk_plugin_t *
+wrk_exec_plugin (wrk_exec_t *self)
+{
+    return self->plugin;
 }
 
 //  Destroy the executor.
@@ -1034,7 +1074,8 @@ wrk_exec_destroy (wrk_exec_t **self_p)
         rd_kafka_consumer_close (self->consumer);
         rd_kafka_destroy (self->consumer);
     }
-    wrk_plugin_destroy (&self->plugin);
+    if (!self->plugin_shared)
+        wrk_plugin_destroy (&self->plugin);
     if (self->fifo) {
         exec_job_t *ej;
         while ((ej = zlistx_first (self->fifo))) {

@@ -32,9 +32,11 @@
 
 typedef struct _wrk_exec_t wrk_exec_t;
 
-/*  Create the executor's Kafka clients and load the plugin. Returns NULL
-    with one line in err.                                                  */
-wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, char *err, size_t errlen);
+/*  Create the executor's Kafka clients and load the plugin, or use
+    `shared`, an instance of a thread-safe plugin another executor owns
+    (NULL: load one). Returns NULL with one line in err.                 */
+wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared,
+                          char *err, size_t errlen);
 
 /*  Start the actor thread. Returns its pipe's actor, or NULL.           */
 zactor_t *wrk_exec_start (wrk_exec_t *self);
@@ -43,5 +45,8 @@ zactor_t *wrk_exec_start (wrk_exec_t *self);
 void wrk_exec_destroy (wrk_exec_t **self_p);
 
 const char *wrk_exec_plugin_name (wrk_exec_t *self);
+
+/*  The executor's plugin instance (to share it, if it is thread-safe).   */
+wrk_plugin_t *wrk_exec_plugin (wrk_exec_t *self);
 
 #endif

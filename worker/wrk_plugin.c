@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 //  The ABI 1.0 table ends with destroy; anything smaller is malformed.
+//  Fields appended since (1.1: description) are read only if the plugin's
+//  `size` covers them: s_read_table copies no more than `size` bytes.
 #define S_TABLE_1_0_SIZE                                                       \
     (offsetof (sluice_plugin_t, destroy) + sizeof (void (*) (void *)))
 
@@ -488,12 +490,29 @@ wrk_plugin_version (wrk_plugin_t *self)
     return self->table.version ? self->table.version : "";
 }
 
+//  The plugin's one-line description (ABI 1.1), "" if it gives none or
+//  was built at 1.0.
+const char *
+wrk_plugin_description (wrk_plugin_t *self)
+{
+    assert (self);
+    return self->table.description ? self->table.description : "";
+}
+
 //  The plugin's SLUICE_PLUGIN_F_* flags.
 uint32_t
 wrk_plugin_flags (wrk_plugin_t *self)
 {
     assert (self);
     return self->table.flags;
+}
+
+//  The ABI minor version the plugin was built at.
+uint32_t
+wrk_plugin_abi_minor (wrk_plugin_t *self)
+{
+    assert (self);
+    return self->table.abi_minor;
 }
 
 //  --- running --------------------------------------------------------------

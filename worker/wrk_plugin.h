@@ -35,7 +35,12 @@ void wrk_plugin_destroy (wrk_plugin_t **self_p);
 
 const char *wrk_plugin_name (wrk_plugin_t *self);
 const char *wrk_plugin_version (wrk_plugin_t *self);
+/*  The table's description (ABI 1.1); "" if the plugin gives none or its
+    table is a 1.0 one, which ends before the field.                      */
+const char *wrk_plugin_description (wrk_plugin_t *self);
 uint32_t wrk_plugin_flags (wrk_plugin_t *self);
+/*  The ABI minor version the plugin says it was built at.                */
+uint32_t wrk_plugin_abi_minor (wrk_plugin_t *self);
 
 /*  Run the job hooks; a NULL hook succeeds. Return 0 or -1 with err.    */
 int wrk_plugin_job_begin (wrk_plugin_t *self, const sluice_job_t *job,

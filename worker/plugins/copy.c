@@ -82,6 +82,8 @@ static const sluice_plugin_t s_table = {
     .create = s_create,
     .process = s_process,
     .destroy = s_destroy,
+    .description =
+        "Copies every record (key, value, headers) to the output topic.",
 };
 
 //  The plugin's entry point: its table.

@@ -152,6 +152,8 @@ static const sluice_plugin_t s_table = {
     .create = s_create,
     .process = s_process,
     .destroy = s_destroy,
+    .description =
+        "Crashes, hangs or rejects on records containing given text (testing).",
 };
 
 //  The plugin's entry point: its table.

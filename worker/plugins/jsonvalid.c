@@ -108,6 +108,8 @@ static const sluice_plugin_t s_table = {
     .create = s_create,
     .process = s_process,
     .destroy = s_destroy,
+    .description =
+        "Dead-letters values that are not one JSON document; copies the rest.",
 };
 
 //  The plugin's entry point: its table.

@@ -27,6 +27,8 @@ static const sluice_plugin_t s_table = {
     .options = NULL,
     .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
     .process = s_process,
+    .description =
+        "Does nothing: every record OK, nothing emitted (measures the worker).",
 };
 
 //  The plugin's entry point: its table.

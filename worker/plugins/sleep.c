@@ -143,6 +143,8 @@ static const sluice_plugin_t s_table = {
     .create = s_create,
     .process = s_process,
     .destroy = s_destroy,
+    .description = "Waits us_per_record per record, then copies like copy (a "
+                   "slow plugin).",
 };
 
 //  The plugin's entry point: its table.

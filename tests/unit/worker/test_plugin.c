@@ -155,6 +155,9 @@ Test (load, bundled_plugins_describe_themselves)
         cr_expect_str_eq (wrk_plugin_version (p), "1.0");
         cr_expect (wrk_plugin_flags (p) & SLUICE_PLUGIN_F_THREAD_SAFE, "%s",
                    names[i]);
+        cr_expect_eq (wrk_plugin_abi_minor (p), SLUICE_PLUGIN_ABI_MINOR);
+        cr_expect (strlen (wrk_plugin_description (p)) > 10,
+                   "%s has no description", names[i]);
         wrk_plugin_destroy (&p);
         cr_expect_null (p);
     }
@@ -371,6 +374,64 @@ Test (refuse, sleep_with_bad_values)
     s_refused (PLUGIN ("sleep"), huge, 1, NULL, "more than an hour");
 }
 
+//  --- ABI versions: major refused, minor append-only ---------------------
+
+Test (abi, plugin_built_at_1_0_loads_and_runs)
+{
+    //  Its table ends before `description`, and what follows it in memory
+    //  must not be read as one.
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("abi_v1_0"), NULL, 0, "out", &cap);
+    cr_expect_str_eq (wrk_plugin_name (p), "abi_v1_0");
+    cr_expect_str_eq (wrk_plugin_version (p), "1.0");
+    cr_expect_eq (wrk_plugin_abi_minor (p), 0);
+    cr_expect_str_eq (wrk_plugin_description (p), "");
+    sluice_job_t job = {"in", 0, 0, 2, 1, 7};
+    char err[256] = "";
+    cr_assert_eq (wrk_plugin_job_begin (p, &job, err, sizeof err), 0, "%s",
+                  err);
+    sluice_record_t recs[2] = {s_record (0, "a"), s_record (1, "bc")};
+    sluice_outcome_t out[2];
+    cr_assert_eq (wrk_plugin_process (p, recs, 2, out), 0);
+    cr_expect_eq (out[0].code, SLUICE_REJECT);
+    cr_expect_str_eq (out[0].reason, "abi_v1_0 saw a in job 1");
+    cr_expect_str_eq (out[1].reason, "abi_v1_0 saw bc in job 1");
+    cr_expect_eq (wrk_plugin_job_end (p, &job, err, sizeof err), 0, "%s", err);
+    cr_expect_eq (cap.n, 0);
+    wrk_plugin_destroy (&p);
+}
+
+Test (abi, plugin_built_at_a_newer_minor_loads)
+{
+    //  Fields appended after this worker's minor are ignored.
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("abi_v1_future"), NULL, 0, NULL, &cap);
+    cr_expect_eq (wrk_plugin_abi_minor (p), 99);
+    cr_expect_str_eq (wrk_plugin_description (p), "built at ABI 1.99");
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    cr_expect_eq (wrk_plugin_process (p, &rec, 1, out), 0);
+    cr_expect_eq (out[0].code, SLUICE_OK);
+    wrk_plugin_destroy (&p);
+}
+
+Test (abi, description_of_a_current_plugin)
+{
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("probe"), NULL, 0, NULL, &cap);
+    cr_expect_eq (wrk_plugin_abi_minor (p), SLUICE_PLUGIN_ABI_MINOR);
+    cr_expect_str_eq (wrk_plugin_description (p),
+                      "exercises the host table; misbehaves on request");
+    wrk_plugin_destroy (&p);
+}
+
+Test (abi, newer_major_is_refused)
+{
+    //  Its table is two fields long: only abi_major may be read.
+    s_refused (FIXTURE ("abi_major2"), NULL, 0, NULL,
+               "ABI major 2, this worker speaks 1");
+}
+
 //  --- the host table ---------------------------------------------------------
 
 Test (host, emit_option_and_output_topic_reach_the_plugin)
@@ -390,6 +451,29 @@ Test (host, emit_option_and_output_topic_reach_the_plugin)
     cr_expect_eq (cap.recs[0].header_count, 1);
     cr_expect_str_eq (cap.recs[0].header_name[0], "h");
     cr_expect_eq (out[0].code, SLUICE_OK);
+    wrk_plugin_destroy (&p);
+}
+
+Test (host, table_is_size_prefixed_with_the_current_size)
+{
+    //  The plugin reads abi_major, abi_minor and size from the host table
+    //  it was given, and emits them.
+    sluice_option_t opts[] = {OPT ("mode", "host-abi")};
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("probe"), opts, 1, "out", &cap);
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    cr_assert_eq (wrk_plugin_process (p, &rec, 1, out), 0);
+    cr_assert_eq (cap.n, 1);
+    char expect[64];
+    snprintf (expect, sizeof expect, "abi=%d.%d size=%zu",
+              SLUICE_PLUGIN_ABI_MAJOR, SLUICE_PLUGIN_ABI_MINOR,
+              sizeof (sluice_host_t));
+    cr_expect_str_eq (cap.recs[0].value, expect);
+    //  The 1.0 host table ended with output_topic: it may only grow.
+    cr_expect_geq (sizeof (sluice_host_t),
+                   offsetof (sluice_host_t, output_topic) +
+                       sizeof (const char *(*)(sluice_ctx_t *)));
     wrk_plugin_destroy (&p);
 }
 

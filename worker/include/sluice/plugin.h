@@ -3,9 +3,27 @@
     A plugin is a shared object that exports one symbol, SLUICE_PLUGIN_ENTRY
     ("sluice_plugin_entry"), a function that returns a pointer to a constant
     sluice_plugin_t table. The worker reads abi_major first and refuses a
-    plugin whose major version differs from its own; it then reads `size` and
-    only touches fields that fit inside it, so tables can grow by appending
-    fields (minor versions) without breaking old plugins.
+    plugin whose major version differs from its own.
+
+    Versions. The major version changes only if a field moves, changes type
+    or changes meaning: every plugin must then be rebuilt. A minor version
+    only appends fields at the end of sluice_plugin_t or sluice_host_t,
+    never anything else, and each table starts with its `size`. The other
+    structs (record, header, outcome, emit, job, option) carry no size and
+    never change within a major version. So:
+
+    - a plugin built at an older minor keeps working: the worker copies
+      `size` bytes of its table into a zero-filled table of its own, so a
+      field appended later reads as NULL / 0 (the default) and nothing past
+      the plugin's table is ever read;
+    - a plugin built at a newer minor works on an older worker too, which
+      ignores the fields it does not know;
+    - a plugin that wants a host service added after minor 0 checks
+      host->size first (see sluice_host_t).
+
+    Minor versions:
+        1.0  the tables as first published
+        1.1  sluice_plugin_t.description
 
     The worker reaches the plugin only through this table; the plugin reaches
     the worker only through the sluice_host_t table passed to create(), so a
@@ -19,9 +37,11 @@
         create -> { job_begin -> process* -> job_end }* -> destroy
 
     A job counts as done only after job_end returns 0 and everything the
-    plugin emitted has been acknowledged by Kafka.
+    plugin emitted has been acknowledged by Kafka. docs/PLUGINS.md is the
+    full reference.
 
-    Minimal plugin (build: cc -shared -fPIC -I<sluice>/include p.c -o p.so):
+    Minimal plugin (build: cc $(pkg-config --cflags sluice-plugin) -shared
+    -fPIC p.c -o p.so):
 
         #include <sluice/plugin.h>
         static int process (void *state, const sluice_record_t *recs,
@@ -32,9 +52,10 @@
             return 0;
         }
         static const sluice_plugin_t table = {
-            SLUICE_PLUGIN_ABI_MAJOR, SLUICE_PLUGIN_ABI_MINOR,
-            sizeof (sluice_plugin_t), "mine", "1.0", NULL, 0,
-            NULL, NULL, process, NULL, NULL };
+            .abi_major = SLUICE_PLUGIN_ABI_MAJOR,
+            .abi_minor = SLUICE_PLUGIN_ABI_MINOR,
+            .size = sizeof (sluice_plugin_t),
+            .name = "mine", .version = "1.0", .process = process };
         SLUICE_PLUGIN_EXPORT const sluice_plugin_t *sluice_plugin_entry (void)
         { return &table; }
 */
@@ -49,7 +70,7 @@ extern "C" {
 #endif
 
 #define SLUICE_PLUGIN_ABI_MAJOR 1
-#define SLUICE_PLUGIN_ABI_MINOR 0
+#define SLUICE_PLUGIN_ABI_MINOR 1
 #define SLUICE_PLUGIN_ENTRY     "sluice_plugin_entry"
 #define SLUICE_PLUGIN_EXPORT    __attribute__ ((visibility ("default")))
 
@@ -135,7 +156,10 @@ typedef struct {
 typedef struct sluice_ctx sluice_ctx_t; /* opaque, owned by the host       */
 
 /*  Services the worker offers to a plugin. Append-only, like the plugin
-    table; check `size` before using a field added after minor 0.        */
+    table: `size` is sizeof (sluice_host_t) of the worker's build, so a
+    plugin checks that size covers a field added after minor 0 before it
+    uses it, e.g. host->size >= offsetof (sluice_host_t, field) + sizeof
+    (host->field). Every field below is in 1.0.                           */
 typedef struct {
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -185,6 +209,12 @@ typedef struct {
                     size_t errlen);
     /*  Free the instance.                                                */
     void (*destroy) (void *state);
+
+    /*  --- 1.1 ------------------------------------------------------------ */
+
+    /*  One line saying what the plugin does, shown by `sluice plugin
+        check`; NULL: none. A plugin built at 1.0 reads as NULL.          */
+    const char *description;
 } sluice_plugin_t;
 
 typedef const sluice_plugin_t *(*sluice_plugin_entry_fn) (void);

@@ -1,0 +1,122 @@
+"""--concurrency N: one worker runs N jobs at once, sharing one instance of
+a thread-safe plugin and giving a plugin that is not thread-safe one
+instance per thread.
+
+concurrency_multiplies_a_slow_plugins_throughput: the (thread-safe) sleep
+plugin at 1 ms per record; one worker with --concurrency 1, then another
+drain with --concurrency 4: from the first job's start to the last job's
+end, the second takes at most 1/2.5 of the time.
+
+non_thread_safe_plugins_get_one_instance_per_thread: the `exclusive`
+fixture aborts the worker if two threads are ever inside one instance.
+With --concurrency 3 the worker creates 3 instances, runs jobs in parallel
+(their begin/done intervals overlap) and never aborts. The same code
+wrongly claiming to be thread-safe (exclusive_claims_safe) is shared and
+aborts: the check is real."""
+import collections
+import os
+
+from harness import (BUILD, Broker, committed, consume_all, expect,
+                     high_watermarks, log_events, log_note, main, produce,
+                     start_scheduler, start_worker, test, unique, wait_for)
+
+FIXTURES = os.path.join(BUILD, "tests", "fixtures")
+PARTITIONS = 4
+
+
+def records(per):
+    for p in range(PARTITIONS):
+        for i in range(per):
+            rid = p * per + i
+            yield (str(rid), str(rid), p)
+
+
+def drain(plugin, concurrency, per, plugin_opts=None, expect_ok=True):
+    src, out, group = unique("in"), unique("out"), unique("g")
+    with Broker(topics={src: PARTITIONS, out: PARTITIONS,
+                        src + ".dlq": 1}) as kafka:
+        produce(kafka, src, records(per))
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group,
+                                name="scheduler-%s-c%d"
+                                % (os.path.basename(plugin), concurrency),
+                                args=["--job-records", "100",
+                                      "--max-attempts", "1"])
+        worker = start_worker(kafka, sched.endpoint, plugin,
+                              name="worker-%s-c%d"
+                              % (os.path.basename(plugin), concurrency),
+                              output_topic=out, plugin_opts=plugin_opts,
+                              args=["--concurrency", str(concurrency),
+                                    "--batch-size", "50"])
+        if not expect_ok:
+            rc = worker.wait(60)
+            return worker, rc
+        rc = sched.wait(120, watch=[worker])
+        expect(rc == 0, "the drain finishes", "exit %d" % rc)
+        # The span of the work itself, from the first job's start to the
+        # last job's end: the group join and start-up do not count.
+        t0 = log_events(worker, "job begin")[0]["_ts"]
+        t1 = log_events(worker, "job done")[-1]["_ts"]
+        seen = collections.Counter(int(r.key) for r in consume_all(kafka, out))
+        missing = [i for i in range(PARTITIONS * per) if not seen[i]]
+        expect(not missing, "every id is in the output",
+               "%d missing" % len(missing))
+        expect(committed(kafka, group, src) == hwm, "committed to the end")
+        return worker, _seconds(t1) - _seconds(t0)
+
+
+def _seconds(ts):
+    # 2026-11-23T09:40:00.123Z -> seconds since midnight
+    hms = ts.split("T")[1].rstrip("Z")
+    h, m, s = hms.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def overlapping(worker):
+    """How many jobs ran at the same time, at most (from begin/done)."""
+    events = sorted([(e["_ts"], 1) for e in log_events(worker, "job begin")] +
+                    [(e["_ts"], -1) for e in log_events(worker, "job done")])
+    now = peak = 0
+    for _, d in events:
+        now += d
+        peak = max(peak, now)
+    return peak
+
+
+@test
+def concurrency_multiplies_a_slow_plugins_throughput():
+    opts = {"us_per_record": 5000}
+    _, one = drain("sleep", 1, 200, opts)
+    w4, four = drain("sleep", 4, 200, opts)
+    log_note("800 records at 5 ms each: %.2f s with --concurrency 1, "
+             "%.2f s with 4 (%.2fx)" % (one, four, one / four))
+    expect(overlapping(w4) >= 3, "jobs ran side by side", overlapping(w4))
+    expect(one / four >= 2.5, "4 threads are at least 2.5x faster",
+           "%.2f s vs %.2f s" % (one, four))
+    created = log_events(w4, "concurrency")
+    expect(created and created[0]["plugin_instances"] == "1",
+           "a thread-safe plugin is one instance shared", created)
+
+
+@test
+def non_thread_safe_plugins_get_one_instance_per_thread():
+    plugin = os.path.join(FIXTURES, "exclusive.so")
+    worker, took = drain(plugin, 3, 200, {"us_per_batch": 20000})
+    instances = log_events(worker, "exclusive instance created")
+    expect(len(instances) == 3, "three instances for three threads",
+           len(instances))
+    expect(overlapping(worker) >= 2, "jobs still ran side by side",
+           overlapping(worker))
+    log_note("exclusive: %d instances, up to %d jobs at once, %.2f s"
+             % (len(instances), overlapping(worker), took))
+
+    liar = os.path.join(FIXTURES, "exclusive_claims_safe.so")
+    worker, rc = drain(liar, 3, 200, {"us_per_batch": 20000},
+                       expect_ok=False)
+    expect(rc != 0 and "two threads in one instance" in worker.log_text(),
+           "a plugin claiming thread safety is shared between threads "
+           "(and this one, which is not, aborts)", "exit %s" % rc)
+
+
+if __name__ == "__main__":
+    main()
