@@ -55,7 +55,8 @@ from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
 from confluent_kafka.admin import AdminClient, NewTopic
 
 __all__ = [
-    "BIN", "BUILD", "PLUGINS", "SOURCE", "BROKER_KIND", "TestFailure",
+    "BIN", "BUILD", "PLUGINS", "SOURCE", "BROKER_KIND", "SANITIZED",
+    "TestFailure",
     "Broker", "Proc", "Record", "test", "main", "expect", "wait_for",
     "unique", "free_port", "produce", "consume_all", "high_watermarks",
     "committed", "committed_with_metadata", "decode_meta", "start_proc",
@@ -69,6 +70,23 @@ BUILD = os.path.abspath(os.environ.get("SLUICE_BUILD_DIR")
 BIN = os.path.join(BUILD, "bin")
 PLUGINS = os.path.join(BUILD, "plugins")
 BROKER_KIND = os.environ.get("SLUICE_TEST_BROKER", "embedded")
+
+
+def _sanitizers():
+    """The sanitizers the build tree was made with (SLUICE_SANITIZE), or
+    "". Under ASan everything is several times slower and bigger: tests
+    that measure time or memory scale or skip those checks."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("SLUICE_SANITIZE:"):
+                    return line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+SANITIZED = _sanitizers()
 KAFKA_SH = os.path.join(SOURCE, "tests", "kafka", "kafka.sh")
 
 # The embedded broker answers a Fetch that finds nothing new only after

@@ -83,8 +83,12 @@ def curve_only_known_workers_get_jobs():
                 lambda: len(log_events(sched, "handshake refused")) >= 2 and
                 log_events(sched, "handshake refused"), 20,
                 "the scheduler to log both refused handshakes")
-            reasons = " ".join(e["reason"] for e in refused)
-            expect("authentication" in reasons and "protocol" in reasons,
+            # The unknown key fails authentication; the plaintext peer fails
+            # the handshake (libzmq reports it as a protocol error or
+            # without detail, depending on timing).
+            reasons = [e["reason"] for e in refused]
+            expect(reasons.count("authentication") >= 1 and
+                   len(reasons) > reasons.count("authentication"),
                    "one refused for its key, one for speaking plaintext",
                    refused)
             time.sleep(3)
