@@ -278,7 +278,7 @@ s_part_queued_job (sched_part_t *part, int64_t now)
 }
 
 //  Pick the partition to serve next: queued retries first, then the one
-//  with the largest lag; a partition that waited more than a second with
+//  with the most records not yet handed out; a partition that waited more than a second with
 //  work to do goes first, so none starves.
 static sched_part_t *
 s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
@@ -295,8 +295,11 @@ s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
         }
         if (!sched_window_can_cut (part->window))
             continue;
+        //  Work not handed out yet: a partition whose jobs are all in
+        //  flight has none, so equally lagging partitions take turns
+        //  instead of the first one taking its whole window.
         int64_t lag = sched_window_hwm (part->window) -
-                      sched_window_committed (part->window);
+                      sched_window_cut_offset (part->window);
         if (now - part->last_dispatch_ms > 1000 &&
             (!starved || part->last_dispatch_ms < starved->last_dispatch_ms))
             starved = part;
