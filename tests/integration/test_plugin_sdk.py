@@ -18,7 +18,9 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import (BIN, BUILD, PLUGINS, SOURCE, expect, log_note, main,
+from harness import (BIN, BUILD, PLUGINS, SOURCE, Broker, consume_all,
+                     produce, start_proc, start_scheduler, unique, expect,
+                     log_note, main,
                      test, test_dir)
 
 TEMPLATE = os.path.join(SOURCE, "docs", "plugin-template")
@@ -252,6 +254,50 @@ def template_builds_with_cmake_find_package():
     expect(rc == 0 and "sluice-plugin-check" in out and
            "100% tests passed" in out, "the template's ctest passes", out + err)
     check_and_run_template(so)
+
+
+@test
+def template_plugin_runs_under_a_real_worker():
+    """The template, built outside the tree against the installed SDK, run
+    by the installed sluice-worker on a real drain: OK records reach the
+    output tagged, the empty ones go to the DLQ with the plugin's reason."""
+    src = template_copy()
+    build = os.path.join(src, "build")
+    rc, out, err = sh(["cmake", "-S", src, "-B", build,
+                       "-DCMAKE_PREFIX_PATH=" + prefix()])
+    expect(rc == 0, "the template configures", out + err)
+    rc, out, err = sh(["cmake", "--build", build])
+    expect(rc == 0, "the template builds", out + err)
+    so = os.path.join(build, "myplugin.so")
+    n = 400
+    src_t, out_t, group = unique("in"), unique("out"), unique("g")
+    dlq = src_t + ".dlq"
+    with Broker(topics={src_t: 2, out_t: 2, dlq: 1}) as kafka:
+        produce(kafka, src_t, ((str(i), "" if i % 100 == 7 else "v%d" % i,
+                                i % 2) for i in range(n)))
+        sched = start_scheduler(kafka, src_t, group)
+        worker = start_proc("worker", [
+            os.path.join(prefix(), "bin", "sluice-worker"),
+            "--brokers", kafka.bootstrap, "--scheduler", sched.endpoint,
+            "--plugin", so, "--plugin-opt", "prefix=tag:",
+            "--output-topic", out_t] + kafka.daemon_props())
+        rc = sched.wait(60, watch=[worker])
+        expect(rc == 0, "the drain with the template plugin finishes", rc)
+        got = {r.key.decode(): r.value.decode()
+               for r in consume_all(kafka, out_t)}
+        expect(len(got) == n - 4 and got["0"] == "tag:v0" and
+               got["399"] == "tag:v399",
+               "every non-empty value reaches the output, tagged",
+               "%d records" % len(got))
+        dead = consume_all(kafka, dlq)
+        reasons = {dict(r.headers or []).get("sluice.reason", b"").decode()
+                   for r in dead}
+        expect(sorted(int(r.key) for r in dead) == [7, 107, 207, 307] and
+               reasons == {"empty value: nothing to tag"},
+               "the empty values are dead-lettered with the plugin's reason",
+               (sorted(int(r.key) for r in dead), reasons))
+        log_note("template plugin under the installed worker: %d out, %d "
+                 "dead-lettered" % (len(got), len(dead)))
 
 
 @test
