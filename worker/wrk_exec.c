@@ -194,8 +194,6 @@ s_warm_up_dlq (wrk_exec_t *self, const char *topic)
         return;
     if (self->dlq_rkt)
         rd_kafka_topic_destroy (self->dlq_rkt);
-    if (self->in_rkt)
-        rd_kafka_topic_destroy (self->in_rkt);
     self->dlq_rkt = s_topic_warm (self, topic);
 }
 
@@ -1065,6 +1063,8 @@ wrk_exec_destroy (wrk_exec_t **self_p)
         rd_kafka_topic_destroy (self->out_rkt);
     if (self->dlq_rkt)
         rd_kafka_topic_destroy (self->dlq_rkt);
+    if (self->in_rkt)
+        rd_kafka_topic_destroy (self->in_rkt);
     if (self->producer) {
         rd_kafka_flush (self->producer, 5000);
         rd_kafka_destroy (self->producer);

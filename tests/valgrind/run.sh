@@ -5,7 +5,9 @@
 #   tests/valgrind/run.sh BUILD_DIR [RECORDS]
 #
 # Both daemons stop on their own (--drain), so every exit path runs:
-# consumer close, final commit, plugin destroy, producer flush.
+# consumer close, final commit, plugin destroy, producer flush. The fault
+# plugin rejects the records containing "77", so the dead-letter path runs
+# too.
 set -euo pipefail
 build=$(cd "${1:?usage: run.sh BUILD_DIR [RECORDS]}" && pwd)
 records=${2:-5000}
@@ -32,7 +34,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 sched=$!
 "${vg[@]}" --log-file="$work/worker.vg" "$build/bin/sluice-worker" \
     --brokers "$brokers" --scheduler "tcp://127.0.0.1:$port" \
-    --plugin "$build/plugins/copy.so" --output-topic out --drain \
+    --plugin "$build/plugins/fault.so" --plugin-opt reject_on=77 \
+    --output-topic out --drain \
     -X fetch.wait.max.ms=10 2>"$work/worker.log" &
 worker=$!
 rc=0
@@ -49,5 +52,9 @@ if [ $rc -ne 0 ]; then
     exit 1
 fi
 out=$(kcat -C -b "$brokers" -t out -e -q 2>/dev/null | wc -l)
-[ "$out" -ge "$records" ] || { echo "valgrind: only $out of $records records in the output" >&2; exit 1; }
-echo "valgrind: clean drain of $records records (output $out); logs in $work"
+dlq=$(kcat -C -b "$brokers" -t in.dlq -e -q 2>/dev/null | wc -l)
+[ "$((out + dlq))" -ge "$records" ] && [ "$dlq" -gt 0 ] || {
+    echo "valgrind: $out in the output and $dlq dead-lettered of $records" >&2
+    exit 1
+}
+echo "valgrind: clean drain of $records records ($out out, $dlq dead-lettered); logs in $work"
