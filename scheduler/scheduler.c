@@ -278,8 +278,8 @@ s_part_queued_job (sched_part_t *part, int64_t now)
 }
 
 //  Pick the partition to serve next: queued retries first, then the one
-//  with the most records not yet handed out; a partition that waited more than a second with
-//  work to do goes first, so none starves.
+//  with the most records not yet handed out; a partition that waited more than
+//  a second with work to do goes first, so none starves.
 static sched_part_t *
 s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
 {
