@@ -14,7 +14,7 @@ APT_PKGS = build-essential cmake pkg-config git \
            python3 python3-confluent-kafka kcat clang-format clang valgrind bc prometheus \
            python3-yaml rustc
 
-.PHONY: all deps build demo test unit integration chaos valgrind format format-check clean
+.PHONY: all deps build demo test unit integration chaos valgrind sanitize-smoke format format-check clean
 
 all: build
 
@@ -42,6 +42,7 @@ test: deps build format-check fuzz-build
 	bash tests/run.sh $(BUILD)
 	bash tests/fuzz/run.sh $(FUZZ_BUILD) 20
 	$(if $(SANITIZE),,bash tests/valgrind/run.sh $(BUILD) 3000)
+	$(if $(SANITIZE),,$(MAKE) sanitize-smoke)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -58,6 +59,20 @@ chaos: deps build
 	    tests/chaos/chaos.py --records 400000 --partitions 16 --workers 6
 	$(CHAOS_ENV) SLUICE_TEST_BROKER=kafka /usr/bin/python3 \
 	    tests/chaos/chaos.py --records 1000000 --partitions 8 --workers 4
+
+# The unit tests and the integration tests that exercise the most code
+# (drain, poison isolation, broker faults, CURVE and hostile peers) in an
+# ASan + UBSan tree; `make test` runs it, `make test SANITIZE=...` runs the
+# whole suite under the sanitizers instead.
+SANITIZE_SMOKE = ^(common|scheduler|worker)/|^integration/embedded/(test_drain|test_poison|test_security|test_flood|test_mock_broker_faults)$$
+sanitize-smoke: build-address-undefined/CMakeCache.txt
+	cmake --build build-address-undefined -j $(JOBS)
+	cd build-address-undefined && ctest -j 2 --output-on-failure \
+	    --timeout 300 -R '$(SANITIZE_SMOKE)'
+
+build-address-undefined/CMakeCache.txt:
+	cmake -S . -B build-address-undefined -DSLUICE_WERROR=ON \
+	    -DSLUICE_SANITIZE=address,undefined $(CMAKE_FLAGS)
 
 # A drain with both daemons under valgrind memcheck (make test runs it too,
 # except in sanitizer builds).

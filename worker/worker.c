@@ -113,8 +113,17 @@ s_reset_sched (worker_t *self, size_t i, const char *why)
 {
     char idx[16];
     snprintf (idx, sizeof idx, "%zu", i);
-    for (size_t l = 0; l < self->nlanes; l++)
-        zstr_sendx (self->lanes[l].actor, "DROPALL", idx, NULL);
+    for (size_t l = 0; l < self->nlanes; l++) {
+        wrk_lane_t *lane = &self->lanes[l];
+        zstr_sendx (lane->actor, "DROPALL", idx, NULL);
+        //  Its running job is abandoned as a cancelled one would be: if
+        //  the plugin does not give the thread back within --grace-ms it
+        //  is stuck, and a worker that keeps taking jobs it can never run
+        //  would hold them for ever (a queued job has no lease).
+        if (lane->running_job && lane->running_sched == (int)i &&
+            !lane->cancel_deadline && !lane->running_flushing)
+            lane->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
+    }
     sl_info ("announcing again scheduler=%s reason=\"%s\"",
              self->scheds[i].endpoint, why);
     s_send_hello (self, i);
