@@ -97,3 +97,5 @@ include tests/kafka/Makefile.inc
 include tests/fuzz/Makefile.inc
 # helm for the chart tests (tests/deploy/): make helm-deps.
 include helm/Makefile.inc
+# The benchmark suite: make bench, make bench-big (bench/README.md).
+include bench/Makefile.inc

@@ -793,6 +793,9 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
     zsock_set_maxmsgsize (self->router, SL_PROTO_MAX_INBOUND);
     zsock_set_sndhwm (self->router, 100000);
     zsock_set_rcvhwm (self->router, 1000);
+    //  The BYEs sent just before the socket closes (the drain finished,
+    //  the scheduler stops) must get out: czmq's default linger is 0.
+    zsock_set_linger (self->router, 2000);
     if (cfg->curve_cert && *cfg->curve_cert) {
         if (sl_curve_server (self->router, cfg->curve_cert,
                              cfg->curve_clients_dir, cfg->curve_allow_any,
