@@ -74,6 +74,12 @@ struct _sched_worker_t {
     uint64_t jobs_done;
     int64_t last_seen_ms;
     int64_t last_job_ms;
+    /*  Where its last job ended: a job that starts there is read from
+        where its consumer already is (no seek; what it prefetched past
+        the last job is used, not fetched again by another worker). Only
+        compared with live partitions, never dereferenced.               */
+    const void *aff_part;
+    int64_t aff_next;
 };
 
 typedef struct {

@@ -277,13 +277,16 @@ s_part_queued_job (sched_part_t *part, int64_t now)
     return NULL;
 }
 
-//  Pick the partition to serve next: queued retries first, then the one
-//  with the most records not yet handed out; a partition that waited more than
-//  a second with work to do goes first, so none starves.
+//  Pick the partition to serve next for `worker`: queued retries first;
+//  then one that waited more than a second with work to do (so none
+//  starves); then the partition whose next job starts where the worker's
+//  last job ended (it reads on without a seek); then the one with the most
+//  records not yet handed out.
 static sched_part_t *
-s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
+s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
+             sched_job_t **queued)
 {
-    sched_part_t *best = NULL, *starved = NULL;
+    sched_part_t *best = NULL, *starved = NULL, *follow = NULL;
     int64_t best_lag = -1;
     *queued = NULL;
     for (sched_part_t *part = zhashx_first (self->parts); part;
@@ -305,8 +308,11 @@ s_pick_part (scheduler_t *self, int64_t now, sched_job_t **queued)
             starved = part;
         if (lag > best_lag)
             best = part, best_lag = lag;
+        if (part == worker->aff_part &&
+            sched_window_cut_offset (part->window) == worker->aff_next)
+            follow = part;
     }
-    return starved ? starved : best;
+    return starved ? starved : follow ? follow : best;
 }
 
 //  The worker with the most credit (ties: the one served longest ago).
@@ -362,6 +368,10 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
     worker->credits--;
     worker->in_flight++;
     worker->last_job_ms = now;
+    if (!job->dead_letter) {
+        worker->aff_part = job->part;
+        worker->aff_next = job->end;
+    }
     job->part->in_flight++;
     job->part->last_dispatch_ms = now;
     self->in_flight++;
@@ -379,7 +389,7 @@ sched_dispatch (scheduler_t *self)
         if (!worker)
             return;
         sched_job_t *job = NULL;
-        sched_part_t *part = s_pick_part (self, now, &job);
+        sched_part_t *part = s_pick_part (self, worker, now, &job);
         if (!part)
             return;
         if (!job) {
