@@ -24,6 +24,8 @@
 #define SCHED_KAFKA_TIMEOUT_MS 10000
 /*  Tries of a blocking broker query at assignment before giving up.      */
 #define SCHED_KAFKA_ATTEMPTS 5
+/*  End offsets are asked this often while a partition waits for data.     */
+#define SCHED_HUNGRY_MS 20
 
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
@@ -65,7 +67,9 @@ sched_offsets_maybe_query (scheduler_t *self, int64_t now)
         hungry =
             sched_window_outstanding (p->window) < self->cfg->window &&
             sched_window_cut_offset (p->window) == sched_window_hwm (p->window);
-    if (now < self->offsets_next_ms - (hungry ? 900 : 0))
+    //  Hungry (caught up, tailing): look again every SCHED_HUNGRY_MS, so a
+    //  new record waits that long at most before its job is cut.
+    if (now < self->offsets_next_ms - (hungry ? 1000 - SCHED_HUNGRY_MS : 0))
         return;
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new ((int)zhashx_size (self->parts));

@@ -21,6 +21,8 @@
 #include "sl_proto.h"
 
 #define SCHED_TICK_MS 50
+/*  How often the end-offset query is considered (it runs only when due). */
+#define SCHED_OFFSETS_MS 10
 
 //  Worker key: the routing id as hex.
 static char *
@@ -740,6 +742,14 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Ask for end offsets if due: often while a partition waits for data.
+static int
+s_on_offsets_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    sched_offsets_maybe_query (arg, sl_now_ms ());
+    return 0;
+}
+
 //  Commit the completed prefixes.
 static int
 s_on_commit (zloop_t *loop, int timer_id, void *arg)
@@ -864,6 +874,7 @@ scheduler_run (scheduler_t *self)
     zmq_pollitem_t item = {NULL, self->kafka_pipe[0], ZMQ_POLLIN, 0};
     zloop_poller (loop, &item, s_on_kafka, self);
     zloop_timer (loop, SCHED_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (loop, SCHED_OFFSETS_MS, 0, s_on_offsets_tick, self);
     zloop_timer (loop, (size_t)self->cfg->heartbeat_ms, 0, s_on_heartbeat,
                  self);
     zloop_timer (loop, (size_t)self->cfg->commit_interval_ms, 0, s_on_commit,
