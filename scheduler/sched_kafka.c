@@ -59,7 +59,10 @@ s_offsets_actor (zsock_t *pipe, void *args)
 void
 sched_offsets_maybe_query (scheduler_t *self, int64_t now)
 {
-    if (self->offsets_busy || zhashx_size (self->parts) == 0)
+    //  Not due even for a hungry partition: skip the scan (this runs every
+    //  SCHED_OFFSETS_MS).
+    if (self->offsets_busy || zhashx_size (self->parts) == 0 ||
+        now < self->offsets_next_ms - (1000 - SCHED_HUNGRY_MS))
         return;
     bool hungry = false;
     for (sched_part_t *p = zhashx_first (self->parts); p && !hungry;

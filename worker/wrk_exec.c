@@ -95,25 +95,29 @@ s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     }
 }
 
-//  Look up a topic's metadata now and hold a handle on it, so records
-//  for it go out at once: a producer otherwise learns a new topic on its
-//  next one-second metadata scan, and a fresh worker's first job (or
-//  first dead-letter copy) would wait for it. Best effort: a broker that
-//  cannot answer now is not an error.
-static rd_kafka_topic_t *
-s_topic_warm (wrk_exec_t *self, const char *topic)
+//  Make *slot a handle on `topic` for rk (unless it already is one) and
+//  look up the topic's metadata now: a client otherwise learns a new
+//  topic on its next one-second metadata scan, and a fresh worker's first
+//  job (or first dead-letter copy) would wait for it. topic NULL asks for
+//  the brokers only (it meets the cluster: wrong security settings show).
+//  Best effort: a broker that cannot answer now is not an error.
+static void
+s_topic_warm (rd_kafka_t *rk, rd_kafka_topic_t **slot, const char *topic)
 {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new (self->producer, topic, NULL);
+    if (topic && *slot && streq (rd_kafka_topic_name (*slot), topic))
+        return;
+    if (*slot)
+        rd_kafka_topic_destroy (*slot);
+    *slot = topic ? rd_kafka_topic_new (rk, topic, NULL) : NULL;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err =
-        rkt ? rd_kafka_metadata (self->producer, 0, rkt, &md, WRK_WARM_UP_MS)
-            : rd_kafka_last_error ();
+        !topic || *slot ? rd_kafka_metadata (rk, 0, *slot, &md, WRK_WARM_UP_MS)
+                        : rd_kafka_last_error ();
     if (md)
         rd_kafka_metadata_destroy (md);
     if (err)
-        sl_debug ("topic metadata not known yet topic=%s reason=\"%s\"", topic,
-                  rd_kafka_err2str (err));
-    return rkt;
+        sl_debug ("metadata not known yet topic=%s reason=\"%s\"",
+                  topic ? topic : "-", rd_kafka_err2str (err));
 }
 
 //  librdkafka errors, on both handles. Settings that do not match the
@@ -172,15 +176,8 @@ s_warm_up (wrk_exec_t *self)
     const char *topic = self->cfg->output_topic;
     if (!self->producer)
         return;
-    if (topic && *topic)
-        self->out_rkt = s_topic_warm (self, topic);
-    else {
-        const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata (self->producer, 0, NULL, &md, WRK_WARM_UP_MS) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md)
-            rd_kafka_metadata_destroy (md);
-    }
+    s_topic_warm (self->producer, &self->out_rkt,
+                  topic && *topic ? topic : NULL);
     rd_kafka_poll (self->producer, 0);
     s_check_fatal (self);
 }
@@ -189,12 +186,8 @@ s_warm_up (wrk_exec_t *self)
 static void
 s_warm_up_dlq (wrk_exec_t *self, const char *topic)
 {
-    if (!topic || !*topic || !self->producer ||
-        (self->dlq_rkt && streq (rd_kafka_topic_name (self->dlq_rkt), topic)))
-        return;
-    if (self->dlq_rkt)
-        rd_kafka_topic_destroy (self->dlq_rkt);
-    self->dlq_rkt = s_topic_warm (self, topic);
+    if (topic && *topic && self->producer)
+        s_topic_warm (self->producer, &self->dlq_rkt, topic);
 }
 
 //  Produce one record (copied), waiting while the queue is full.
@@ -426,19 +419,7 @@ s_position (wrk_exec_t *self, const char *topic, int32_t partition,
         self->asg_partition == partition && self->asg_next == start)
         return 0;
     s_stash_clear (self);
-    if (!self->in_rkt || !streq (rd_kafka_topic_name (self->in_rkt), topic)) {
-        //  A topic new to this consumer: learn its leaders now rather
-        //  than on librdkafka's next one-second metadata scan.
-        if (self->in_rkt)
-            rd_kafka_topic_destroy (self->in_rkt);
-        self->in_rkt = rd_kafka_topic_new (self->consumer, topic, NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        if (self->in_rkt &&
-            rd_kafka_metadata (self->consumer, 0, self->in_rkt, &md,
-                               WRK_WARM_UP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md)
-            rd_kafka_metadata_destroy (md);
-    }
+    s_topic_warm (self->consumer, &self->in_rkt, topic);
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new (1);
     rd_kafka_topic_partition_list_add (list, topic, partition)->offset = start;
