@@ -62,6 +62,7 @@ __all__ = [
     "committed", "committed_with_metadata", "decode_meta", "start_proc",
     "start_scheduler", "start_worker", "plugin_path", "parse_kv",
     "log_events", "test_dir", "run_cli", "log_note", "utc_now_iso",
+    "scrape_metrics",
 ]
 
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -876,6 +877,25 @@ def log_events(proc_or_path, message):
             e["_ts"], e["_level"] = m.group(1), m.group(2)
             events.append(e)
     return events
+
+
+def scrape_metrics(port):
+    """A daemon's /metrics on 127.0.0.1:port as {series: value}, the
+    series with its labels as written ('sluice_jobs_total{outcome="done"}');
+    None if it does not answer."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                    timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
 
 
 def utc_now_iso():

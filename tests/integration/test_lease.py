@@ -16,10 +16,10 @@ records in the topic exactly, sluice_jobs_total{outcome="late"} counts
 the ignored DONEs, the group is committed at the high watermarks, and
 nothing is missing from the output."""
 import collections
-import urllib.request
 
 from harness import (Broker, committed, consume_all, expect, free_port,
                      high_watermarks, log_events, log_note, main, produce,
+                     scrape_metrics as scrape,
                      start_scheduler, start_worker, test, unique, wait_for)
 
 PARTITIONS = 2
@@ -30,21 +30,6 @@ def records(per):
         for i in range(per):
             rid = p * per + i
             yield (str(rid), str(rid), p)
-
-
-def scrape(port):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
-                                    timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return None
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
 
 
 def check_output(kafka, out, group, src, hwm, total):

@@ -11,13 +11,12 @@ the scheduler logs and counts it (sluice_records_lost_total on
 
 (test_real_retention does the same against Kafka's own retention.)"""
 import collections
-import urllib.request
 
 from confluent_kafka import Consumer, TopicPartition
 
 from harness import (Broker, committed, consume_all, expect, free_port,
                      log_events, log_note, main, produce, start_scheduler,
-                     start_worker, test, unique, wait_for)
+                     scrape_metrics, start_worker, test, unique, wait_for)
 from realkafka import merge, watermarks
 
 RECORDS = 8000
@@ -27,17 +26,6 @@ VALUE = "v" * 1000          # 8 MB in all: more than the mock keeps
 def lost_ranges(procs, message):
     return merge([(int(e["start"]), int(e["end"]))
                   for p in procs for e in log_events(p, message)])
-
-
-def metric(text, name):
-    total = 0.0
-    found = False
-    for line in text.splitlines():
-        if line.startswith(name) and (len(line) == len(name) or
-                                      line[len(name)] in " {"):
-            total += float(line.rsplit(" ", 1)[1])
-            found = True
-    return total if found else None
 
 
 @test
@@ -66,15 +54,8 @@ def records_pushed_out_of_the_mock_are_reported_lost():
                  "the group to be committed at the high watermark",
                  interval=0.3)
 
-        def scrape():
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
-                                            % port, timeout=2) as r:
-                    return r.read().decode()
-            except OSError:
-                return None
-        lost_metric = metric(wait_for(scrape, 10, "/metrics"),
-                             "sluice_records_lost_total")
+        lost_metric = wait_for(lambda: scrape_metrics(port), 10,
+                               "/metrics").get("sluice_records_lost_total")
         expect(lost_metric == start, "sluice_records_lost_total says %d"
                % start, lost_metric)
         expect(sched.stop() == 0, "the scheduler exits 0 on SIGTERM")
