@@ -152,16 +152,16 @@ s_on_cancel (null_t *self, size_t i, Sluice__Cancel *cancel)
         }
 }
 
-//  One message from socket i.
-static void
+//  One message from socket i, if one is waiting; false if none was.
+static bool
 s_on_message (null_t *self, size_t i)
 {
     char err[256];
-    sl_msg_t *msg = sl_proto_recv (self->socks[i], NULL, err, sizeof err);
+    sl_msg_t *msg = sl_proto_try_recv (self->socks[i], NULL, err, sizeof err);
     if (!msg) {
         if (*err)
             fprintf (stderr, PROG ": bad message: %s\n", err);
-        return;
+        return *err != 0;
     }
     switch (msg->body_case) {
         case SLUICE__ENVELOPE__BODY_JOB:
@@ -180,6 +180,7 @@ s_on_message (null_t *self, size_t i)
             break;
     }
     sl_proto_free (&msg);
+    return true;
 }
 
 //  Send the replies that are due; returns ms until the next one (or -1).
@@ -248,8 +249,8 @@ s_run (null_t *self)
         if (zmq_poll (self->items, (int)self->nsocks, (long)wait) < 0)
             continue;
         for (size_t i = 0; i < self->nsocks; i++)
-            while (zsock_events (self->socks[i]) & ZMQ_POLLIN)
-                s_on_message (self, i);
+            while (s_on_message (self, i))
+                ;
     }
 }
 

@@ -212,44 +212,93 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id,
     sl_msg_t env = SLUICE__ENVELOPE__INIT;
     env.version = SL_PROTO_VERSION;
     sl_proto_set_body (&env, kind, body);
+    //  Encoded on the stack and sent with zmq_send, which copies it: no
+    //  zmsg or zframe per message (the scheduler sends one per job).
+    byte stack[1024];
     size_t size = sluice__envelope__get_packed_size (&env);
-    zframe_t *frame = zframe_new (NULL, size);
-    if (!frame)
+    byte *data = size <= sizeof stack ? stack : malloc (size);
+    if (!data)
         return -1;
-    sluice__envelope__pack (&env, zframe_data (frame));
-    if (routing_id) {
-        zframe_t *id = zframe_dup (routing_id);
-        if (zframe_send (&id, sock, ZFRAME_MORE | ZFRAME_DONTWAIT) != 0) {
-            zframe_destroy (&id);
-            zframe_destroy (&frame);
-            return -1;
-        }
-    }
-    if (zframe_send (&frame, sock, ZFRAME_DONTWAIT) != 0) {
-        zframe_destroy (&frame);
-        return -1;
-    }
-    return 0;
+    sluice__envelope__pack (&env, data);
+    void *handle = zsock_resolve (sock);
+    int rc = 0;
+    if (routing_id &&
+        zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        rc = -1;
+    if (rc == 0 && zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0)
+        rc = -1;
+    if (data != stack)
+        free (data);
+    return rc;
 }
 
 //  Receive one message.
+//  Receive one message; with ZMQ_DONTWAIT in flags, return at once (NULL,
+//  err empty, no routing id) when nothing is waiting.
+static sl_msg_t *
+s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, char *err,
+        size_t errlen)
+{
+    err[0] = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    if (zmq_msg_recv (&frame, handle, flags) < 0) {
+        zmq_msg_close (&frame);
+        return NULL;
+    }
+    if (routing_id_p) {
+        //  A ROUTER: that was the peer's routing id; the body follows.
+        *routing_id_p =
+            zframe_new (zmq_msg_data (&frame), zmq_msg_size (&frame));
+        bool more = zmq_msg_more (&frame);
+        zmq_msg_close (&frame);
+        if (!*routing_id_p || !more) {
+            s_fail (err, errlen, "expected one frame, got 0");
+            return NULL;
+        }
+        zmq_msg_init (&frame);
+        if (zmq_msg_recv (&frame, handle, 0) < 0) {
+            zmq_msg_close (&frame);
+            s_fail (err, errlen, "expected one frame, got 0");
+            return NULL;
+        }
+    }
+    //  The body is decoded straight from the zmq_msg_t: no zmsg or zframe
+    //  per message.
+    sl_msg_t *msg = NULL;
+    if (zmq_msg_more (&frame)) {
+        size_t frames = 1;
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        do {
+            if (zmq_msg_recv (&rest, handle, 0) < 0)
+                break;
+            frames++;
+        } while (zmq_msg_more (&rest));
+        zmq_msg_close (&rest);
+        s_fail (err, errlen, "expected one frame, got %zu", frames);
+    } else
+        msg = sl_proto_decode (zmq_msg_data (&frame), zmq_msg_size (&frame),
+                               err, errlen);
+    zmq_msg_close (&frame);
+    return msg;
+}
+
 sl_msg_t *
 sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err, size_t errlen)
 {
-    err[0] = 0;
-    zmsg_t *zmsg = zmsg_recv (sock);
-    if (!zmsg)
-        return NULL;
     if (routing_id_p)
-        *routing_id_p = zmsg_pop (zmsg);
-    sl_msg_t *msg = NULL;
-    if (zmsg_size (zmsg) != 1)
-        s_fail (err, errlen, "expected one frame, got %zu", zmsg_size (zmsg));
-    else {
-        zframe_t *frame = zmsg_first (zmsg);
-        msg = sl_proto_decode (zframe_data (frame), zframe_size (frame), err,
-                               errlen);
-    }
-    zmsg_destroy (&zmsg);
-    return msg;
+        *routing_id_p = NULL;
+    return s_recv (sock, 0, routing_id_p, err, errlen);
+}
+
+sl_msg_t *
+sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
+                   size_t errlen)
+{
+    if (routing_id_p)
+        *routing_id_p = NULL;
+    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, err, errlen);
 }

@@ -49,4 +49,10 @@ int sl_proto_send (zsock_t *sock, zframe_t *routing_id,
 sl_msg_t *sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
                          size_t errlen);
 
+/*  The same without waiting: NULL with err empty and no routing id when
+    nothing is waiting. Cheaper than asking the socket first (ZMQ_EVENTS
+    costs a system call), so a reader drains a socket with it.           */
+sl_msg_t *sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
+                             size_t errlen);
+
 #endif

@@ -11,6 +11,7 @@
 #include "scheduler.h"
 
 typedef struct _sched_worker_t sched_worker_t;
+typedef struct _sched_job_t sched_job_t;
 
 /*  Upper bounds (seconds) of the job duration histogram's buckets.      */
 #define SCHED_JOB_BUCKETS 12
@@ -33,9 +34,10 @@ typedef struct {
 typedef struct {
     char *topic;
     int32_t partition;
-    char key[300]; /* "topic:partition"                            */
+    char key[300];   /* "topic:partition"                            */
+    char *dlq_topic; /* where its dead letters go                     */
     sched_window_t *window;
-    zlistx_t *jobs; /* sched_job_t *, queued and in flight          */
+    sched_job_t *jobs_head, *jobs_tail; /* queued and in flight, linked */
     uint32_t in_flight;
     int64_t drain_target; /* hwm at assignment, -1 until known            */
     int64_t drain_start;  /* committed at assignment                      */
@@ -47,22 +49,25 @@ typedef struct {
     uint64_t records_done;
 } sched_part_t;
 
-typedef struct {
+/*  A job: a range of one partition, queued or in flight. Tens of
+    thousands may be held at once (partitions x window), so it is kept
+    small: no inline strings, linked into its partition's list directly,
+    and indexed by id in an sched_idmap (one slot, no allocation).       */
+struct _sched_job_t {
     uint64_t id;
-    char key[24];
     sched_part_t *part;
-    void *part_handle; /* handle in part->jobs                         */
+    sched_job_t *prev, *next; /* in part's list                          */
     int64_t start, end;
-    uint32_t attempt;
-    bool dead_letter;
-    bool queued;            /* waiting for a worker                         */
-    bool started;           /* its holder said it began (PROGRESS)          */
-    int64_t not_before;     /* earliest dispatch time when queued           */
-    sched_worker_t *worker; /* holder when in flight                        */
+    sched_worker_t *worker; /* holder when in flight                     */
+    int64_t not_before;     /* earliest dispatch time when queued        */
     int64_t sent_ms;
     int64_t deadline_ms;
-    char reason[200];
-} sched_job_t;
+    char *reason; /* why it last failed (heap), NULL if it has not      */
+    uint32_t attempt;
+    bool dead_letter;
+    bool queued;  /* waiting for a worker                                */
+    bool started; /* its holder said it began (PROGRESS)                */
+};
 
 struct _sched_worker_t {
     zframe_t *rid;
@@ -111,8 +116,9 @@ struct _scheduler_t {
     zactor_t *offsets;
     bool offsets_busy;
     int64_t offsets_next_ms;
-    zhashx_t *parts;   /* key -> sched_part_t *                            */
-    zhashx_t *jobs;    /* job id -> sched_job_t *                          */
+    zhashx_t *parts; /* key -> sched_part_t *                            */
+    struct _sched_idmap_t *jobs; /* job id -> sched_job_t *            */
+    int64_t lease_check_ms;      /* no lease can expire before this time      */
     zhashx_t *workers; /* routing id hex -> sched_worker_t *               */
     uint64_t next_job_id;
     uint32_t in_flight, queued;

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <unistd.h>
+#include "sched_idmap.h"
 #include "sched_kafka.h"
 #include "sched_state.h"
 #include "sl_curve.h"
@@ -23,12 +24,26 @@
 #define SCHED_TICK_MS 50
 /*  How often the end-offset query is considered (it runs only when due). */
 #define SCHED_OFFSETS_MS 10
+/*  Most messages taken from the ROUTER per wake-up.                      */
+#define SCHED_RECV_BURST 256
 
-//  Worker key: the routing id as hex.
-static char *
-s_worker_key (zframe_t *rid)
+//  Worker key: the routing id as hex, in `key` (no allocation: this runs
+//  for every message).
+#define SCHED_KEY_MAX (2 * 255 + 1)
+static const char *
+s_worker_key (zframe_t *rid, char key[SCHED_KEY_MAX])
 {
-    return zframe_strhex (rid);
+    static const char hex[] = "0123456789ABCDEF";
+    const byte *data = zframe_data (rid);
+    size_t size = zframe_size (rid);
+    if (size > 255)
+        size = 255;
+    for (size_t i = 0; i < size; i++) {
+        key[2 * i] = hex[data[i] >> 4];
+        key[2 * i + 1] = hex[data[i] & 15];
+    }
+    key[2 * size] = 0;
+    return key;
 }
 
 //  ---------------------------------------------------------------------
@@ -53,14 +68,18 @@ sched_part_add (scheduler_t *self, const char *topic, int32_t partition,
         return NULL;
     part->topic = strdup (topic);
     part->partition = partition;
+    //  The DLQ topic for its records: --dlq-topic, or "<topic>.dlq".
+    if (self->cfg->dlq_topic && *self->cfg->dlq_topic)
+        part->dlq_topic = strdup (self->cfg->dlq_topic);
+    else if (asprintf (&part->dlq_topic, "%s.dlq", topic) < 0)
+        part->dlq_topic = NULL;
     snprintf (part->key, sizeof part->key, "%s:%" PRId32, topic, partition);
     part->window = sched_window_new (committed, (int)self->cfg->window,
                                      self->cfg->job_records);
-    part->jobs = zlistx_new ();
     part->drain_target = -1;
     part->acked_committed = -1;
     part->last_dispatch_ms = sl_now_ms ();
-    if (!part->topic || !part->window || !part->jobs) {
+    if (!part->topic || !part->dlq_topic || !part->window) {
         sched_part_free (part);
         return NULL;
     }
@@ -78,8 +97,8 @@ sched_part_free (sched_part_t *part)
     if (!part)
         return;
     sched_window_destroy (&part->window);
-    zlistx_destroy (&part->jobs);
     free (part->topic);
+    free (part->dlq_topic);
     free (part);
 }
 
@@ -88,7 +107,7 @@ void
 sched_part_remove (scheduler_t *self, sched_part_t *part)
 {
     sched_job_t *job;
-    while ((job = zlistx_first (part->jobs))) {
+    while ((job = part->jobs_head)) {
         if (job->worker)
             sched_send_cancel (self, job, "partition revoked");
         sched_job_forget (self, job);
@@ -109,13 +128,20 @@ s_job_new (scheduler_t *self, sched_part_t *part, int64_t start, int64_t end,
     if (!job)
         return NULL;
     job->id = ++self->next_job_id;
-    snprintf (job->key, sizeof job->key, "%" PRIu64, job->id);
     job->part = part;
     job->start = start;
     job->end = end;
     job->attempt = attempt;
-    job->part_handle = zlistx_add_end (part->jobs, job);
-    zhashx_insert (self->jobs, job->key, job);
+    if (sched_idmap_insert (self->jobs, job) != 0) {
+        free (job);
+        return NULL;
+    }
+    job->prev = part->jobs_tail;
+    if (part->jobs_tail)
+        part->jobs_tail->next = job;
+    else
+        part->jobs_head = job;
+    part->jobs_tail = job;
     return job;
 }
 
@@ -131,8 +157,17 @@ sched_job_forget (scheduler_t *self, sched_job_t *job)
     }
     if (job->queued)
         self->queued--;
-    zlistx_delete (job->part->jobs, job->part_handle);
-    zhashx_delete (self->jobs, job->key);
+    sched_part_t *part = job->part;
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        part->jobs_head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        part->jobs_tail = job->prev;
+    sched_idmap_remove (self->jobs, job->id);
+    free (job->reason);
     free (job);
 }
 
@@ -165,7 +200,11 @@ s_job_failed (scheduler_t *self, sched_job_t *job, const char *reason,
         return;
     }
     self->stats.jobs_failed++;
-    snprintf (job->reason, sizeof job->reason, "%s", reason);
+    char *copy = strdup (reason);
+    if (copy) {
+        free (job->reason);
+        job->reason = copy;
+    }
     if (job->dead_letter || (int64_t)job->attempt < self->cfg->max_attempts) {
         //  Dead-letter copies are retried with backoff: the record may
         //  not be dropped, so the only way forward is to copy it.
@@ -243,8 +282,9 @@ s_worker_reclaim (scheduler_t *self, sched_worker_t *worker, const char *reason,
                   bool count_attempt)
 {
     zlistx_t *held = zlistx_new ();
-    for (sched_job_t *job = zhashx_first (self->jobs); job;
-         job = zhashx_next (self->jobs))
+    size_t cursor = 0;
+    for (sched_job_t *job = sched_idmap_next (self->jobs, &cursor); job;
+         job = sched_idmap_next (self->jobs, &cursor))
         if (job->worker == worker)
             zlistx_add_end (held, job);
     //  Only a job the worker had started can be blamed for its death; the
@@ -272,8 +312,7 @@ s_worker_drop (scheduler_t *self, sched_worker_t *worker, const char *reason,
 static sched_job_t *
 s_part_queued_job (sched_part_t *part, int64_t now)
 {
-    for (sched_job_t *job = zlistx_first (part->jobs); job;
-         job = zlistx_next (part->jobs))
+    for (sched_job_t *job = part->jobs_head; job; job = job->next)
         if (job->queued && job->not_before <= now)
             return job;
     return NULL;
@@ -331,22 +370,11 @@ s_pick_worker (scheduler_t *self)
     return best;
 }
 
-//  The DLQ topic for a partition's records.
-static const char *
-s_dlq_topic (scheduler_t *self, sched_part_t *part, char *buf, size_t size)
-{
-    if (self->cfg->dlq_topic && *self->cfg->dlq_topic)
-        return self->cfg->dlq_topic;
-    snprintf (buf, size, "%s.dlq", part->topic);
-    return buf;
-}
-
 //  Send one job to a worker.
 static int
 s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
             int64_t now)
 {
-    char dlq[300];
     Sluice__Job msg = SLUICE__JOB__INIT;
     msg.job_id = job->id;
     msg.topic = job->part->topic;
@@ -356,8 +384,8 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
     msg.attempt = job->attempt;
     msg.mode = job->dead_letter ? SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER
                                 : SLUICE__JOB_MODE__JOB_MODE_PROCESS;
-    msg.dlq_topic = (char *)s_dlq_topic (self, job->part, dlq, sizeof dlq);
-    msg.reason = job->reason;
+    msg.dlq_topic = job->part->dlq_topic;
+    msg.reason = job->reason ? job->reason : "";
     msg.lease_ms = (uint32_t)self->cfg->job_timeout_ms;
     if (sl_proto_send (self->router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
                        &msg) != 0)
@@ -439,13 +467,13 @@ s_send_bye (scheduler_t *self, zframe_t *rid, const char *reason, bool rehello,
 
 //  HELLO: a worker (re)announces itself with its credit.
 static void
-s_on_hello (scheduler_t *self, zframe_t *rid, char *key, Sluice__Hello *hello)
+s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
+            Sluice__Hello *hello)
 {
     sched_worker_t *worker = zhashx_lookup (self->workers, key);
     if (worker) {
         //  It forgot its jobs (it lost us for a while): take them back.
         s_worker_reclaim (self, worker, "worker re-announced", false);
-        free (key);
     } else {
         if ((int64_t)zhashx_size (self->workers) >= self->cfg->max_workers) {
             //  Bounded state: a flood of HELLOs (or a fleet larger than
@@ -461,19 +489,23 @@ s_on_hello (scheduler_t *self, zframe_t *rid, char *key, Sluice__Hello *hello)
                          *hello->worker_id ? hello->worker_id : key);
             }
             s_send_bye (self, rid, "too many workers", false, false);
-            free (key);
             return;
         }
         worker = calloc (1, sizeof *worker);
-        if (!worker) {
-            free (key);
+        if (!worker)
+            return;
+        worker->rid = zframe_dup (rid);
+        worker->key = strdup (key);
+        if (!worker->rid || !worker->key) {
+            zframe_destroy (&worker->rid);
+            free (worker->key);
+            free (worker);
             return;
         }
-        worker->rid = zframe_dup (rid);
-        worker->key = key;
-        zhashx_insert (self->workers, key, worker);
+        zhashx_insert (self->workers, worker->key, worker);
     }
-    snprintf (worker->name, sizeof worker->name, "%s",
+    snprintf (worker->name, sizeof worker->name, "%.*s",
+              (int)sizeof worker->name - 1,
               *hello->worker_id ? hello->worker_id : key);
     snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
     worker->credits = hello->credits;
@@ -488,9 +520,9 @@ static void
 s_drop_covered (scheduler_t *self, sched_part_t *part, int64_t start,
                 int64_t end)
 {
-    sched_job_t *job = zlistx_first (part->jobs);
+    sched_job_t *job = part->jobs_head;
     while (job) {
-        sched_job_t *next = zlistx_next (part->jobs);
+        sched_job_t *next = job->next;
         if (job->start >= start && job->end <= end) {
             if (job->worker)
                 sched_send_cancel (self, job, "range completed elsewhere");
@@ -533,12 +565,15 @@ s_done_ok (scheduler_t *self, sched_part_t *part, Sluice__Done *done)
 static void
 s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
 {
-    char key[32];
-    snprintf (key, sizeof key, "%" PRIu64, done->job_id);
-    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    sched_job_t *job = sched_idmap_lookup (self->jobs, done->job_id);
     worker->credits += done->credits;
     worker->jobs_done++;
-    sched_part_t *part = sched_part_find (self, done->topic, done->partition);
+    //  The job knows its partition; a stale id is judged by the range.
+    sched_part_t *part =
+        job && job->part->partition == done->partition &&
+                streq (job->part->topic, done->topic)
+            ? job->part
+            : sched_part_find (self, done->topic, done->partition);
     if (!part) {
         sl_debug ("DONE for a partition not owned, ignored topic=%s "
                   "partition=%d",
@@ -571,9 +606,7 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
 static void
 s_on_return (scheduler_t *self, sched_worker_t *worker, Sluice__Return *ret)
 {
-    char key[32];
-    snprintf (key, sizeof key, "%" PRIu64, ret->job_id);
-    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    sched_job_t *job = sched_idmap_lookup (self->jobs, ret->job_id);
     if (job && job->worker == worker) {
         sl_info ("job returned job=%" PRIu64 " worker=%s reason=\"%s\"",
                  job->id, worker->name, ret->reason);
@@ -586,9 +619,7 @@ static void
 s_on_progress (scheduler_t *self, sched_worker_t *worker,
                Sluice__Progress *progress)
 {
-    char key[32];
-    snprintf (key, sizeof key, "%" PRIu64, progress->job_id);
-    sched_job_t *job = zhashx_lookup (self->jobs, key);
+    sched_job_t *job = sched_idmap_lookup (self->jobs, progress->job_id);
     if (job && job->worker == worker) {
         job->started = true;
         job->deadline_ms = sl_now_ms () + self->cfg->job_timeout_ms;
@@ -628,43 +659,61 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
     }
 }
 
-//  ROUTER readable: one message from a worker or a status client.
+//  One message from a worker or a status client, if one is waiting.
+//  Returns false if none was.
+static bool
+s_router_recv (scheduler_t *self)
+{
+    char err[256];
+    zframe_t *rid = NULL;
+    sl_msg_t *msg = sl_proto_try_recv (self->router, &rid, err, sizeof err);
+    if (!rid) {
+        sl_proto_free (&msg);
+        return false;
+    }
+    char keybuf[SCHED_KEY_MAX];
+    const char *key = s_worker_key (rid, keybuf);
+    sched_worker_t *worker = zhashx_lookup (self->workers, key);
+    if (!msg) {
+        sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
+                 worker ? worker->name : key, err);
+        if (worker)
+            s_worker_drop (self, worker, "protocol error", false);
+        s_send_bye (self, rid, err, false, false);
+    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO)
+        s_on_hello (self, rid, key, msg->hello);
+    else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST) {
+        sched_send_status (self, rid);
+    } else if (!worker) {
+        //  A worker of a previous incarnation, or one we dropped.
+        s_send_bye (self, rid, "unknown worker: say HELLO", true, false);
+    } else {
+        s_on_worker_msg (self, worker, msg);
+    }
+    sl_proto_free (&msg);
+    zframe_destroy (&rid);
+    return true;
+}
+
+//  ROUTER readable: take every message waiting (up to a bound, so timers
+//  still run under a flood), dispatch once, and look again: replies to
+//  what was just sent may be there already. One poll and one dispatch
+//  pass per burst instead of per message: at high credit most of the
+//  scheduler's time went to poll() wake-ups, and the jobs of one pass
+//  leave in the same TCP segments.
 static int
 s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
 {
     scheduler_t *self = arg;
-    char err[256];
-    zframe_t *rid = NULL;
-    sl_msg_t *msg = sl_proto_recv (self->router, &rid, err, sizeof err);
-    if (!rid) {
-        sl_proto_free (&msg);
-        return 0;
+    int taken = 0;
+    while (taken < SCHED_RECV_BURST) {
+        int got = 0;
+        while (taken < SCHED_RECV_BURST && s_router_recv (self))
+            taken++, got++;
+        if (got == 0)
+            break;
+        sched_dispatch (self);
     }
-    char *key = s_worker_key (rid);
-    sched_worker_t *worker = key ? zhashx_lookup (self->workers, key) : NULL;
-    if (!msg) {
-        sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
-                 worker ? worker->name : (key ? key : "?"), err);
-        if (worker)
-            s_worker_drop (self, worker, "protocol error", false);
-        s_send_bye (self, rid, err, false, false);
-        free (key);
-    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO)
-        s_on_hello (self, rid, key, msg->hello); //  takes key
-    else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST) {
-        sched_send_status (self, rid);
-        free (key);
-    } else if (!worker) {
-        //  A worker of a previous incarnation, or one we dropped.
-        s_send_bye (self, rid, "unknown worker: say HELLO", true, false);
-        free (key);
-    } else {
-        s_on_worker_msg (self, worker, msg);
-        free (key);
-    }
-    sl_proto_free (&msg);
-    zframe_destroy (&rid);
-    sched_dispatch (self);
     return 0;
 }
 
@@ -695,15 +744,28 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  Take back jobs whose lease expired.
+//  Take back jobs whose lease expired. Deadlines only move later (a new
+//  lease or a PROGRESS runs from now), so the earliest one seen in a walk
+//  bounds when the next walk can find anything: holding tens of thousands
+//  of jobs costs one walk per lease, not one per tick.
 static void
 s_check_leases (scheduler_t *self, int64_t now)
 {
+    if (now <= self->lease_check_ms)
+        return;
+    int64_t next = now + self->cfg->job_timeout_ms;
     zlistx_t *expired = zlistx_new ();
-    for (sched_job_t *job = zhashx_first (self->jobs); job;
-         job = zhashx_next (self->jobs))
-        if (job->worker && job->started && now > job->deadline_ms)
+    size_t cursor = 0;
+    for (sched_job_t *job = sched_idmap_next (self->jobs, &cursor); job;
+         job = sched_idmap_next (self->jobs, &cursor)) {
+        if (!job->worker || !job->started)
+            continue;
+        if (now > job->deadline_ms)
             zlistx_add_end (expired, job);
+        else if (job->deadline_ms < next)
+            next = job->deadline_ms;
+    }
+    self->lease_check_ms = next;
     for (sched_job_t *job = zlistx_first (expired); job;
          job = zlistx_next (expired)) {
         char reason[96];
@@ -796,7 +858,7 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
     self->cfg = cfg;
     self->kafka_pipe[0] = self->kafka_pipe[1] = -1;
     self->parts = zhashx_new ();
-    self->jobs = zhashx_new ();
+    self->jobs = sched_idmap_new (offsetof (sched_job_t, id));
     self->workers = zhashx_new ();
     zhashx_set_destructor (self->workers, s_worker_free);
     self->started_ms = sl_now_ms ();
@@ -918,18 +980,17 @@ scheduler_destroy (scheduler_t **self_p)
     if (self->router && self->workers)
         s_bye_all (self, finished);
     sched_kafka_stop (self);
-    if (self->jobs) {
-        sched_job_t *job;
-        while ((job = zhashx_first (self->jobs)))
-            sched_job_forget (self, job);
-    }
     if (self->parts) {
+        //  Every job is in its partition's list.
         for (sched_part_t *p = zhashx_first (self->parts); p;
-             p = zhashx_next (self->parts))
+             p = zhashx_next (self->parts)) {
+            while (self->jobs && p->jobs_head)
+                sched_job_forget (self, p->jobs_head);
             sched_part_free (p);
+        }
         zhashx_destroy (&self->parts);
     }
-    zhashx_destroy (&self->jobs);
+    sched_idmap_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
     zactor_destroy (&self->monitor);
     zsock_destroy (&self->router);

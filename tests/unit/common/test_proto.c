@@ -909,6 +909,17 @@ Test (proto, send_and_recv_over_router_dealer)
         cr_assert_str_eq (msg->job->topic, "in");
         sl_proto_free (&msg);
     }
+    //  A message larger than the encoder's stack buffer.
+    char reason[5000];
+    memset (reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = 0;
+    job.reason = reason;
+    cr_assert_eq (
+        sl_proto_send (pair.router, id, SLUICE__ENVELOPE__BODY_JOB, &job), 0);
+    msg = sl_proto_recv (pair.dealer, NULL, err, sizeof err);
+    cr_assert_not_null (msg, "large JOB refused: %s", err);
+    cr_assert_str_eq (msg->job->reason, reason);
+    sl_proto_free (&msg);
     zframe_destroy (&id);
     s_pair_destroy (&pair);
 }
