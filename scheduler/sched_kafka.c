@@ -511,6 +511,9 @@ s_stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
             json_integer_value (json_object_get (root, "rxmsgs"));
         self->stats.rxmsg_bytes =
             json_integer_value (json_object_get (root, "rxmsg_bytes"));
+        self->stats.rx_bytes =
+            json_integer_value (json_object_get (root, "rx_bytes"));
+        self->stats.stats_samples++;
         json_decref (root);
     }
     return 0;
@@ -635,8 +638,13 @@ sched_kafka_stop (scheduler_t *self)
     zactor_destroy (&self->offsets);
     rd_kafka_queue_io_event_enable (self->rkq, -1, NULL, 0);
     rd_kafka_consumer_close (self->rk);
-    sl_info ("kafka consumer totals rxmsgs=%" PRId64 " rxmsg_bytes=%" PRId64,
-             self->stats.rxmsgs, self->stats.rxmsg_bytes);
+    //  rx_bytes: everything received from the brokers (group protocol,
+    //  metadata, offsets); rxmsgs and rxmsg_bytes: records, which must be
+    //  0; samples: how many statistics these totals rest on.
+    sl_info ("kafka consumer totals rxmsgs=%" PRId64 " rxmsg_bytes=%" PRId64
+             " rx_bytes=%" PRId64 " samples=%" PRIu64,
+             self->stats.rxmsgs, self->stats.rxmsg_bytes, self->stats.rx_bytes,
+             self->stats.stats_samples);
     rd_kafka_queue_destroy (self->rkq);
     rd_kafka_destroy (self->rk);
     self->rk = NULL;

@@ -94,6 +94,8 @@ typedef struct {
     uint64_t records_lost, job_ms_total;
     uint64_t commits, commit_failures;
     int64_t rxmsgs, rxmsg_bytes; /* consumer totals from librdkafka stats */
+    int64_t rx_bytes;            /* every byte received from brokers      */
+    uint64_t stats_samples;      /* statistics callbacks seen              */
     uint64_t job_seconds_buckets[SCHED_JOB_BUCKETS]; /* cumulative counts */
     double job_seconds_sum;
     uint64_t job_seconds_count;
