@@ -29,6 +29,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
+import fig8  # noqa: E402
 import figures  # noqa: E402
 from benchlib import BenchError, Run, note  # noqa: E402
 
@@ -146,7 +147,15 @@ def _headline(fig):
                               worst_s["config"]["workers"],
                               worst_s["config"]["job_records"],
                               worst_s["config"]["producer_batch"]))
-        return txt, ">= 0.8", _med(worst_w["ratio_wall"]) >= 0.8
+        # Judged on wall time, except on the embedded broker, whose
+        # consumer-group join alone takes 3 s (librdkafka 2.0.2's mock has
+        # a fixed initial rebalance delay) against drains of a fraction of
+        # a second: there the steady state is what can be compared.
+        judge = fig.get("judge", "ratio_wall")
+        worst = worst_s if judge == "ratio_steady" else worst_w
+        txt += "; judged on %s" % ("steady" if judge == "ratio_steady"
+                                   else "wall")
+        return txt, ">= 0.8", _med(worst[judge]) >= 0.8
     if f == 3:
         worst_b = max(r["byte_amplification"] for r in rows)
         worst_r = max(r["record_amplification"] for r in rows)
@@ -192,6 +201,8 @@ def _headline(fig):
         txt = "p99 %s ms (plain consumer %s ms)" % (
             "/".join(_fmt(x) for x in p99), "/".join(_fmt(x) for x in base))
         return txt, "p99 <= 100 ms", max(p99) <= 100
+    if f == 8:
+        return fig8.headline(fig)
     return "-", fig.get("target", ""), None
 
 
@@ -240,11 +251,11 @@ def _fig_table(fig):
     if f == 3:
         return _table(
             ["workers", "job", "batch", "records in jobs", "records "
-             "fetched", "of which dropped by seek", "record ampl.",
+             "fetched", "record ampl.",
              "bytes fetched", "one consumer's bytes", "byte ampl."],
             [[r["config"]["workers"], r["config"]["job_records"],
               r["config"]["producer_batch"], r["config"]["records"],
-              r["records_fetched"], r["records_dropped_by_seek"],
+              r["records_fetched"],
               _fmt(r["record_amplification"], "ratio"), r["bytes_fetched"],
               r["baseline_bytes_fetched"],
               _fmt(r["byte_amplification"], "ratio")] for r in rows])
@@ -313,6 +324,8 @@ def _fig_table(fig):
               _fmt(r["baseline"].get("p50_ms")),
               _fmt(r["baseline"].get("p99_ms")),
               _fmt(r["ratio_p99"], "ratio")] for r in rows])
+    if f == 8:
+        return fig8.table(fig)
     return []
 
 
@@ -501,6 +514,7 @@ def main():
                  ("f5", lambda: [figures.fig5(run, sizes["f5"])]),
                  ("f6", lambda: [figures.fig6(run, sizes["f6"])]),
                  ("f7", lambda: [figures.fig7(run, sizes["f7"])]),
+                 ("f8", lambda: [fig8.fig8(run, sizes["f8"])]),
                  ("big", lambda: [figures.big(run, sizes["big"])])]
         for name, step in steps:
             if not (want(name) or (name == "f2" and want("f3"))):

@@ -121,8 +121,8 @@ sched_idmap_remove (sched_idmap_t *self, uint64_t id)
          j = (j + 1) & self->mask) {
         size_t home = s_home (self, s_id (self, self->slots[j]));
         //  j's entry may move to hole if home is not in (hole, j].
-        bool stays = hole <= j ? (home > hole && home <= j)
-                               : (home > hole || home <= j);
+        bool stays =
+            hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!stays) {
             self->slots[hole] = self->slots[j];
             hole = j;

@@ -559,6 +559,12 @@ s_done_ok (scheduler_t *self, sched_part_t *part, Sluice__Done *done)
                   part->topic, part->partition, done->lost_ranges[i]->start,
                   done->lost_ranges[i]->end);
     s_drop_covered (self, part, done->start, done->end);
+    //  Draining and this partition just reached its target: commit now
+    //  (sched_drain_finished does) rather than on the next tick, so the
+    //  drain ends one commit round trip after its last DONE.
+    if (self->cfg->drain && part->drain_target >= 0 &&
+        sched_window_committed (part->window) >= part->drain_target)
+        sched_drain_finished (self);
 }
 
 //  DONE: a job ended; credit comes back with it.
@@ -840,7 +846,12 @@ s_on_kafka (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         ;
     sched_kafka_poll (self);
     sched_dispatch (self);
-    return self->fatal ? -1 : 0;
+    if (self->fatal)
+        return -1;
+    //  A commit result may be the last thing a drain waits for.
+    if (self->cfg->drain && sched_drain_finished (self))
+        return -1;
+    return 0;
 }
 
 //  ---------------------------------------------------------------------

@@ -511,6 +511,19 @@ s_rate (worker_t *self, int64_t now)
     return 0;
 }
 
+//  What the lanes' consumers fetched, summed (librdkafka statistics).
+static void
+s_fetched (worker_t *self, uint64_t *records, uint64_t *bytes)
+{
+    *records = *bytes = 0;
+    for (size_t l = 0; l < self->nlanes; l++) {
+        uint64_t r, b;
+        wrk_exec_fetched (self->lanes[l].exec, &r, &b);
+        *records += r;
+        *bytes += b;
+    }
+}
+
 //  Render the worker's Prometheus page and readiness.
 static void
 s_metrics_publish (worker_t *self)
@@ -529,6 +542,8 @@ s_metrics_publish (worker_t *self)
              "sluice_worker_jobs_total{outcome=\"done\"} %" PRIu64 "\n"
              "sluice_worker_jobs_total{outcome=\"failed\"} %" PRIu64 "\n",
              self->totals.jobs_ok, self->totals.jobs_failed);
+    uint64_t fetched, fetched_bytes;
+    s_fetched (self, &fetched, &fetched_bytes);
     const struct {
         const char *name, *help;
         uint64_t v;
@@ -543,7 +558,15 @@ s_metrics_publish (worker_t *self)
          "Per-record retries asked for by the plugin.", self->totals.retried},
         {"sluice_worker_records_lost_total",
          "Offsets deleted by retention before they were read.",
-         self->totals.lost}};
+         self->totals.lost},
+        {"sluice_worker_fetched_records_total",
+         "Records the worker's consumers fetched from Kafka (librdkafka "
+         "statistics rxmsgs: prefetch and records read again included).",
+         fetched},
+        {"sluice_worker_fetched_bytes_total",
+         "Bytes the worker's consumers received from Kafka brokers "
+         "(librdkafka statistics rx_bytes).",
+         fetched_bytes}};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
                  counters[i].name, counters[i].help, counters[i].name,
@@ -766,6 +789,10 @@ worker_run (worker_t *self)
     bye.reason = "worker stopping";
     for (size_t i = 0; i < self->nscheds; i++)
         s_send (self, (int)i, SLUICE__ENVELOPE__BODY_BYE, &bye);
+    uint64_t fetched, fetched_bytes;
+    s_fetched (self, &fetched, &fetched_bytes);
+    sl_info ("kafka consumer totals rxmsgs=%" PRIu64 " rx_bytes=%" PRIu64,
+             fetched, fetched_bytes);
     sl_info ("worker stopped jobs_done=%" PRIu64, self->jobs_done);
     if (self->exit_code)
         return self->exit_code;

@@ -1,13 +1,25 @@
 /*  wrk_exec - the worker's executor. See wrk_exec.h.                    */
 #include "wrk_exec.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdatomic.h>
 #include <time.h>
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 
 #define EXEC_POLL_MS 100
+/*  While no job runs the consumer's callbacks (statistics, errors) are
+    still served this often; after this long without a job its partition
+    is paused.                                                            */
+#define EXEC_IDLE_POLL_MS 200
+/*  With statistics.interval.ms at most this, the executor waits at the
+    end for a report that covers its last fetch (the exit totals are then
+    exact); with the default (1000) the exit is not held up and the totals
+    may miss the last interval's fetches.                                 */
+#define EXEC_STATS_EXACT_MS 250
 /*  Longest wait for the output topic's metadata before the first job.     */
 #define WRK_WARM_UP_MS 2000
 
@@ -49,6 +61,7 @@ struct _wrk_exec_t {
     char *asg_topic;
     int32_t asg_partition;
     int64_t asg_next;
+    bool asg_paused; /* idle: the partition fetches nothing             */
     //  Records fetched past the end of the previous job, kept for the next.
     rd_kafka_message_t **stash;
     size_t stash_n, stash_pos, stash_cap;
@@ -62,6 +75,12 @@ struct _wrk_exec_t {
     uint64_t serial;
     uint64_t dr_failures;
     char dr_error[256];
+    //  The consumer's librdkafka statistics (stats_cb; read by the main
+    //  thread for its metrics): records and bytes fetched, reports seen.
+    _Atomic uint64_t fetched_records, fetched_bytes, stats_reports;
+    int64_t stats_interval_ms; /* statistics.interval.ms, 0: off          */
+    uint64_t taken;            /* records taken from the consumer's queue  */
+    uint64_t taken_reported;   /* taken when the last report was served    */
     char fatal[600]; /* why the executor cannot go on, "" while it can  */
     int fatal_code;  /* the worker's exit code for it                  */
     bool fatal_sent;
@@ -147,6 +166,53 @@ s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
     } else
         sl_debug ("kafka error client=%s error=%s reason=\"%s\"",
                   rd_kafka_name (rk), rd_kafka_err2name (err), reason);
+}
+
+//  Statistics of the consumer: keep what it fetched. librdkafka's totals
+//  are cumulative, so each report replaces the last.
+static int
+s_stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    wrk_exec_t *self = opaque;
+    json_t *root = json_loadb (json, json_len, 0, NULL);
+    if (!root)
+        return 0;
+    json_int_t records = json_integer_value (json_object_get (root, "rxmsgs"));
+    json_int_t bytes = json_integer_value (json_object_get (root, "rx_bytes"));
+    json_decref (root);
+    if (records >= 0)
+        atomic_store (&self->fetched_records, (uint64_t)records);
+    if (bytes >= 0)
+        atomic_store (&self->fetched_bytes, (uint64_t)bytes);
+    atomic_fetch_add (&self->stats_reports, 1);
+    self->taken_reported = self->taken;
+    return 0;
+}
+
+//  Serve the consumer's callbacks (statistics, errors); records are not
+//  touched: they wait in the consumer's own queue.
+static void
+s_consumer_poll (wrk_exec_t *self, int timeout_ms)
+{
+    rd_kafka_poll (self->consumer, timeout_ms);
+}
+
+//  Before the executor ends: with a short statistics interval, wait for a
+//  report that covers everything taken from the consumer, so the totals
+//  the worker logs at exit are exact. Otherwise serve what is there.
+static void
+s_stats_final (wrk_exec_t *self)
+{
+    bool behind = self->taken != self->taken_reported;
+    s_consumer_poll (self, 0); //  reports made before now do not count
+    if (!behind || self->stats_interval_ms <= 0 ||
+        self->stats_interval_ms > EXEC_STATS_EXACT_MS || self->fatal[0])
+        return;
+    int64_t deadline = sl_now_ms () + 2 * self->stats_interval_ms + 100;
+    uint64_t seen = atomic_load (&self->stats_reports);
+    while (atomic_load (&self->stats_reports) == seen &&
+           sl_now_ms () < deadline)
+        s_consumer_poll (self, 20);
 }
 
 //  Tell the worker, once, that the executor cannot go on, and stop taking
@@ -410,11 +476,37 @@ s_stash_clear (wrk_exec_t *self)
     self->stash_n = self->stash_pos = 0;
 }
 
+//  Pause the assigned partition (no job for a while: an idle consumer
+//  polls the broker no more), or resume it. Pausing drops what it fetched
+//  past the records already taken (the stash keeps those); resumed, it
+//  fetches on from there. A paused partition is always resumed before the
+//  assignment changes: the pause would outlive it.
+static void
+s_asg_pause (wrk_exec_t *self, bool pause)
+{
+    if (!self->asg_topic || self->asg_paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new (1);
+    rd_kafka_topic_partition_list_add (list, self->asg_topic,
+                                       self->asg_partition);
+    rd_kafka_resp_err_t rc =
+        pause ? rd_kafka_pause_partitions (self->consumer, list)
+              : rd_kafka_resume_partitions (self->consumer, list);
+    rd_kafka_topic_partition_list_destroy (list);
+    if (rc)
+        sl_debug ("%s failed topic=%s partition=%d reason=\"%s\"",
+                  pause ? "pause" : "resume", self->asg_topic,
+                  self->asg_partition, rd_kafka_err2str (rc));
+    self->asg_paused = pause;
+}
+
 //  Point the consumer at topic/partition/start unless it is already there.
 static int
 s_position (wrk_exec_t *self, const char *topic, int32_t partition,
             int64_t start, char *err, size_t errlen)
 {
+    s_asg_pause (self, false);
     if (self->asg_topic && streq (self->asg_topic, topic) &&
         self->asg_partition == partition && self->asg_next == start)
         return 0;
@@ -478,15 +570,19 @@ s_take (wrk_exec_t *self, size_t max)
         return n;
     ssize_t got =
         rd_kafka_consume_batch_queue (self->queue, 0, self->msgs, max);
-    if (got > 0)
+    if (got > 0) {
+        self->taken += (uint64_t)got;
         return (size_t)got;
+    }
     rd_kafka_message_t *m = rd_kafka_consume_queue (self->queue, EXEC_POLL_MS);
     if (!m)
         return 0;
     self->msgs[0] = m;
     got =
         rd_kafka_consume_batch_queue (self->queue, 0, self->msgs + 1, max - 1);
-    return 1 + (size_t)(got > 0 ? got : 0);
+    n = 1 + (size_t)(got > 0 ? got : 0);
+    self->taken += n;
+    return n;
 }
 
 //  Put messages past the job's end back in front of the stash, in order,
@@ -570,6 +666,11 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
         }
         self->asg_next = m->offset + 1;
         self->msgs[keep++] = m;
+        //  The range's last offset: nothing is left to wait for (the
+        //  next record or the EOF may be a fetch, and on a quiet log
+        //  fetch.wait.max.ms, away).
+        if (m->offset == job->end - 1)
+            *done = true;
     }
     if (i < n)
         s_unread (self, self->msgs + i, n - i);
@@ -713,6 +814,7 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
         if (rc != 0)
             return -1;
         rd_kafka_poll (self->producer, 0);
+        s_consumer_poll (self, 0);
         s_pump (self);
         s_check_fatal (self);
         //  Moving on: ask for a longer lease, a few times per lease.
@@ -844,6 +946,27 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     self->tally = NULL;
 }
 
+//  No job to run: wait for a command, serving the consumer's callbacks
+//  meanwhile (statistics keep flowing, errors are seen). Returns false
+//  once the pipe is gone.
+static bool
+s_idle (wrk_exec_t *self)
+{
+    zmq_pollitem_t item = {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll (&item, 1, EXEC_IDLE_POLL_MS);
+    s_consumer_poll (self, 0);
+    if (rc == 0)
+        s_asg_pause (self, true);
+    if (rc <= 0)
+        return rc == 0 || zmq_errno () == EINTR;
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg)
+        return false;
+    s_command (self, msg);
+    zmsg_destroy (&msg);
+    return true;
+}
+
 //  The actor: run jobs in order until told to stop.
 static void
 s_actor (zsock_t *pipe, void *args)
@@ -861,11 +984,8 @@ s_actor (zsock_t *pipe, void *args)
             break;
         exec_job_t *ej = zlistx_first (self->fifo);
         if (!ej) {
-            zmsg_t *msg = zmsg_recv (pipe);
-            if (!msg)
+            if (!s_idle (self))
                 break;
-            s_command (self, msg);
-            zmsg_destroy (&msg);
             continue;
         }
         zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
@@ -878,6 +998,7 @@ s_actor (zsock_t *pipe, void *args)
         sluice__job__free_unpacked (ej->job, NULL);
         free (ej);
     }
+    s_stats_final (self);
     zstr_send (pipe, "STOPPED");
 }
 
@@ -892,12 +1013,22 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
     //  fetch.wait.max.ms: a seek (the next job elsewhere) waits for the
     //  Fetch in flight, and once the consumer has read to the end of the
     //  log that Fetch is a long poll of fetch.wait.max.ms (500 ms by
-    //  default): on a real broker most jobs would pay it.
-    static const char *cdefaults[] = {
-        "enable.auto.commit=false",      "enable.auto.offset.store=false",
-        "enable.partition.eof=true",     "auto.offset.reset=error",
-        "fetch.wait.max.ms=50",          "client.id=sluice-worker",
-        "group.id=sluice-worker-unused", NULL};
+    //  default): on a real broker most jobs would pay it. At the tail of
+    //  a drain, where workers share the last partitions, each job is a
+    //  seek on a partition read to its end: 10 ms, not 50. An idle
+    //  executor pauses its partition, so the short poll costs the broker
+    //  nothing while there is no work.
+    //  statistics.interval.ms: what the consumer fetched (its prefetch
+    //  and any re-reads included) is exported as metrics.
+    static const char *cdefaults[] = {"enable.auto.commit=false",
+                                      "enable.auto.offset.store=false",
+                                      "enable.partition.eof=true",
+                                      "auto.offset.reset=error",
+                                      "fetch.wait.max.ms=10",
+                                      "client.id=sluice-worker",
+                                      "group.id=sluice-worker-unused",
+                                      "statistics.interval.ms=1000",
+                                      NULL};
     static const char *pdefaults[] = {"enable.idempotence=true",
                                       "client.id=sluice-worker", NULL};
     char rderr[512];
@@ -907,6 +1038,11 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
         return -1;
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
+    rd_kafka_conf_set_stats_cb (conf, s_stats_cb);
+    char interval[32] = "0";
+    size_t size = sizeof interval;
+    rd_kafka_conf_get (conf, "statistics.interval.ms", interval, &size);
+    self->stats_interval_ms = strtoll (interval, NULL, 10);
     self->consumer =
         rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->consumer) {
@@ -914,7 +1050,9 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
         snprintf (err, errlen, "cannot create Kafka consumer: %s", rderr);
         return -1;
     }
-    rd_kafka_poll_set_consumer (self->consumer);
+    //  Records come from the consumer's queue, callbacks from the main
+    //  queue (rd_kafka_poll): the two are kept apart so that callbacks are
+    //  served between jobs without taking records off the queue.
     self->queue = rd_kafka_queue_get_consumer (self->consumer);
 
     //  Consumer-only properties (fetch.*, isolation.level...) are refused
@@ -1030,6 +1168,14 @@ wrk_plugin_t *
 wrk_exec_plugin (wrk_exec_t *self)
 {
     return self->plugin;
+}
+
+//  What the consumer fetched, from its last statistics report.
+void
+wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes)
+{
+    *records = atomic_load (&self->fetched_records);
+    *bytes = atomic_load (&self->fetched_bytes);
 }
 
 //  Destroy the executor.

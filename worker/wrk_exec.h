@@ -3,11 +3,15 @@
     It owns one long-lived Kafka consumer (assign/seek, no group), the
     plugin instance and one idempotent producer for the output topic and
     the DLQ. A job [start, end) is read until the consumer's position
-    reaches `end` (a record at or past end, or the partition's end), so
-    missing offsets (compaction, transaction markers) do not stall it.
+    reaches `end` (the record at end - 1, a record past it, or the
+    partition's end), so missing offsets (compaction, transaction markers)
+    do not stall it.
     Records are handed to the plugin in batches that point into librdkafka's
     buffers (no payload copies). Everything produced is flushed and
     acknowledged before the job is reported DONE.
+    With no job for a moment the consumer's partition is paused (an idle
+    worker does not poll the broker). The consumer's librdkafka statistics
+    (what it fetched) are kept for the worker's metrics.
 
     The executor is an actor. Commands on its pipe (picture in quotes):
       "JOB"     "sib"  scheduler index, packed Sluice__Job
@@ -48,5 +52,11 @@ const char *wrk_exec_plugin_name (wrk_exec_t *self);
 
 /*  The executor's plugin instance (to share it, if it is thread-safe).   */
 wrk_plugin_t *wrk_exec_plugin (wrk_exec_t *self);
+
+/*  Records and bytes the executor's consumer fetched from Kafka so far
+    (librdkafka's rxmsgs and rx_bytes, as of its last statistics report;
+    prefetch and records read again after a seek included). Safe to call
+    from any thread.                                                      */
+void wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes);
 
 #endif

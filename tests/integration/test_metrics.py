@@ -130,6 +130,16 @@ def metrics_health_and_readiness_match_reality():
                              "every record it processed")
         expect(ws[("sluice_worker_schedulers_connected", frozenset())] == 1,
                "the worker is connected to one scheduler")
+        # What the consumer fetched comes from librdkafka's statistics
+        # (a report a second): at least every record processed.
+        def worker_fetched():
+            got = samples(get(wport, "/metrics")[1])
+            key = ("sluice_worker_fetched_records_total", frozenset())
+            return got.get(key, 0) >= total and got
+        ws = wait_for(worker_fetched, 10, "the worker's fetched-records "
+                      "metric covers every record it processed")
+        expect(ws[("sluice_worker_fetched_bytes_total", frozenset())] > 0,
+               "the worker counts the bytes it fetched")
         promtool_check(wpage)
         worker.stop(20)
         sched.stop(20)

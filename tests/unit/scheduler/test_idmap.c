@@ -78,8 +78,7 @@ s_play (uint64_t seed, uint64_t id_space, int steps)
         for (uint64_t k = 0; k < id_space; k++) {
             void *got = sched_idmap_lookup (map, items[k].id);
             if (got != (live[k] ? &items[k] : NULL))
-                cr_assert_fail ("lookup %" PRIu64 " live=%d (seed %" PRIu64
-                                ")",
+                cr_assert_fail ("lookup %" PRIu64 " live=%d (seed %" PRIu64 ")",
                                 k, live[k], seed);
         }
         size_t seen = 0, cursor = 0;
