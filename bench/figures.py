@@ -16,6 +16,7 @@ See bench/README.md for what each figure means.
 
 import json
 import os
+import signal
 import threading
 import time
 
@@ -694,6 +695,7 @@ def fig7(run, sz):
             if reader.read_line(60) is None:
                 raise BenchError("latency reader not ready; see %s"
                                  % reader.log_path)
+            time.sleep(2.0)  # every process settled: a steady tail
             prod = Child("producer", ["/usr/bin/python3", tail, "produce",
                                       "--brokers", b.bootstrap, "--topic",
                                       t_in, "--rate", sz["rate"],
@@ -702,11 +704,17 @@ def fig7(run, sz):
                 raise BenchError("latency producer failed; see %s"
                                  % prod.log_path)
             time.sleep(3.0)
+            t_stop = time.monotonic()
             reader.stop(10)
             res = json.loads(reader.read_line(10) or "{}")
-            sched.stop(15)
-            for w in ws:
-                w.stop(15)
+            # Scheduler and workers stop together (one at a time, each
+            # waited for, took half a minute per round).
+            for c in [sched] + ws:
+                c.signal(signal.SIGTERM)
+            for c in [sched] + ws:
+                c.stop(15)
+            note("fig 7: round %d: stopped in %.1f s"
+                 % (i + 1, time.monotonic() - t_stop))
             lat = res.get("latency", {})
             li, lo = lat.get(t_in, {}), lat.get(t_out, {})
             rows.append({

@@ -9,7 +9,7 @@ produce writes --rate records a second for --seconds, paced on the
 monotonic clock, round-robin over the topic's partitions; each value is
 "SEQ SEND_TIME" (wall-clock seconds, taken just before produce()).
 
-read assigns every partition of every --topic at its end, prints
+read assigns every partition of every --topic at its end offset, prints
 {"event":"ready"}, and for each record it receives computes receive time
 minus the send time in the value. The first topic is read straight from
 the producer (the baseline: what a plain consumer tailing the input
@@ -24,8 +24,7 @@ import signal
 import sys
 import time
 
-from confluent_kafka import (Consumer, KafkaError, OFFSET_END, Producer,
-                             TopicPartition)
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 
 def _props(items):
@@ -83,17 +82,15 @@ def read(args):
     tps = []
     for t in args.topic:
         md = c.list_topics(t, timeout=30)
-        tps += [TopicPartition(t, p, OFFSET_END)
-                for p in sorted(md.topics[t].partitions)]
+        for p in sorted(md.topics[t].partitions):
+            # Assign at the end offset as it is now, resolved here: no
+            # record sent after "ready" can be skipped. (Assigning at
+            # OFFSET_END and waiting for position() does not work:
+            # position() stays unset until a record is consumed.)
+            lo, hi = c.get_watermark_offsets(TopicPartition(t, p),
+                                             timeout=30)
+            tps.append(TopicPartition(t, p, hi))
     c.assign(tps)
-    # Wait until every partition has a position (the end offset is
-    # resolved), so no record sent after "ready" is skipped.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        c.poll(0.05)
-        pos = c.position(tps)
-        if all(tp.offset >= 0 for tp in pos):
-            break
     stop = []
     signal.signal(signal.SIGTERM, lambda s, f: stop.append(s))
     print(json.dumps({"event": "ready"}), flush=True)

@@ -33,7 +33,10 @@ def drain_copies_every_record_and_commits_to_the_end():
         expect(sum(hwm.values()) == total, "the input holds every record",
                hwm)
 
-        sched = start_scheduler(kafka, src, group)
+        # Statistics every 100 ms: a drain on a real broker can be over in
+        # a third of a second, before the default 1 s report.
+        sched = start_scheduler(kafka, src, group,
+                                args=["-X", "statistics.interval.ms=100"])
         workers = [start_worker(kafka, sched.endpoint, "copy",
                                 name="worker-%d" % i, output_topic=out)
                    for i in range(1, WORKERS + 1)]
