@@ -672,11 +672,17 @@ def fig6(run, sz):
 def fig7(run, sz):
     """Tail latency at 1,000 records/s through the copy plugin."""
     p = sz["partitions"]
-    t_in, t_out = run.unique("f7-in"), run.unique("f7-out")
+    rounds = max(1, run.rounds - 1)
+    # Topics of their own per round: a new group on the last round's input
+    # would start with its records as a backlog, and their copies would
+    # reach the reader with old send times.
+    t_ins = [run.unique("f7-in") for _ in range(rounds)]
+    t_outs = [run.unique("f7-out") for _ in range(rounds)]
     tail = os.path.join(os.path.dirname(__file__), "tail.py")
     rows = []
-    with run.broker.topics({t_in: p, t_out: p}) as b:
-        for i in range(max(1, run.rounds - 1)):
+    with run.broker.topics({t: p for t in t_ins + t_outs}) as b:
+        for i in range(rounds):
+            t_in, t_out = t_ins[i], t_outs[i]
             note("fig 7: round %d: %d records/s for %ds through %d workers "
                  "(copy)" % (i + 1, sz["rate"], sz["seconds"],
                              sz["workers"]))
