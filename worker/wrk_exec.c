@@ -683,8 +683,10 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
 static void
 s_build_records (wrk_exec_t *self, size_t n)
 {
+    //  A plugin that never reads headers does not pay for parsing them.
+    bool want = !(wrk_plugin_flags (self->plugin) & SLUICE_PLUGIN_F_NO_HEADERS);
     size_t nh = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; want && i < n; i++) {
         rd_kafka_headers_t *h = NULL;
         if (rd_kafka_message_headers (self->msgs[i], &h) ==
             RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -710,7 +712,7 @@ s_build_records (wrk_exec_t *self, size_t n)
         r->headers = NULL;
         r->header_count = 0;
         rd_kafka_headers_t *h = NULL;
-        if (self->hdrs &&
+        if (want && self->hdrs &&
             rd_kafka_message_headers (m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             r->headers = &self->hdrs[used];
             const char *name;

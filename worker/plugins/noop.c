@@ -25,7 +25,7 @@ static const sluice_plugin_t s_table = {
     .name = "noop",
     .version = "1.0",
     .options = NULL,
-    .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
+    .flags = SLUICE_PLUGIN_F_THREAD_SAFE | SLUICE_PLUGIN_F_NO_HEADERS,
     .process = s_process,
     .description =
         "Does nothing: every record OK, nothing emitted (measures the worker).",

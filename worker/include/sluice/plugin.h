@@ -81,6 +81,13 @@ extern "C" {
 #define SLUICE_PLUGIN_F_THREAD_SAFE                                            \
     0x1u /* one instance may run concurrent                                    \
             jobs on several threads       */
+/*  The plugin never reads sluice_record_t.headers: the worker leaves them
+    empty (headers NULL, header_count 0) and skips parsing them, which is
+    the largest cost per record of a worker with a cheap plugin (librdkafka
+    parses a record's headers on request, allocating every time). Workers
+    before it ignore the bit and pass headers as always. Dead letters keep
+    the source record's headers either way.                               */
+#define SLUICE_PLUGIN_F_NO_HEADERS 0x2u
 
 /*  Log levels for host->log.                                             */
 typedef enum {
