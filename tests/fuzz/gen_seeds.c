@@ -1,7 +1,7 @@
 /*  gen_seeds - write the seed corpus of fuzz_proto: one valid envelope of
     every message type, plus seeds for fuzz_meta and fuzz_flags.
 
-        gen_seeds DIR      writes DIR/proto/*, DIR/meta/*, DIR/flags/*
+        gen_seeds DIR      writes files into DIR/proto, DIR/meta, DIR/flags
 
     The committed corpus under tests/fuzz/corpus was made with it; run it
     again after a protocol change (`make fuzz-seeds`).
