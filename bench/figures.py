@@ -211,6 +211,30 @@ def _read_stats(workers):
     return tot
 
 
+def _drain_row(config, recs, base, sl):
+    """A row comparing sluice drains (sl) with baseline drains (base) of
+    the same `recs` records, round by round: rates, ratios, CPU."""
+    def rps(runs, key):
+        return [recs / x[key] for x in runs]
+    return _row(
+        config,
+        sluice_rps_wall=rps(sl, "wall_s"),
+        base_rps_wall=rps(base, "wall_s"),
+        ratio_wall=_ratios(rps(sl, "wall_s"), rps(base, "wall_s")),
+        sluice_rps_steady=rps(sl, "steady_s"),
+        base_rps_steady=rps(base, "steady_s"),
+        ratio_steady=_ratios(rps(sl, "steady_s"), rps(base, "steady_s")),
+        sluice_join_s=[x["join_s"] for x in sl],
+        sluice_first_job_ms=[x["first_job_ms_max"] for x in sl],
+        workers_without_bye=[x["workers_without_bye"] for x in sl],
+        sluice_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in sl],
+        base_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in base],
+        sluice_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"], recs)
+                                   for x in sl],
+        base_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"], recs)
+                                 for x in base])
+
+
 def fig2(run, sz, sz3=None):
     """End-to-end drain rate, noop plugin, vs N plain consumers; and
     (sz3) read amplification on the same data."""
@@ -240,29 +264,10 @@ def fig2(run, sz, sz3=None):
             recs = pairs[0][0]["records"]
             base = [x[0] for x in pairs]
             sl = [x[1] for x in pairs]
-            rows.append(_row(
+            rows.append(_drain_row(
                 {"workers": n, "job_records": job, "producer_batch": batch,
                  "records": recs, "partitions": p,
-                 "job_spans_batches": job / batch},
-                sluice_rps_wall=[recs / x["wall_s"] for x in sl],
-                base_rps_wall=[recs / x["wall_s"] for x in base],
-                ratio_wall=_ratios([recs / x["wall_s"] for x in sl],
-                                   [recs / x["wall_s"] for x in base]),
-                sluice_rps_steady=[recs / x["steady_s"] for x in sl],
-                base_rps_steady=[recs / x["steady_s"] for x in base],
-                ratio_steady=_ratios([recs / x["steady_s"] for x in sl],
-                                     [recs / x["steady_s"] for x in base]),
-                sluice_join_s=[x["join_s"] for x in sl],
-                sluice_first_job_ms=[x["first_job_ms_max"] for x in sl],
-                workers_without_bye=[x["workers_without_bye"] for x in sl],
-                sluice_cpu_s_per_M=[per_million(x["cpu_s"], recs)
-                                    for x in sl],
-                base_cpu_s_per_M=[per_million(x["cpu_s"], recs)
-                                  for x in base],
-                sluice_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"],
-                                                       recs) for x in sl],
-                base_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"],
-                                                     recs) for x in base]))
+                 "job_spans_batches": job / batch}, recs, base, sl))
         if sz3:
             out3 = _fig3(run, b, sz3, topics, p, r)
     fig = {"figure": 2, "title": "end-to-end drain, noop plugin, vs N plain "
@@ -771,27 +776,10 @@ def big(run, sz):
         recs = pairs[0][1]["records"]
         base = [x[0] for x in pairs]
         sl = [x[1] for x in pairs]
-        rows.append(_row(
+        rows.append(_drain_row(
             {"workers": n, "job_records": sz["job"],
              "producer_batch": sz["batch"], "records": recs,
-             "partitions": p},
-            sluice_rps_wall=[recs / x["wall_s"] for x in sl],
-            base_rps_wall=[recs / x["wall_s"] for x in base],
-            ratio_wall=_ratios([recs / x["wall_s"] for x in sl],
-                               [recs / x["wall_s"] for x in base]),
-            sluice_rps_steady=[recs / x["steady_s"] for x in sl],
-            base_rps_steady=[recs / x["steady_s"] for x in base],
-            ratio_steady=_ratios([recs / x["steady_s"] for x in sl],
-                                 [recs / x["steady_s"] for x in base]),
-            sluice_join_s=[x["join_s"] for x in sl],
-            sluice_first_job_ms=[x["first_job_ms_max"] for x in sl],
-            workers_without_bye=[x["workers_without_bye"] for x in sl],
-            sluice_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in sl],
-            base_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in base],
-            sluice_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"], recs)
-                                       for x in sl],
-            base_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"], recs)
-                                     for x in base]))
+             "partitions": p}, recs, base, sl))
     return {"figure": "big", "title": "large drain on a real broker: %d "
             "records, noop plugin, vs N plain consumers" % (p * r),
             "target": ">= 0.8", "metric": "ratio_wall", "target_op": ">=",
