@@ -80,7 +80,11 @@ def json_logs_parse_and_carry_every_field():
         sched = start_scheduler(kafka, src, group, args=json_args + [
             "--progress", "lines", "--job-records", "200",
             "-X", "debug=cgrp"])
-        worker = start_worker(kafka, sched.endpoint, "noop", args=json_args
+        # 200 us a record: the drain lasts about 0.4 s, past the first
+        # progress line (a noop drain on Kafka can end before it).
+        worker = start_worker(kafka, sched.endpoint, "sleep",
+                              plugin_opts={"us_per_record": "200"},
+                              args=json_args
                               + ["--drain", "-X", "debug=topic"])
         expect(sched.wait(90, watch=[worker]) == 0, "the drain finishes")
         expect(worker.wait(30) == 0, "the worker stops after the drain")
