@@ -513,14 +513,15 @@ s_rate (worker_t *self, int64_t now)
 
 //  What the lanes' consumers fetched, summed (librdkafka statistics).
 static void
-s_fetched (worker_t *self, uint64_t *records, uint64_t *bytes)
+s_fetched (worker_t *self, uint64_t *records, uint64_t *bytes, uint64_t *wakes)
 {
-    *records = *bytes = 0;
+    *records = *bytes = *wakes = 0;
     for (size_t l = 0; l < self->nlanes; l++) {
-        uint64_t r, b;
-        wrk_exec_fetched (self->lanes[l].exec, &r, &b);
+        uint64_t r, b, w;
+        wrk_exec_fetched (self->lanes[l].exec, &r, &b, &w);
         *records += r;
         *bytes += b;
+        *wakes += w;
     }
 }
 
@@ -542,8 +543,8 @@ s_metrics_publish (worker_t *self)
              "sluice_worker_jobs_total{outcome=\"done\"} %" PRIu64 "\n"
              "sluice_worker_jobs_total{outcome=\"failed\"} %" PRIu64 "\n",
              self->totals.jobs_ok, self->totals.jobs_failed);
-    uint64_t fetched, fetched_bytes;
-    s_fetched (self, &fetched, &fetched_bytes);
+    uint64_t fetched, fetched_bytes, wakes;
+    s_fetched (self, &fetched, &fetched_bytes, &wakes);
     const struct {
         const char *name, *help;
         uint64_t v;
@@ -566,7 +567,12 @@ s_metrics_publish (worker_t *self)
         {"sluice_worker_fetched_bytes_total",
          "Bytes the worker's consumers received from Kafka brokers "
          "(librdkafka statistics rx_bytes).",
-         fetched_bytes}};
+         fetched_bytes},
+        {"sluice_worker_fetch_wakeups_total",
+         "Times a consumer had stopped fetching at a full queue "
+         "(queued.min.messages or queued.max.messages.kbytes) and the "
+         "worker woke it once the plugin had consumed half of it.",
+         wakes}};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
                  counters[i].name, counters[i].help, counters[i].name,
@@ -789,10 +795,11 @@ worker_run (worker_t *self)
     bye.reason = "worker stopping";
     for (size_t i = 0; i < self->nscheds; i++)
         s_send (self, (int)i, SLUICE__ENVELOPE__BODY_BYE, &bye);
-    uint64_t fetched, fetched_bytes;
-    s_fetched (self, &fetched, &fetched_bytes);
-    sl_info ("kafka consumer totals rxmsgs=%" PRIu64 " rx_bytes=%" PRIu64,
-             fetched, fetched_bytes);
+    uint64_t fetched, fetched_bytes, wakes;
+    s_fetched (self, &fetched, &fetched_bytes, &wakes);
+    sl_info ("kafka consumer totals rxmsgs=%" PRIu64 " rx_bytes=%" PRIu64
+             " fetch_wakeups=%" PRIu64,
+             fetched, fetched_bytes, wakes);
     sl_info ("worker stopped jobs_done=%" PRIu64, self->jobs_done);
     if (self->exit_code)
         return self->exit_code;

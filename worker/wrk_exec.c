@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 #include "sl_kafka.h"
@@ -11,6 +12,9 @@
 #include "sl_proto.h"
 
 #define EXEC_POLL_MS 100
+/*  While records flow, callbacks and the main thread's commands (a
+    cancel) are served this often.                                        */
+#define EXEC_CHORES_NS 2000000
 /*  While no job runs the consumer's callbacks (statistics, errors) are
     still served this often; after this long without a job its partition
     is paused.                                                            */
@@ -51,6 +55,9 @@ struct _wrk_exec_t {
     rd_kafka_topic_t *out_rkt; /* output topic, held: metadata kept   */
     rd_kafka_topic_t *dlq_rkt; /* last dead-letter topic, likewise    */
     rd_kafka_topic_t *in_rkt;  /* last input topic, on the consumer    */
+    //  The handle the job's records arrived with, once one was seen to
+    //  name the job's topic: later records compare pointers, not names.
+    const rd_kafka_topic_t *job_rkt;
     wrk_plugin_t *plugin;
     bool plugin_shared; /* another executor owns the instance         */
     zlistx_t *fifo;     /* exec_job_t *, waiting                              */
@@ -81,12 +88,27 @@ struct _wrk_exec_t {
     int64_t stats_interval_ms; /* statistics.interval.ms, 0: off          */
     uint64_t taken;            /* records taken from the consumer's queue  */
     uint64_t taken_reported;   /* taken when the last report was served    */
+    //  Fetch watch (see s_fetch_watch): librdkafka's thresholds on the
+    //  consumer's queue, what the queue held at the last look, and the
+    //  waker thread that gets a partition fetched again.
+    int64_t queued_min;       /* queued.min.messages                      */
+    int64_t queued_max_bytes; /* queued.max.messages.kbytes * 1024        */
+    double rec_bytes;         /* mean record size seen (key + value)      */
+    bool fetch_held;          /* the queue reached a threshold            */
+    pthread_t wk_thread;
+    bool wk_started, wk_want, wk_stop;
+    pthread_mutex_t wk_mtx;
+    pthread_cond_t wk_cond;
+    char wk_topic[256];
+    int32_t wk_partition;
+    _Atomic uint64_t wakes; /* wake-ups sent                             */
     char fatal[600]; /* why the executor cannot go on, "" while it can  */
     int fatal_code;  /* the worker's exit code for it                  */
     bool fatal_sent;
     exec_tally_t *tally;
     const char *dlq_topic;
     int64_t progress_ms; /* when the last PROGRESS went out              */
+    int64_t chores_ns;   /* when callbacks and commands were last served  */
 };
 
 //  Monotonic nanoseconds, for the job's time budget (one read per batch
@@ -511,6 +533,8 @@ s_position (wrk_exec_t *self, const char *topic, int32_t partition,
         self->asg_partition == partition && self->asg_next == start)
         return 0;
     s_stash_clear (self);
+    self->job_rkt = NULL;
+    self->fetch_held = false;
     s_topic_warm (self->consumer, &self->in_rkt, topic);
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new (1);
@@ -556,6 +580,90 @@ s_lost (wrk_exec_t *self, const Sluice__Job *job, int64_t from)
     return to;
 }
 
+//  librdkafka (2.0.2) stops fetching a partition once the consumer's
+//  queue holds queued.min.messages records (or queued.max.messages.kbytes)
+//  and looks at it again only when its broker thread next wakes up, which
+//  with nothing else to do is up to a second later. A plugin slower than
+//  the broker fills the queue, drains it in a fraction of that second and
+//  then waits out the rest: a plugin good for 200,000 records a second got
+//  116,000. So the executor watches the queue: once it has been full and
+//  is half drained, the waker thread asks the partition's leader for its
+//  latest offset. That request goes through the very broker thread that
+//  fetches the partition, which wakes, sees the room and fetches again.
+static void *
+s_waker (void *arg)
+{
+    wrk_exec_t *self = arg;
+    pthread_mutex_lock (&self->wk_mtx);
+    while (!self->wk_stop) {
+        if (!self->wk_want) {
+            pthread_cond_wait (&self->wk_cond, &self->wk_mtx);
+            continue;
+        }
+        self->wk_want = false;
+        rd_kafka_topic_partition_list_t *list =
+            rd_kafka_topic_partition_list_new (1);
+        rd_kafka_topic_partition_list_add (list, self->wk_topic,
+                                           self->wk_partition)
+            ->offset = -1; //  the latest offset
+        pthread_mutex_unlock (&self->wk_mtx);
+        rd_kafka_resp_err_t rc =
+            rd_kafka_offsets_for_times (self->consumer, list, 2000);
+        if (rc)
+            sl_debug ("fetch wake-up failed reason=\"%s\"",
+                      rd_kafka_err2str (rc));
+        rd_kafka_topic_partition_list_destroy (list);
+        atomic_fetch_add (&self->wakes, 1);
+        pthread_mutex_lock (&self->wk_mtx);
+    }
+    pthread_mutex_unlock (&self->wk_mtx);
+    return NULL;
+}
+
+//  Have the assigned partition's broker thread look at it again (without
+//  waiting for it here).
+static void
+s_fetch_wake (wrk_exec_t *self)
+{
+    self->fetch_held = false;
+    if (!self->asg_topic)
+        return;
+    pthread_mutex_lock (&self->wk_mtx);
+    if (!self->wk_started && !self->wk_stop)
+        self->wk_started =
+            pthread_create (&self->wk_thread, NULL, s_waker, self) == 0;
+    snprintf (self->wk_topic, sizeof self->wk_topic, "%s", self->asg_topic);
+    self->wk_partition = self->asg_partition;
+    self->wk_want = true;
+    pthread_cond_signal (&self->wk_cond);
+    pthread_mutex_unlock (&self->wk_mtx);
+}
+
+//  After taking n records off the consumer's queue: note when the queue
+//  had reached one of librdkafka's thresholds (a little early: the look
+//  may come just after the fetch that crossed it), and wake the fetcher
+//  once half of that is consumed.
+static void
+s_fetch_watch (wrk_exec_t *self, size_t n)
+{
+    if (self->queued_min <= 0)
+        return;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += self->msgs[i]->len + self->msgs[i]->key_len;
+    if (n > 0)
+        self->rec_bytes = (7 * self->rec_bytes + (double)bytes / n) / 8;
+    double len = (double)rd_kafka_queue_length (self->queue);
+    double before = len + (double)n; //  what the queue held
+    double min = (double)self->queued_min;
+    double max_bytes = (double)self->queued_max_bytes;
+    if (before >= 0.9 * min || before * self->rec_bytes >= 0.9 * max_bytes)
+        self->fetch_held = true;
+    else if (self->fetch_held && len <= 0.5 * min &&
+             len * self->rec_bytes <= 0.5 * max_bytes)
+        s_fetch_wake (self);
+}
+
 //  Take up to max messages: first those kept from the previous job, then
 //  whatever the queue has now, waiting at most EXEC_POLL_MS for the first.
 //  (consume_batch_queue with a timeout waits for a full batch, so it is
@@ -572,8 +680,13 @@ s_take (wrk_exec_t *self, size_t max)
         rd_kafka_consume_batch_queue (self->queue, 0, self->msgs, max);
     if (got > 0) {
         self->taken += (uint64_t)got;
+        s_fetch_watch (self, (size_t)got);
         return (size_t)got;
     }
+    //  Ran dry after the queue was full: the fetcher may be waiting for
+    //  its next look.
+    if (self->fetch_held)
+        s_fetch_wake (self);
     rd_kafka_message_t *m = rd_kafka_consume_queue (self->queue, EXEC_POLL_MS);
     if (!m)
         return 0;
@@ -582,6 +695,7 @@ s_take (wrk_exec_t *self, size_t max)
         rd_kafka_consume_batch_queue (self->queue, 0, self->msgs + 1, max - 1);
     n = 1 + (size_t)(got > 0 ? got : 0);
     self->taken += n;
+    s_fetch_watch (self, n);
     return n;
 }
 
@@ -653,8 +767,10 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
             rd_kafka_message_destroy (m);
             continue;
         }
-        if (m->partition != job->partition ||
-            !streq (rd_kafka_topic_name (m->rkt), job->topic) ||
+        if (m->rkt != self->job_rkt && m->partition == job->partition &&
+            streq (rd_kafka_topic_name (m->rkt), job->topic))
+            self->job_rkt = m->rkt;
+        if (m->partition != job->partition || m->rkt != self->job_rkt ||
             m->offset < job->start) {
             rd_kafka_message_destroy (m);
             continue;
@@ -679,9 +795,9 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
     return (ssize_t)keep;
 }
 
-//  Build the plugin's view of msgs[0..n).
+//  Build the plugin's view of msgs[0..n), all of them records of job.
 static void
-s_build_records (wrk_exec_t *self, size_t n)
+s_build_records (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     //  A plugin that never reads headers does not pay for parsing them.
     bool want = !(wrk_plugin_flags (self->plugin) & SLUICE_PLUGIN_F_NO_HEADERS);
@@ -701,7 +817,7 @@ s_build_records (wrk_exec_t *self, size_t n)
     for (size_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = self->msgs[i];
         sluice_record_t *r = &self->recs[i];
-        r->topic = rd_kafka_topic_name (m->rkt);
+        r->topic = job->topic;
         r->partition = m->partition;
         r->offset = m->offset;
         r->timestamp = rd_kafka_message_timestamp (m, NULL);
@@ -737,7 +853,7 @@ s_build_records (wrk_exec_t *self, size_t n)
 static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
-    s_build_records (self, n);
+    s_build_records (self, job, n);
     int64_t t0 = s_now_ns ();
     int prc = wrk_plugin_process (self->plugin, self->recs, n, self->outs);
     self->tally->plugin_ns += s_now_ns () - t0;
@@ -815,10 +931,16 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             rd_kafka_message_destroy (self->msgs[i]);
         if (rc != 0)
             return -1;
-        rd_kafka_poll (self->producer, 0);
-        s_consumer_poll (self, 0);
-        s_pump (self);
-        s_check_fatal (self);
+        //  Callbacks and commands every EXEC_CHORES_NS, not after every
+        //  batch: each takes locks or a system call.
+        int64_t t1 = s_now_ns ();
+        if (n <= 0 || t1 - self->chores_ns >= EXEC_CHORES_NS) {
+            self->chores_ns = t1;
+            rd_kafka_poll (self->producer, 0);
+            s_consumer_poll (self, 0);
+            s_pump (self);
+            s_check_fatal (self);
+        }
         //  Moving on: ask for a longer lease, a few times per lease.
         int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
         if (n > 0 && sl_now_ms () - self->progress_ms >= every) {
@@ -1045,6 +1167,13 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
     size_t size = sizeof interval;
     rd_kafka_conf_get (conf, "statistics.interval.ms", interval, &size);
     self->stats_interval_ms = strtoll (interval, NULL, 10);
+    char qmin[32] = "0", qkb[32] = "0";
+    size = sizeof qmin;
+    rd_kafka_conf_get (conf, "queued.min.messages", qmin, &size);
+    size = sizeof qkb;
+    rd_kafka_conf_get (conf, "queued.max.messages.kbytes", qkb, &size);
+    self->queued_min = strtoll (qmin, NULL, 10);
+    self->queued_max_bytes = strtoll (qkb, NULL, 10) * 1024;
     self->consumer =
         rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->consumer) {
@@ -1128,6 +1257,8 @@ wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
     if (!self)
         return NULL;
     self->cfg = cfg;
+    pthread_mutex_init (&self->wk_mtx, NULL);
+    pthread_cond_init (&self->wk_cond, NULL);
     size_t batch = (size_t)cfg->batch_size;
     self->fifo = zlistx_new ();
     self->msgs = calloc (batch, sizeof *self->msgs);
@@ -1174,10 +1305,12 @@ wrk_exec_plugin (wrk_exec_t *self)
 
 //  What the consumer fetched, from its last statistics report.
 void
-wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes)
+wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes,
+                  uint64_t *wakes)
 {
     *records = atomic_load (&self->fetched_records);
     *bytes = atomic_load (&self->fetched_bytes);
+    *wakes = atomic_load (&self->wakes);
 }
 
 //  Destroy the executor.
@@ -1188,6 +1321,14 @@ wrk_exec_destroy (wrk_exec_t **self_p)
     if (!self)
         return;
     s_stash_clear (self);
+    pthread_mutex_lock (&self->wk_mtx);
+    self->wk_stop = true;
+    pthread_cond_signal (&self->wk_cond);
+    pthread_mutex_unlock (&self->wk_mtx);
+    if (self->wk_started)
+        pthread_join (self->wk_thread, NULL);
+    pthread_mutex_destroy (&self->wk_mtx);
+    pthread_cond_destroy (&self->wk_cond);
     if (self->out_rkt)
         rd_kafka_topic_destroy (self->out_rkt);
     if (self->dlq_rkt)

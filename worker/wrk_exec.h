@@ -55,8 +55,10 @@ wrk_plugin_t *wrk_exec_plugin (wrk_exec_t *self);
 
 /*  Records and bytes the executor's consumer fetched from Kafka so far
     (librdkafka's rxmsgs and rx_bytes, as of its last statistics report;
-    prefetch and records read again after a seek included). Safe to call
-    from any thread.                                                      */
-void wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes);
+    prefetch and records read again after a seek included), and how often
+    it woke a fetcher that had stopped at a full queue. Safe to call from
+    any thread.                                                           */
+void wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes,
+                       uint64_t *wakes);
 
 #endif
