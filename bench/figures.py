@@ -75,7 +75,7 @@ SIZES = {
     },
     "big": {
         "big": {"partitions": 4, "records": 2500000, "value": 64,
-                "batch": 10000, "job": 10000, "workers": [2, 4]},
+                "batch": 1000, "job": 10000, "workers": [1, 2, 4]},
     },
 }
 
@@ -779,7 +779,8 @@ def big(run, sz):
         rows.append(_drain_row(
             {"workers": n, "job_records": sz["job"],
              "producer_batch": sz["batch"], "records": recs,
-             "partitions": p}, recs, base, sl))
+             "partitions": p,
+             "job_spans_batches": sz["job"] / sz["batch"]}, recs, base, sl))
     return {"figure": "big", "title": "large drain on a real broker: %d "
             "records, noop plugin, vs N plain consumers" % (p * r),
             "target": ">= 0.8", "metric": "ratio_wall", "target_op": ">=",
