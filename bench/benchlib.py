@@ -146,6 +146,8 @@ class Child:
         self.t_exit = None
         self._buf = b""
         self.hwm_kb = None
+        self.anon_kb = None
+        self.file_kb = None
         with _lock:
             _children.append(self)
         if track_hwm:
@@ -153,14 +155,21 @@ class Child:
 
     def _sample_hwm(self):
         """Keep the largest VmHWM seen until the process is gone (a
-        zombie's status has no VmHWM)."""
+        zombie's status has no VmHWM), and the largest RssAnon (private
+        memory) and RssFile (mapped files: mostly shared libraries, whose
+        pages every process on the machine shares) seen by the samples."""
         while self.rc is None:
-            kb = self.status().get("VmHWM")
+            st = self.status()
+            kb = st.get("VmHWM")
             if kb is None:
                 if self.hwm_kb is not None:
                     return
             elif self.hwm_kb is None or kb > self.hwm_kb:
                 self.hwm_kb = kb
+            for key, attr in (("RssAnon", "anon_kb"), ("RssFile", "file_kb")):
+                v = st.get(key)
+                if v is not None and v > (getattr(self, attr) or 0):
+                    setattr(self, attr, v)
             time.sleep(0.02)
 
     def __repr__(self):
@@ -279,13 +288,14 @@ class Child:
             return f.read().decode("utf-8", "replace")
 
     def status(self):
-        """{VmRSS, VmHWM} in KiB from /proc/PID/status, {} if gone."""
+        """{VmRSS, VmHWM, RssAnon, RssFile} in KiB from /proc/PID/status,
+        {} if gone."""
         out = {}
         try:
             with open("/proc/%d/status" % self.pid) as f:
                 for line in f:
                     k, _, v = line.partition(":")
-                    if k in ("VmRSS", "VmHWM"):
+                    if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                         out[k] = int(v.split()[0])
         except OSError:
             pass
@@ -661,6 +671,8 @@ def sluice_drain(run, broker, topic, workers, plugin="noop", sched_args=(),
         "worker_cpu_s": sum(w.cpu for w in ws),
         "broker_cpu_s": (cpu1 - cpu0) if cpu0 is not None and cpu1 else None,
         "worker_hwm_kb": max((w.hwm_kb or 0) for w in ws) or None,
+        "worker_anon_kb": max((w.anon_kb or 0) for w in ws) or None,
+        "worker_file_kb": max((w.file_kb or 0) for w in ws) or None,
         "jobs": int(summ.get("jobs", 0)),
         "workers_without_bye": no_bye,
         "first_job_ms_max": max(first_job_ms) if first_job_ms else None,

@@ -632,10 +632,15 @@ def _fig6_worker(run, b, topic, sz):
         job_bytes = job * value
         bound_kb = (2 * job_bytes + 16 * 1024 * 1024) / 1024.0
         w_kb = [x[1]["worker_hwm_kb"] for x in pairs]
-        c_kb = [x[0]["hwm_kb"] for x in pairs]
+        # bench_consume reads its own VmHWM as it exits: a consumer that
+        # ends within one 20 ms sample would otherwise show a partial peak.
+        c_kb = [max(x[0]["hwm_kb"] or 0, x[0]["self_reported_hwm_kb"] or 0)
+                or None for x in pairs]
         row = _row({"job_records": job, "value_bytes": value,
                     "job_bytes": job_bytes, "bound_kb": bound_kb},
                    worker_peak_kb=w_kb, consumer_peak_kb=c_kb,
+                   worker_private_kb=[x[1]["worker_anon_kb"] for x in pairs],
+                   worker_files_kb=[x[1]["worker_file_kb"] for x in pairs],
                    ratio_to_bound=[x / bound_kb for x in w_kb],
                    ratio_to_consumer=_ratios(w_kb, c_kb))
         rows.append(row)
@@ -669,7 +674,13 @@ def fig6(run, sz):
                       "worker peak RSS = its VmHWM, read from "
                       "/proc/PID/status every 20 ms (one worker, noop "
                       "plugin); reference: one bench_consume reading the "
-                      "same topic, measured the same way"]}
+                      "same topic, its VmHWM as it exits (it may end "
+                      "between two samples)",
+                      "of the worker's RSS, private = the largest RssAnon "
+                      "sampled (what the worker itself allocates), files = "
+                      "the largest RssFile (pages of its shared libraries "
+                      "and binary, shared with every process that maps "
+                      "them)"]}
 
 
 # --------------------------------------------------------------- fig 7 --

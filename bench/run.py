@@ -299,11 +299,17 @@ def _fig_table(fig):
              for r in rows])
         out += [""] + _table(
             ["job records", "job MB", "worker peak RSS MB",
+             "of it private / files MB",
              "bound (2 x job + 16 MB) MB", "worker / bound",
              "one consumer's peak RSS MB", "worker / consumer"],
             [[r["config"]["job_records"],
               _fmt(r["config"]["job_bytes"] / 1048576.0),
               _s(_scaled(r.get("worker_peak_kb", {}), 1 / 1024.0)),
+              "%s / %s" % (
+                  _fmt(_med(_scaled(r.get("worker_private_kb", {}),
+                                    1 / 1024.0))),
+                  _fmt(_med(_scaled(r.get("worker_files_kb", {}),
+                                    1 / 1024.0)))),
               _fmt(r["config"]["bound_kb"] / 1024.0),
               _s(r["ratio_to_bound"], "ratio"),
               _s(_scaled(r.get("consumer_peak_kb", {}), 1 / 1024.0)),

@@ -26,6 +26,9 @@
 #define SCHED_KAFKA_ATTEMPTS 5
 /*  End offsets are asked this often while a partition waits for data.     */
 #define SCHED_HUNGRY_MS 20
+/*  With statistics.interval.ms at most this, the exit waits for a report
+    that covers the whole run (the totals it logs are then exact).        */
+#define SCHED_STATS_EXACT_MS 250
 
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
@@ -580,6 +583,10 @@ sched_kafka_start (scheduler_t *self, char *err, size_t errlen)
     rd_kafka_conf_set_offset_commit_cb (conf, s_offset_commit_cb);
     rd_kafka_conf_set_stats_cb (conf, s_stats_cb);
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
+    char interval[32] = "0";
+    size_t size = sizeof interval;
+    rd_kafka_conf_get (conf, "statistics.interval.ms", interval, &size);
+    self->stats.stats_interval_ms = strtoll (interval, NULL, 10);
     char rderr[512];
     self->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->rk) {
@@ -637,6 +644,20 @@ sched_kafka_stop (scheduler_t *self)
     }
     zactor_destroy (&self->offsets);
     rd_kafka_queue_io_event_enable (self->rkq, -1, NULL, 0);
+    //  With a short statistics interval, wait for one more report so the
+    //  totals logged below cover the whole run (a drain shorter than one
+    //  interval would otherwise log none); with the default (1 s) the
+    //  exit is not held up.
+    int64_t interval = self->stats.stats_interval_ms;
+    if (interval > 0 && interval <= SCHED_STATS_EXACT_MS) {
+        uint64_t seen = self->stats.stats_samples;
+        int64_t deadline = sl_now_ms () + 2 * interval + 100;
+        while (self->stats.stats_samples == seen && sl_now_ms () < deadline) {
+            rd_kafka_message_t *msg = rd_kafka_consumer_poll (self->rk, 20);
+            if (msg)
+                rd_kafka_message_destroy (msg);
+        }
+    }
     rd_kafka_consumer_close (self->rk);
     //  rx_bytes: everything received from the brokers (group protocol,
     //  metadata, offsets); rxmsgs and rxmsg_bytes: records, which must be

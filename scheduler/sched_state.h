@@ -96,6 +96,7 @@ typedef struct {
     int64_t rxmsgs, rxmsg_bytes; /* consumer totals from librdkafka stats */
     int64_t rx_bytes;            /* every byte received from brokers      */
     uint64_t stats_samples;      /* statistics callbacks seen              */
+    int64_t stats_interval_ms;   /* statistics.interval.ms, 0: off         */
     uint64_t job_seconds_buckets[SCHED_JOB_BUCKETS]; /* cumulative counts */
     double job_seconds_sum;
     uint64_t job_seconds_count;

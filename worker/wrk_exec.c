@@ -523,14 +523,32 @@ s_asg_pause (wrk_exec_t *self, bool pause)
     self->asg_paused = pause;
 }
 
-//  Point the consumer at topic/partition/start unless it is already there.
+//  True if a job at `start` is a short way ahead of where the consumer
+//  stands on the same partition: reading on to it (s_fetch drops the
+//  records before start) uses what is already fetched, where a seek would
+//  drop it and fetch again. That is the usual case when workers take
+//  turns on a partition (the tail of a drain, more workers than
+//  partitions): the gap is the other workers' jobs. "Short" is a quarter
+//  of what librdkafka prefetches (queued.min.messages records and
+//  queued.max.messages.kbytes), so the records are most likely queued.
+static bool
+s_read_on (wrk_exec_t *self, int64_t start)
+{
+    int64_t gap = start - self->asg_next;
+    return gap > 0 && self->queued_min > 0 && gap <= self->queued_min / 4 &&
+           (double)gap * self->rec_bytes <= (double)self->queued_max_bytes / 4;
+}
+
+//  Point the consumer at topic/partition/start unless it is already there
+//  or a short way before it.
 static int
 s_position (wrk_exec_t *self, const char *topic, int32_t partition,
             int64_t start, char *err, size_t errlen)
 {
     s_asg_pause (self, false);
     if (self->asg_topic && streq (self->asg_topic, topic) &&
-        self->asg_partition == partition && self->asg_next == start)
+        self->asg_partition == partition &&
+        (self->asg_next == start || s_read_on (self, start)))
         return 0;
     s_stash_clear (self);
     self->job_rkt = NULL;

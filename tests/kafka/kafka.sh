@@ -214,7 +214,9 @@ delete.topic.enable=true
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 
-# Retention and compaction act within about a second, so tests can watch them.
+# Retention and compaction act within about a second, so tests can watch them
+# (the first retention check too: it otherwise waits 30 s after start).
+log.initial.task.delay.ms=0
 log.retention.check.interval.ms=1000
 log.segment.delete.delay.ms=1000
 log.cleaner.backoff.ms=1000
