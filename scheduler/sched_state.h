@@ -47,6 +47,12 @@ typedef struct {
     char sent_meta[64];      /* digest of the last metadata sent            */
     int64_t last_dispatch_ms;
     uint64_t records_done;
+    /*  The worker that got its last job and where that job ended: while
+        nothing was cut since, the partition is that worker's to follow,
+        and other workers look elsewhere first. Only compared, never
+        dereferenced (the worker may be gone).                           */
+    const void *follower;
+    int64_t follow_next;
 } sched_part_t;
 
 /*  A job: a range of one partition, queued or in flight. Tens of

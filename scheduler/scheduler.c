@@ -322,13 +322,15 @@ s_part_queued_job (sched_part_t *part, int64_t now)
 //  then one that waited more than a second with work to do (so none
 //  starves); then the partition whose next job starts where the worker's
 //  last job ended (it reads on without a seek); then the one with the most
-//  records not yet handed out.
+//  records not yet handed out, among those no other worker is following
+//  (taking another worker's next job makes both read the same records:
+//  the one that loses it has often fetched them already); then any.
 static sched_part_t *
 s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
              sched_job_t **queued)
 {
-    sched_part_t *best = NULL, *starved = NULL, *follow = NULL;
-    int64_t best_lag = -1;
+    sched_part_t *best = NULL, *starved = NULL, *follow = NULL, *any = NULL;
+    int64_t best_lag = -1, any_lag = -1;
     *queued = NULL;
     for (sched_part_t *part = zhashx_first (self->parts); part;
          part = zhashx_next (self->parts)) {
@@ -347,13 +349,17 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
         if (now - part->last_dispatch_ms > 1000 &&
             (!starved || part->last_dispatch_ms < starved->last_dispatch_ms))
             starved = part;
-        if (lag > best_lag)
+        int64_t cut = sched_window_cut_offset (part->window);
+        bool theirs = part->follower && part->follower != worker &&
+                      cut == part->follow_next;
+        if (lag > best_lag && !theirs)
             best = part, best_lag = lag;
-        if (part == worker->aff_part &&
-            sched_window_cut_offset (part->window) == worker->aff_next)
+        if (lag > any_lag)
+            any = part, any_lag = lag;
+        if (part == worker->aff_part && cut == worker->aff_next)
             follow = part;
     }
-    return starved ? starved : follow ? follow : best;
+    return starved ? starved : follow ? follow : best ? best : any;
 }
 
 //  The worker with the most credit (ties: the one served longest ago).
@@ -401,6 +407,8 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
     if (!job->dead_letter) {
         worker->aff_part = job->part;
         worker->aff_next = job->end;
+        job->part->follower = worker;
+        job->part->follow_next = job->end;
     }
     job->part->in_flight++;
     job->part->last_dispatch_ms = now;
