@@ -2,6 +2,7 @@
 #include "sl_kafka.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "sl_log.h"
@@ -19,6 +20,17 @@ s_log_cb (const rd_kafka_t *rk, int level, const char *fac, const char *buf)
     char msg[1024];
     snprintf (msg, sizeof msg, "librdkafka: %s", buf);
     sl_log_msg (ours, msg, "client=%s facility=%s", rd_kafka_name (rk), fac);
+}
+
+//  An integer property as the configuration stands.
+int64_t
+sl_kafka_conf_int (const rd_kafka_conf_t *conf, const char *name)
+{
+    char value[32] = "0";
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get (conf, name, value, &size) != RD_KAFKA_CONF_OK)
+        return 0;
+    return strtoll (value, NULL, 10);
 }
 
 //  Set one property with a clear error.

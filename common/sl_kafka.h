@@ -22,6 +22,15 @@ rd_kafka_conf_t *sl_kafka_conf_new (const char *brokers,
 int sl_kafka_conf_set (rd_kafka_conf_t *conf, const char *name,
                        const char *value, char *err, size_t errlen);
 
+/*  An integer property of conf as it stands (our defaults, -X, or
+    librdkafka's own default); 0 if it has none.                         */
+int64_t sl_kafka_conf_int (const rd_kafka_conf_t *conf, const char *name);
+
+/*  With statistics.interval.ms at most this, a process waits at exit for
+    one more report, so the fetch totals it logs cover the whole run; with
+    the default (1000) the exit is not held up.                           */
+#define SL_KAFKA_STATS_EXACT_MS 250
+
 /*  True if the user's -X list sets `name`.                               */
 bool sl_kafka_props_have (const sl_strlist_t *props, const char *name);
 

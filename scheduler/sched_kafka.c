@@ -26,9 +26,6 @@
 #define SCHED_KAFKA_ATTEMPTS 5
 /*  End offsets are asked this often while a partition waits for data.     */
 #define SCHED_HUNGRY_MS 20
-/*  With statistics.interval.ms at most this, the exit waits for a report
-    that covers the whole run (the totals it logs are then exact).        */
-#define SCHED_STATS_EXACT_MS 250
 
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
@@ -583,10 +580,8 @@ sched_kafka_start (scheduler_t *self, char *err, size_t errlen)
     rd_kafka_conf_set_offset_commit_cb (conf, s_offset_commit_cb);
     rd_kafka_conf_set_stats_cb (conf, s_stats_cb);
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
-    char interval[32] = "0";
-    size_t size = sizeof interval;
-    rd_kafka_conf_get (conf, "statistics.interval.ms", interval, &size);
-    self->stats.stats_interval_ms = strtoll (interval, NULL, 10);
+    self->stats.stats_interval_ms =
+        sl_kafka_conf_int (conf, "statistics.interval.ms");
     char rderr[512];
     self->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->rk) {
@@ -649,7 +644,7 @@ sched_kafka_stop (scheduler_t *self)
     //  interval would otherwise log none); with the default (1 s) the
     //  exit is not held up.
     int64_t interval = self->stats.stats_interval_ms;
-    if (interval > 0 && interval <= SCHED_STATS_EXACT_MS) {
+    if (interval > 0 && interval <= SL_KAFKA_STATS_EXACT_MS) {
         uint64_t seen = self->stats.stats_samples;
         int64_t deadline = sl_now_ms () + 2 * interval + 100;
         while (self->stats.stats_samples == seen && sl_now_ms () < deadline) {

@@ -344,12 +344,11 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
         //  Work not handed out yet: a partition whose jobs are all in
         //  flight has none, so equally lagging partitions take turns
         //  instead of the first one taking its whole window.
-        int64_t lag = sched_window_hwm (part->window) -
-                      sched_window_cut_offset (part->window);
+        int64_t cut = sched_window_cut_offset (part->window);
+        int64_t lag = sched_window_hwm (part->window) - cut;
         if (now - part->last_dispatch_ms > 1000 &&
             (!starved || part->last_dispatch_ms < starved->last_dispatch_ms))
             starved = part;
-        int64_t cut = sched_window_cut_offset (part->window);
         bool theirs = part->follower && part->follower != worker &&
                       cut == part->follow_next;
         if (lag > best_lag && !theirs)

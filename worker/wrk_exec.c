@@ -19,11 +19,6 @@
     still served this often; after this long without a job its partition
     is paused.                                                            */
 #define EXEC_IDLE_POLL_MS 200
-/*  With statistics.interval.ms at most this, the executor waits at the
-    end for a report that covers its last fetch (the exit totals are then
-    exact); with the default (1000) the exit is not held up and the totals
-    may miss the last interval's fetches.                                 */
-#define EXEC_STATS_EXACT_MS 250
 /*  Longest wait for the output topic's metadata before the first job.     */
 #define WRK_WARM_UP_MS 2000
 
@@ -93,7 +88,7 @@ struct _wrk_exec_t {
     //  waker thread that gets a partition fetched again.
     int64_t queued_min;       /* queued.min.messages                      */
     int64_t queued_max_bytes; /* queued.max.messages.kbytes * 1024        */
-    double rec_bytes;         /* mean record size seen (key + value)      */
+    double rec_bytes;         /* mean record size (key + value), s_fetch  */
     bool fetch_held;          /* the queue reached a threshold            */
     pthread_t wk_thread;
     bool wk_started, wk_want, wk_stop;
@@ -228,7 +223,7 @@ s_stats_final (wrk_exec_t *self)
     bool behind = self->taken != self->taken_reported;
     s_consumer_poll (self, 0); //  reports made before now do not count
     if (!behind || self->stats_interval_ms <= 0 ||
-        self->stats_interval_ms > EXEC_STATS_EXACT_MS || self->fatal[0])
+        self->stats_interval_ms > SL_KAFKA_STATS_EXACT_MS || self->fatal[0])
         return;
     int64_t deadline = sl_now_ms () + 2 * self->stats_interval_ms + 100;
     uint64_t seen = atomic_load (&self->stats_reports);
@@ -666,11 +661,6 @@ s_fetch_watch (wrk_exec_t *self, size_t n)
 {
     if (self->queued_min <= 0)
         return;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += self->msgs[i]->len + self->msgs[i]->key_len;
-    if (n > 0)
-        self->rec_bytes = (7 * self->rec_bytes + (double)bytes / n) / 8;
     double len = (double)rd_kafka_queue_length (self->queue);
     double before = len + (double)n; //  what the queue held
     double min = (double)self->queued_min;
@@ -745,7 +735,7 @@ static ssize_t
 s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
 {
     size_t n = s_take (self, (size_t)self->cfg->batch_size);
-    size_t keep = 0, i = 0;
+    size_t keep = 0, i = 0, bytes = 0;
     for (; i < n && !*done; i++) {
         rd_kafka_message_t *m = self->msgs[i];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -800,12 +790,15 @@ s_fetch (wrk_exec_t *self, const Sluice__Job *job, bool *done)
         }
         self->asg_next = m->offset + 1;
         self->msgs[keep++] = m;
+        bytes += m->len + m->key_len;
         //  The range's last offset: nothing is left to wait for (the
         //  next record or the EOF may be a fetch, and on a quiet log
         //  fetch.wait.max.ms, away).
         if (m->offset == job->end - 1)
             *done = true;
     }
+    if (keep > 0) //  for s_fetch_watch and s_read_on
+        self->rec_bytes = (7 * self->rec_bytes + (double)bytes / keep) / 8;
     if (i < n)
         s_unread (self, self->msgs + i, n - i);
     if (*done && self->asg_next < job->end)
@@ -949,8 +942,8 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             rd_kafka_message_destroy (self->msgs[i]);
         if (rc != 0)
             return -1;
-        //  Callbacks and commands every EXEC_CHORES_NS, not after every
-        //  batch: each takes locks or a system call.
+        //  Callbacks, commands and PROGRESS every EXEC_CHORES_NS, not
+        //  after every batch: each takes locks or a system call.
         int64_t t1 = s_now_ns ();
         if (n <= 0 || t1 - self->chores_ns >= EXEC_CHORES_NS) {
             self->chores_ns = t1;
@@ -958,12 +951,13 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             s_consumer_poll (self, 0);
             s_pump (self);
             s_check_fatal (self);
-        }
-        //  Moving on: ask for a longer lease, a few times per lease.
-        int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
-        if (n > 0 && sl_now_ms () - self->progress_ms >= every) {
-            self->progress_ms = sl_now_ms ();
-            s_reply_id (self, "PROGRESS", ej->sched, job->job_id);
+            //  Moving on: ask for a longer lease, a few times per lease.
+            int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
+            int64_t now = sl_now_ms ();
+            if (n > 0 && now - self->progress_ms >= every) {
+                self->progress_ms = now;
+                s_reply_id (self, "PROGRESS", ej->sched, job->job_id);
+            }
         }
         //  A cancel (or the end of the grace period) abandons the job
         //  unless the whole range is already processed: then the work is
@@ -1181,17 +1175,11 @@ s_kafka_new (wrk_exec_t *self, char *err, size_t errlen)
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
     rd_kafka_conf_set_stats_cb (conf, s_stats_cb);
-    char interval[32] = "0";
-    size_t size = sizeof interval;
-    rd_kafka_conf_get (conf, "statistics.interval.ms", interval, &size);
-    self->stats_interval_ms = strtoll (interval, NULL, 10);
-    char qmin[32] = "0", qkb[32] = "0";
-    size = sizeof qmin;
-    rd_kafka_conf_get (conf, "queued.min.messages", qmin, &size);
-    size = sizeof qkb;
-    rd_kafka_conf_get (conf, "queued.max.messages.kbytes", qkb, &size);
-    self->queued_min = strtoll (qmin, NULL, 10);
-    self->queued_max_bytes = strtoll (qkb, NULL, 10) * 1024;
+    self->stats_interval_ms =
+        sl_kafka_conf_int (conf, "statistics.interval.ms");
+    self->queued_min = sl_kafka_conf_int (conf, "queued.min.messages");
+    self->queued_max_bytes =
+        sl_kafka_conf_int (conf, "queued.max.messages.kbytes") * 1024;
     self->consumer =
         rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!self->consumer) {
