@@ -11,7 +11,7 @@ comma := ,
 APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
-           python3 python3-confluent-kafka kcat clang-format clang valgrind bc prometheus \
+           python3 python3-confluent-kafka kcat clang-format clang libclang-rt-14-dev valgrind bc prometheus \
            python3-yaml rustc
 
 .PHONY: all deps build demo test unit integration chaos valgrind sanitize-smoke format format-check clean
