@@ -53,6 +53,13 @@ typedef struct {
         dereferenced (the worker may be gone).                           */
     const void *follower;
     int64_t follow_next;
+    /*  What a second worker could take over here: microseconds per
+        offset that the last job done on this partition spent in the
+        plugin and waiting for its output's acks (not fetching: a worker
+        joining the follower reads the same records), and when that job
+        ended (s_join_pays).                                             */
+    double work_us_per_off;
+    int64_t work_seen_ms;
 } sched_part_t;
 
 /*  A job: a range of one partition, queued or in flight. Tens of
@@ -91,6 +98,7 @@ struct _sched_worker_t {
         compared with live partitions, never dereferenced.               */
     const void *aff_part;
     int64_t aff_next;
+    uint64_t passed; /* the dispatch pass that found nothing for it     */
 };
 
 typedef struct {
@@ -131,6 +139,9 @@ struct _scheduler_t {
     zhashx_t *workers; /* routing id hex -> sched_worker_t *               */
     uint64_t next_job_id;
     uint32_t in_flight, queued;
+    uint64_t dispatch_pass; /* sched_dispatch calls, for worker->passed   */
+    double work_us_per_off; /* as sched_part_t's, over all partitions     */
+    int64_t work_seen_ms;
     bool assigned;       /* the group gave us an assignment at least once */
     bool assign_pending; /* every partition was revoked (or lost): no drain
                             is finished until the group assigns again    */

@@ -26,6 +26,11 @@
 #define SCHED_OFFSETS_MS 10
 /*  Most messages taken from the ROUTER per wake-up.                      */
 #define SCHED_RECV_BURST 256
+/*  A partition another worker follows is joined only if that saves more
+    than this: the joiner's first job pays a seek and a fetch. What was
+    last measured there is trusted for SCHED_JOIN_FRESH_MS.              */
+#define SCHED_JOIN_MIN_MS   25
+#define SCHED_JOIN_FRESH_MS 1000
 
 //  Worker key: the routing id as hex, in `key` (no allocation: this runs
 //  for every message).
@@ -318,13 +323,37 @@ s_part_queued_job (sched_part_t *part, int64_t now)
     return NULL;
 }
 
+//  True if a second worker on a partition another worker follows would
+//  get its `lag` records done sooner. Two workers taking turns on a
+//  partition each read all of it: the follower has fetched ahead of its
+//  jobs, and both read on through the other's jobs rather than seek
+//  (s_read_on in the worker). So all a joiner takes over is half the
+//  plugin's work (and its output's acks); fetching, the whole cost of a
+//  noop drain, is not shared, only doubled. Joining pays when that half
+//  is worth a seek and a fetch. Without a recent measure on the partition
+//  the one of any partition stands in (every worker runs the same plugin);
+//  without any, joining is assumed to pay.
+static bool
+s_join_pays (scheduler_t *self, const sched_part_t *part, int64_t lag,
+             int64_t now)
+{
+    double us = part->work_us_per_off;
+    if (now - part->work_seen_ms > SCHED_JOIN_FRESH_MS) {
+        if (now - self->work_seen_ms > SCHED_JOIN_FRESH_MS)
+            return true;
+        us = self->work_us_per_off;
+    }
+    return (double)lag * us / 2 >= SCHED_JOIN_MIN_MS * 1000.0;
+}
+
 //  Pick the partition to serve next for `worker`: queued retries first;
 //  then one that waited more than a second with work to do (so none
 //  starves); then the partition whose next job starts where the worker's
 //  last job ended (it reads on without a seek); then the one with the most
 //  records not yet handed out, among those no other worker is following
 //  (taking another worker's next job makes both read the same records:
-//  the one that loses it has often fetched them already); then any.
+//  the one that loses it has often fetched them already); then any that
+//  its follower would not finish soon on its own (s_join_pays).
 static sched_part_t *
 s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
              sched_job_t **queued)
@@ -353,7 +382,7 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
                       cut == part->follow_next;
         if (lag > best_lag && !theirs)
             best = part, best_lag = lag;
-        if (lag > any_lag)
+        if (lag > any_lag && (!theirs || s_join_pays (self, part, lag, now)))
             any = part, any_lag = lag;
         if (part == worker->aff_part && cut == worker->aff_next)
             follow = part;
@@ -361,16 +390,18 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
     return starved ? starved : follow ? follow : best ? best : any;
 }
 
-//  The worker with the most credit (ties: the one served longest ago).
+//  The worker with the most credit (ties: the one served longest ago),
+//  among those this dispatch pass has not found without work.
 static sched_worker_t *
 s_pick_worker (scheduler_t *self)
 {
     sched_worker_t *best = NULL;
     for (sched_worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers))
-        if (w->credits > 0 && (!best || w->credits > best->credits ||
-                               (w->credits == best->credits &&
-                                w->last_job_ms < best->last_job_ms)))
+        if (w->credits > 0 && w->passed != self->dispatch_pass &&
+            (!best || w->credits > best->credits ||
+             (w->credits == best->credits &&
+              w->last_job_ms < best->last_job_ms)))
             best = w;
     return best;
 }
@@ -421,14 +452,19 @@ void
 sched_dispatch (scheduler_t *self)
 {
     int64_t now = sl_now_ms ();
+    self->dispatch_pass++;
     while (true) {
         sched_worker_t *worker = s_pick_worker (self);
         if (!worker)
             return;
         sched_job_t *job = NULL;
         sched_part_t *part = s_pick_part (self, worker, now, &job);
-        if (!part)
-            return;
+        if (!part) {
+            //  Nothing for this one (the rest is another worker's to
+            //  follow, s_join_pays); the next may still have work.
+            worker->passed = self->dispatch_pass;
+            continue;
+        }
         if (!job) {
             int64_t start, end;
             if (!sched_window_cut (part->window, &start, &end))
@@ -608,6 +644,13 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
                 if (secs <= sched_job_bucket_bounds[b])
                     self->stats.job_seconds_buckets[b]++;
             sched_job_forget (self, job);
+        }
+        if (done->end > done->start) {
+            part->work_us_per_off = (double)(done->plugin_us + done->flush_us) /
+                                    (double)(done->end - done->start);
+            part->work_seen_ms = sl_now_ms ();
+            self->work_us_per_off = part->work_us_per_off;
+            self->work_seen_ms = part->work_seen_ms;
         }
         s_done_ok (self, part, done);
     } else if (job)

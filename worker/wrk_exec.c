@@ -19,6 +19,11 @@
     still served this often; after this long without a job its partition
     is paused.                                                            */
 #define EXEC_IDLE_POLL_MS 200
+/*  An idle executor pauses its partition once its queue is empty or holds
+    one event, the end of the partition (the consumer would only long-poll
+    the end of the log); with records still queued it waits this long
+    first, since pausing drops them.                                      */
+#define EXEC_IDLE_PAUSE_MS 5000
 /*  Longest wait for the output topic's metadata before the first job.     */
 #define WRK_WARM_UP_MS 2000
 
@@ -64,6 +69,7 @@ struct _wrk_exec_t {
     int32_t asg_partition;
     int64_t asg_next;
     bool asg_paused; /* idle: the partition fetches nothing             */
+    int64_t idle_ms; /* how long the executor has had nothing to run    */
     //  Records fetched past the end of the previous job, kept for the next.
     rd_kafka_message_t **stash;
     size_t stash_n, stash_pos, stash_cap;
@@ -493,11 +499,16 @@ s_stash_clear (wrk_exec_t *self)
     self->stash_n = self->stash_pos = 0;
 }
 
+static void s_fetch_wake (wrk_exec_t *self);
+
 //  Pause the assigned partition (no job for a while: an idle consumer
 //  polls the broker no more), or resume it. Pausing drops what it fetched
 //  past the records already taken (the stash keeps those); resumed, it
 //  fetches on from there. A paused partition is always resumed before the
-//  assignment changes: the pause would outlive it.
+//  assignment changes: the pause would outlive it. librdkafka (2.0.2)
+//  starts fetching a resumed partition only when its broker thread next
+//  wakes, 0.7 s later in a test of this machine, so a resume is followed
+//  by a wake-up (s_fetch_wake), which makes that 4-7 ms.
 static void
 s_asg_pause (wrk_exec_t *self, bool pause)
 {
@@ -515,7 +526,13 @@ s_asg_pause (wrk_exec_t *self, bool pause)
         sl_debug ("%s failed topic=%s partition=%d reason=\"%s\"",
                   pause ? "pause" : "resume", self->asg_topic,
                   self->asg_partition, rd_kafka_err2str (rc));
+    else
+        sl_debug ("partition %s topic=%s partition=%d",
+                  pause ? "paused" : "resumed", self->asg_topic,
+                  self->asg_partition);
     self->asg_paused = pause;
+    if (!pause && !rc)
+        s_fetch_wake (self);
 }
 
 //  True if a job at `start` is a short way ahead of where the consumer
@@ -1091,8 +1108,13 @@ s_idle (wrk_exec_t *self)
     zmq_pollitem_t item = {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
     int rc = zmq_poll (&item, 1, EXEC_IDLE_POLL_MS);
     s_consumer_poll (self, 0);
-    if (rc == 0)
-        s_asg_pause (self, true);
+    if (rc == 0) {
+        self->idle_ms += EXEC_IDLE_POLL_MS;
+        if (self->idle_ms >= EXEC_IDLE_PAUSE_MS ||
+            rd_kafka_queue_length (self->queue) <= 1)
+            s_asg_pause (self, true);
+    } else if (rc > 0)
+        self->idle_ms = 0;
     if (rc <= 0)
         return rc == 0 || zmq_errno () == EINTR;
     zmsg_t *msg = zmsg_recv (self->pipe);
