@@ -266,6 +266,9 @@ s_connect (null_t *self)
         zsock_set_sndhwm (sock, 100000);
         zsock_set_rcvhwm (sock, 100000);
         zsock_set_linger (sock, 1000);
+        //  Started before the scheduler binds (bench/figures.py), it must
+        //  connect soon after: its HELLO waits in the socket till then.
+        zsock_set_reconnect_ivl (sock, 10);
         if (zsock_connect (sock, "%s", self->cfg->scheduler) != 0) {
             zsock_destroy (&sock);
             return -1;

@@ -586,8 +586,8 @@ def produce(run, broker, topic, partitions, records, value_bytes, batch,
 
 
 def start_scheduler(run, broker, d, topic, group, args=(), name="scheduler",
-                    drain=True):
-    port = free_port()
+                    drain=True, port=None):
+    port = port or free_port()
     argv = [bin_path("sluice-scheduler"), "--brokers",
             broker.bootstrap, "--topic", topic, "--group", group,
             "--bind", "tcp://127.0.0.1:%d" % port]

@@ -127,19 +127,28 @@ def _echo(run, dealers, credits, messages, size=64):
 def _null_drain(run, broker, topic, workers, credits, job):
     """sluice: a real scheduler (--drain) and `workers` null workers."""
     d = run.dir("null-drain")
-    sched = start_scheduler(run, broker, d, topic, run.unique("g"),
-                            ["--job-records", job])
+    #  The null workers first: their HELLOs wait in their sockets and
+    #  reach the scheduler as it binds, before its partitions are
+    #  assigned. Started after it, one could come when most of the jobs
+    #  were out and every partition had a worker to follow, and it would
+    #  get none (a null worker's jobs cost nothing, so no one joins).
+    port = free_port()
     ws = [Child("null-%d" % i, [bench_bin("bench_null_worker"),
-                                "--scheduler", sched.endpoint,
+                                "--scheduler", "tcp://127.0.0.1:%d" % port,
                                 "--credits", credits], d)
           for i in range(workers)]
+    time.sleep(0.3)
+    sched = start_scheduler(run, broker, d, topic, run.unique("g"),
+                            ["--job-records", job], port=port)
     if sched.wait(300, watch=ws) != 0:
         raise BenchError("scheduler failed; see %s" % sched.log_path)
     for w in ws:
         w.wait(30)
     res = [w.result() for w in ws]
     jobs = sum(r["jobs"] for r in res)
-    span = max(r["t_last"] for r in res) - min(r["t_first"] for r in res)
+    busy = [r for r in res if r["jobs"] > 0]  # t_first is 0 without a job
+    span = (max(r["t_last"] for r in busy) - min(r["t_first"] for r in busy)
+            if busy else 0)
     return {"rate": jobs / span if span > 0 else None, "jobs": jobs,
             "cpu_s": sched.cpu + sum(w.cpu for w in ws),
             "sched_cpu_s": sched.cpu}

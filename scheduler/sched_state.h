@@ -48,10 +48,10 @@ typedef struct {
     int64_t last_dispatch_ms;
     uint64_t records_done;
     /*  The worker that got its last job and where that job ended: while
-        nothing was cut since, the partition is that worker's to follow,
-        and other workers look elsewhere first. Only compared, never
-        dereferenced (the worker may be gone).                           */
-    const void *follower;
+        nothing was cut since and that worker has not been sent elsewhere,
+        the partition is that worker's to follow, and other workers look
+        elsewhere first. Cleared when the worker goes.                   */
+    const sched_worker_t *follower;
     int64_t follow_next;
     /*  What a second worker could take over here: microseconds per
         offset that the last job done on this partition spent in the
@@ -94,9 +94,9 @@ struct _sched_worker_t {
     int64_t last_job_ms;
     /*  Where its last job ended: a job that starts there is read from
         where its consumer already is (no seek; what it prefetched past
-        the last job is used, not fetched again by another worker). Only
-        compared with live partitions, never dereferenced.               */
-    const void *aff_part;
+        the last job is used, not fetched again by another worker).
+        Cleared when the partition goes.                                 */
+    sched_part_t *aff_part;
     int64_t aff_next;
     uint64_t passed; /* the dispatch pass that found nothing for it     */
 };

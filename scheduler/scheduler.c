@@ -117,6 +117,10 @@ sched_part_remove (scheduler_t *self, sched_part_t *part)
             sched_send_cancel (self, job, "partition revoked");
         sched_job_forget (self, job);
     }
+    for (sched_worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers))
+        if (w->aff_part == part)
+            w->aff_part = NULL;
     zhashx_delete (self->parts, part->key);
     sched_part_free (part);
 }
@@ -307,6 +311,10 @@ s_worker_drop (scheduler_t *self, sched_worker_t *worker, const char *reason,
     sl_info ("worker gone worker=%s reason=\"%s\" jobs=%u", worker->name,
              reason, worker->in_flight);
     s_worker_reclaim (self, worker, reason, count_attempt);
+    for (sched_part_t *part = zhashx_first (self->parts); part;
+         part = zhashx_next (self->parts))
+        if (part->follower == worker)
+            part->follower = NULL;
     zhashx_delete (self->workers, worker->key);
 }
 
@@ -390,15 +398,27 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
     return starved ? starved : follow ? follow : best ? best : any;
 }
 
+//  True if the worker follows no partition: what s_pick_part finds for it
+//  is what it finds for any such worker.
+static bool
+s_worker_stranger (const sched_worker_t *worker)
+{
+    return !worker->aff_part || worker->aff_part->follower != worker;
+}
+
 //  The worker with the most credit (ties: the one served longest ago),
-//  among those this dispatch pass has not found without work.
+//  among those this dispatch pass has not found without work. Once one
+//  that follows nothing found none, so would every other such worker:
+//  they are skipped (with many idle workers and partitions, a scan each
+//  would cost workers x partitions per pass).
 static sched_worker_t *
-s_pick_worker (scheduler_t *self)
+s_pick_worker (scheduler_t *self, bool strangers_done)
 {
     sched_worker_t *best = NULL;
     for (sched_worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers))
         if (w->credits > 0 && w->passed != self->dispatch_pass &&
+            !(strangers_done && s_worker_stranger (w)) &&
             (!best || w->credits > best->credits ||
              (w->credits == best->credits &&
               w->last_job_ms < best->last_job_ms)))
@@ -435,6 +455,12 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
     worker->in_flight++;
     worker->last_job_ms = now;
     if (!job->dead_letter) {
+        //  Sent elsewhere, the worker leaves the partition it followed:
+        //  its consumer will have moved on, so another worker taking that
+        //  partition's next job reads nothing twice.
+        if (worker->aff_part && worker->aff_part != job->part &&
+            worker->aff_part->follower == worker)
+            worker->aff_part->follower = NULL;
         worker->aff_part = job->part;
         worker->aff_next = job->end;
         job->part->follower = worker;
@@ -453,8 +479,9 @@ sched_dispatch (scheduler_t *self)
 {
     int64_t now = sl_now_ms ();
     self->dispatch_pass++;
+    bool strangers_done = false;
     while (true) {
-        sched_worker_t *worker = s_pick_worker (self);
+        sched_worker_t *worker = s_pick_worker (self, strangers_done);
         if (!worker)
             return;
         sched_job_t *job = NULL;
@@ -463,6 +490,7 @@ sched_dispatch (scheduler_t *self)
             //  Nothing for this one (the rest is another worker's to
             //  follow, s_join_pays); the next may still have work.
             worker->passed = self->dispatch_pass;
+            strangers_done = strangers_done || s_worker_stranger (worker);
             continue;
         }
         if (!job) {

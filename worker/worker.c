@@ -64,6 +64,7 @@ struct _worker_t {
     bool stopping;
     bool stopped;
     bool drain_finished; /* every scheduler said its drain is complete  */
+    int64_t started_ms;  /* when worker_run began                       */
     int exit_code;       /* non-zero: the executor failed (FATAL)       */
     bool exec_stuck;
     uint64_t jobs_done;
@@ -388,6 +389,31 @@ done:
     return self->stopped ? -1 : 0;
 }
 
+//  A --drain worker that hears from no unfinished scheduler for
+//  --drain-wait-ms gives up: its schedulers may have finished and exited
+//  before it came (a pod that was Pending for a while), and none is left
+//  to say so; or they never came up. Either way it would wait for ever
+//  (a Kubernetes Job would never complete). It exits 1, so a Job counts
+//  it as failed, which does not undo the success of a worker that saw
+//  the drain finish.
+static void
+s_drain_wait_check (worker_t *self, int64_t now)
+{
+    if (!self->cfg->drain || self->cfg->drain_wait_ms <= 0 || self->stopping)
+        return;
+    int64_t heard = self->started_ms;
+    for (size_t i = 0; i < self->nscheds; i++)
+        if (!self->scheds[i].finished && self->scheds[i].last_recv_ms > heard)
+            heard = self->scheds[i].last_recv_ms;
+    if (now - heard < self->cfg->drain_wait_ms)
+        return;
+    sl_error ("no word from any scheduler for %" PRId64
+              " s while draining (--drain-wait-ms): giving up; if the drain "
+              "finished, its schedulers exited before this worker came",
+              (now - heard) / 1000);
+    s_begin_stop (self, "no scheduler heard from");
+}
+
 //  Heartbeats; notice schedulers that went silent.
 static int
 s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
@@ -410,6 +436,7 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
             s_reset_sched (self, i, "missed heartbeats");
         }
     }
+    s_drain_wait_check (self, now);
     return 0;
 }
 
@@ -751,6 +778,7 @@ worker_run (worker_t *self)
     sigaddset (&stop, SIGINT);
     pthread_sigmask (SIG_BLOCK, &stop, NULL);
     int sfd = signalfd (-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
+    self->started_ms = sl_now_ms ();
     if (sfd < 0) {
         sl_error ("signalfd failed error=\"%s\"", strerror (errno));
         return 1;

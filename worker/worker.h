@@ -29,6 +29,8 @@ typedef struct {
     int64_t record_retries;
     int64_t flush_timeout_ms;
     bool drain; /* exit 0 once every scheduler says its drain finished  */
+    int64_t drain_wait_ms; /* --drain: give up after this long with no word
+                              from an unfinished scheduler (0: never)    */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;
     char *curve_cert;        /* our keypair, or "": no CURVE               */

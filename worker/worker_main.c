@@ -100,6 +100,11 @@ main (int argc, char **argv)
          100, 3600000, false, "MS", "longest wait for produced records", NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once every scheduler says its drain finished", NULL},
+        {"drain-wait-ms", 0, SL_FLAG_INT, &cfg.drain_wait_ms, "600000", 0,
+         INT64_MAX / 4, false, "MS",
+         "with --drain, exit 1 after this long without a word from a "
+         "scheduler whose drain is not finished (0: wait for ever)",
+         NULL},
         {"metrics-addr", 0, SL_FLAG_STR, &cfg.metrics_addr, "", 0, 0, false,
          "HOST:PORT", "serve /metrics, /healthz, /readyz here", NULL},
         {"log-format", 0, SL_FLAG_STR, &log_format, "text", 0, 0, false,

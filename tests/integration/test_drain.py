@@ -5,6 +5,7 @@ while the scheduler fetches no record payload at all.
 scheduler with --drain."""
 import collections
 import re
+import time
 
 from harness import (Broker, committed, consume_all, expect, high_watermarks,
                      log_note, main, produce, start_scheduler, start_worker,
@@ -74,6 +75,36 @@ def drain_copies_every_record_and_commits_to_the_end():
                "the totals rest on live statistics", m.group(0))
         expect(int(m.group(1)) == 0 and int(m.group(2)) == 0,
                "the scheduler fetched no records", m.group(0))
+
+
+@test
+def a_drain_worker_that_comes_after_the_drain_gives_up():
+    """--drain-wait-ms: a --drain worker that hears from no unfinished
+    scheduler for that long exits 1 with one line saying so, instead of
+    waiting for ever for a "drain finished" nobody is left to send (a
+    Kubernetes Job would never complete)."""
+    src, group = unique("in"), unique("g")
+    with Broker(topics={src: 1}) as kafka:
+        produce(kafka, src, [(None, b"only", 0)])
+        sched = start_scheduler(kafka, src, group)
+        worker = start_worker(kafka, sched.endpoint, "noop", name="early",
+                              args=["--drain"])
+        expect(sched.wait(60, watch=[worker]) == 0, "the drain finishes")
+        expect(worker.wait(30) == 0, "the worker there for it exits 0")
+        #  The scheduler has exited: nothing answers at its endpoint.
+        late = start_worker(kafka, sched.endpoint, "noop", name="late",
+                            args=["--drain", "--drain-wait-ms", "1500"])
+        t0 = time.monotonic()
+        code = late.wait(30)
+        waited = time.monotonic() - t0
+        expect(code == 1, "the late worker exits 1", code)
+        expect(1.4 < waited < 15, "after about --drain-wait-ms", waited)
+        text = late.log_text()
+        expect("no word from any scheduler" in text and
+               "--drain-wait-ms" in text,
+               "it says why, naming the flag", text[-600:])
+        log_note("the late worker gave up after %.1f s" % waited)
+
 
 if __name__ == "__main__":
     main()
