@@ -121,6 +121,45 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
     }
 }
 
+//  True if m, or a message inside it, kept an unknown field numbered 0.
+//  Protobuf has no field 0; protobuf-c (1.4.1) refuses one whose tag is a
+//  single byte but keeps one spelt as a longer varint ("81 00") as an
+//  unknown field, which it then writes back as the refused single byte:
+//  such a frame is malformed, and is refused whole. Depth is bounded by
+//  the schema (no message contains itself).
+static bool
+s_field_zero (const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0)
+            return true;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned f = 0; f < d->n_fields; f++) {
+        const ProtobufCFieldDescriptor *fd = &d->fields[f];
+        if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *at = (const char *)m + fd->offset;
+        const char *q = (const char *)m + fd->quantifier_offset;
+        //  A oneof's members share one pointer: only the set one counts.
+        if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)q != fd->id)
+            continue;
+        if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)q;
+            const ProtobufCMessage *const *items =
+                *(const ProtobufCMessage *const *const *)at;
+            for (size_t k = 0; k < n; k++)
+                if (items[k] && s_field_zero (items[k]))
+                    return true;
+        } else {
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)at;
+            if (sub && s_field_zero (sub))
+                return true;
+        }
+    }
+    return false;
+}
+
 //  Decode and validate one frame.
 sl_msg_t *
 sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
@@ -135,6 +174,10 @@ sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
         s_fail (err, errlen, "frame of %zu bytes is not a sluice message",
                 size);
         return NULL;
+    }
+    if (s_field_zero (&msg->base)) {
+        s_fail (err, errlen, "frame of %zu bytes has a field numbered 0", size);
+        goto refuse;
     }
     if (msg->version != SL_PROTO_VERSION) {
         s_fail (err, errlen, "protocol version %u, this side speaks %d",

@@ -321,6 +321,12 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
     } else if (what && streq (what, "STOPPED")) {
         lane->stopped = true;
         self->stopped = s_all_stopped (self);
+        //  The actor ends next and signals its exit on this pipe, which
+        //  zactor_destroy waits for: read no more from it, or with other
+        //  lanes still running the loop would take that signal and
+        //  worker_destroy would wait for ever (a --concurrency worker
+        //  that never exited after its drain).
+        zloop_reader_end (loop, reader);
     } else if (what && streq (what, "FORGOT")) {
         //  DROPALL removed that many queued jobs.
         char *n = zmsg_popstr (msg);

@@ -15,6 +15,7 @@ wrongly claiming to be thread-safe (exclusive_claims_safe) is shared and
 aborts: the check is real."""
 import collections
 import os
+import time
 
 from harness import (BUILD, Broker, committed, consume_all, expect,
                      high_watermarks, log_events, log_note, main, produce,
@@ -47,12 +48,15 @@ def drain(plugin, concurrency, per, plugin_opts=None, expect_ok=True):
                               % (os.path.basename(plugin), concurrency),
                               output_topic=out, plugin_opts=plugin_opts,
                               args=["--concurrency", str(concurrency),
-                                    "--batch-size", "50"])
+                                    "--batch-size", "50", "--drain"])
         if not expect_ok:
             rc = worker.wait(60)
             return worker, rc
         rc = sched.wait(120, watch=[worker])
         expect(rc == 0, "the drain finishes", "exit %d" % rc)
+        #  Its lanes stop one by one; the worker used to hang in its
+        #  last step (waiting for a lane's exit signal it had read).
+        expect(worker.wait(30) == 0, "the worker exits 0 after the drain")
         # The span of the work itself, from the first job's start to the
         # last job's end: the group join and start-up do not count.
         t0 = log_events(worker, "job begin")[0]["_ts"]
@@ -116,6 +120,30 @@ def non_thread_safe_plugins_get_one_instance_per_thread():
     expect(rc != 0 and "two threads in one instance" in worker.log_text(),
            "a plugin claiming thread safety is shared between threads "
            "(and this one, which is not, aborts)", "exit %s" % rc)
+
+
+@test
+def a_worker_stopping_with_one_lane_busy_exits():
+    """SIGTERM while one of three lanes runs a job: the idle lanes stop at
+    once, the busy one after its job. The worker's loop used to read the
+    idle lanes' exit signals while it waited for the busy one, and then
+    waited for ever for those signals when it destroyed the lanes."""
+    src, group = unique("in"), unique("g")
+    with Broker(topics={src: 1}) as kafka:
+        produce(kafka, src, ((None, b"%d" % i, 0) for i in range(100)))
+        sched = start_scheduler(kafka, src, group, drain=False,
+                                args=["--job-records", "100"])
+        worker = start_worker(kafka, sched.endpoint, "sleep",
+                              plugin_opts={"us_per_record": 20000},
+                              args=["--concurrency", "3",
+                                    "--batch-size", "50"])
+        wait_for(lambda: log_events(worker, "job begin"), 60, "a job began")
+        t0 = time.monotonic()
+        rc = worker.stop(timeout=20)
+        took = time.monotonic() - t0
+        log_note("stopped with exit %d in %.1f s" % (rc, took))
+        expect(rc == 0, "the worker exits 0 after finishing its job", rc)
+        expect(log_events(worker, "job done"), "it finished the job first")
 
 
 if __name__ == "__main__":

@@ -1100,3 +1100,32 @@ Test (proto, done_lost_ranges_validated)
     s_done_with_lost (1500, 1600, 1000, 1100, "lost range 1"); //  order
     s_done_with_lost (1000, 1600, 1500, 1700, "lost range 1"); //  overlap
 }
+
+//  Found by fuzz_proto: a STATUS whose second worker entry carries an
+//  unknown field numbered 0, its tag spelt as the two-byte varint 81 00.
+//  protobuf-c kept it, then wrote it back as the single byte 01, which it
+//  refuses: the frame is malformed and is refused whole. The same field
+//  at the top level and spelt in one byte is refused as well.
+Test (proto, field_number_zero_is_refused_at_any_depth)
+{
+    static const uint8_t nested[] = {
+        0x08, 0x01, 0x62, 0x2f, 0x0a, 0x01, 0x67, 0x1a, 0x13, 0x0a, 0x06,
+        0x6f, 0x72, 0x64, 0x65, 0x72, 0x73, 0x10, 0x03, 0x18, 0xe8, 0x07,
+        0x20, 0x88, 0x27, 0x28, 0xa0, 0x1f, 0x1a, 0x15, 0x0a, 0x07, 0x68,
+        0x6f, 0x73, 0x74, 0x2f, 0x34, 0x32, 0x10, 0x02, 0x81, 0x00, 0x00,
+        0x00, 0x00, 0x10, 0x00, 0x00, 0x2e, 0x30};
+    s_expect_refused (nested, sizeof nested, "field numbered 0");
+    //  The same frame with the worker's unknown field numbered 100 instead
+    //  is accepted (unknown fields are how newer peers add to messages).
+    uint8_t ok[sizeof nested];
+    memcpy (ok, nested, sizeof ok);
+    ok[41] = 0xa1; //  81 00 -> a1 06: field 100, 64-bit
+    ok[42] = 0x06;
+    char err[256] = "";
+    sl_msg_t *msg = sl_proto_decode (ok, sizeof ok, err, sizeof err);
+    cr_assert_not_null (msg, "refused: %s", err);
+    sl_proto_free (&msg);
+    static const uint8_t top[] = {0x08, 0x01, 0x81, 0x00, 0x00, 0x00,
+                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    s_expect_refused (top, sizeof top, "");
+}
