@@ -183,8 +183,23 @@ s_commit_result (scheduler_t *self, rd_kafka_resp_err_t err,
                      "offset=%" PRId64 " reason=\"%s\"",
                      tp->topic, tp->partition, tp->offset,
                      rd_kafka_err2str (perr));
-        } else if (tp->offset > part->acked_committed)
+        } else {
+            //  Answers come in the order the coordinator applied the
+            //  commits: one for an offset below what it acknowledged
+            //  before means an older commit (retried by librdkafka after
+            //  an outage) landed after a newer one, and the group now
+            //  stands there. Send the current offset again next tick.
+            if (tp->offset < part->acked_committed) {
+                sl_warn ("an older commit reached the broker after a newer "
+                         "one, committing again topic=%s partition=%d "
+                         "offset=%" PRId64 " acknowledged=%" PRId64,
+                         tp->topic, tp->partition, tp->offset,
+                         part->acked_committed);
+                part->sent_committed = -1;
+                part->sent_meta[0] = 0;
+            }
             part->acked_committed = tp->offset;
+        }
     }
 }
 
