@@ -69,7 +69,7 @@ struct _wrk_exec_t {
     int32_t asg_partition;
     int64_t asg_next;
     bool asg_paused; /* idle: the partition fetches nothing             */
-    int64_t idle_ms; /* how long the executor has had nothing to run    */
+    int64_t idle_ms; /* idle since its last job (EXEC_IDLE_POLL_MS steps) */
     //  Records fetched past the end of the previous job, kept for the next.
     rd_kafka_message_t **stash;
     size_t stash_n, stash_pos, stash_cap;
@@ -1113,8 +1113,7 @@ s_idle (wrk_exec_t *self)
         if (self->idle_ms >= EXEC_IDLE_PAUSE_MS ||
             rd_kafka_queue_length (self->queue) <= 1)
             s_asg_pause (self, true);
-    } else if (rc > 0)
-        self->idle_ms = 0;
+    }
     if (rc <= 0)
         return rc == 0 || zmq_errno () == EINTR;
     zmsg_t *msg = zmsg_recv (self->pipe);
@@ -1147,6 +1146,7 @@ s_actor (zsock_t *pipe, void *args)
             continue;
         }
         zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
+        self->idle_ms = 0;
         self->current = ej;
         if (!ej->cancelled)
             s_run_job (self, ej);
