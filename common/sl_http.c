@@ -2,6 +2,7 @@
 #include "sl_http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -10,7 +11,64 @@
 #include <string.h>
 #include "sl_kafka.h"
 
-#define SL_HTTP_STALE_MS 5000
+#define SL_HTTP_STALE_MS   5000
+#define SL_HTTP_MHD_SONAME "libmicrohttpd.so.12"
+
+//  libmicrohttpd is loaded on first use, not linked: its constructor
+//  initialises gnutls (with p11-kit and nettle), about 1.8 MB of resident
+//  pages in every process, and most workers never serve HTTP.
+static struct {
+    struct MHD_Daemon *(*start_daemon) (unsigned int, uint16_t,
+                                        MHD_AcceptPolicyCallback, void *,
+                                        MHD_AccessHandlerCallback, void *, ...);
+    void (*stop_daemon) (struct MHD_Daemon *);
+    const union MHD_DaemonInfo *(*get_daemon_info) (struct MHD_Daemon *,
+                                                    enum MHD_DaemonInfoType,
+                                                    ...);
+    struct MHD_Response *(*create_response_from_buffer) (
+        size_t, void *, enum MHD_ResponseMemoryMode);
+    enum MHD_Result (*add_response_header) (struct MHD_Response *, const char *,
+                                            const char *);
+    enum MHD_Result (*queue_response) (struct MHD_Connection *, unsigned int,
+                                       struct MHD_Response *);
+    void (*destroy_response) (struct MHD_Response *);
+} s_mhd;
+static pthread_once_t s_mhd_once = PTHREAD_ONCE_INIT;
+static char s_mhd_error[200];
+
+static void
+s_mhd_load (void)
+{
+    void *lib = dlopen (SL_HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf (s_mhd_error, sizeof s_mhd_error, "%s", dlerror ());
+        return;
+    }
+    //  Kept loaded for the life of the process: its threads may outlive
+    //  any one server, and unloading gnutls is not worth the risk.
+    struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"MHD_start_daemon", (void **)&s_mhd.start_daemon},
+        {"MHD_stop_daemon", (void **)&s_mhd.stop_daemon},
+        {"MHD_get_daemon_info", (void **)&s_mhd.get_daemon_info},
+        {"MHD_create_response_from_buffer",
+         (void **)&s_mhd.create_response_from_buffer},
+        {"MHD_add_response_header", (void **)&s_mhd.add_response_header},
+        {"MHD_queue_response", (void **)&s_mhd.queue_response},
+        {"MHD_destroy_response", (void **)&s_mhd.destroy_response},
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym (lib, syms[i].name);
+        if (!*syms[i].slot) {
+            snprintf (s_mhd_error, sizeof s_mhd_error, "%s has no %s",
+                      SL_HTTP_MHD_SONAME, syms[i].name);
+            memset (&s_mhd, 0, sizeof s_mhd);
+            return;
+        }
+    }
+}
 
 struct _sl_http_t {
     struct MHD_Daemon *daemon;
@@ -28,13 +86,13 @@ static enum MHD_Result
 s_reply (struct MHD_Connection *conn, unsigned int code, const char *type,
          const char *body, size_t len)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer (
+    struct MHD_Response *resp = s_mhd.create_response_from_buffer (
         len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header (resp, "Content-Type", type);
-    enum MHD_Result rc = MHD_queue_response (conn, code, resp);
-    MHD_destroy_response (resp);
+    s_mhd.add_response_header (resp, "Content-Type", type);
+    enum MHD_Result rc = s_mhd.queue_response (conn, code, resp);
+    s_mhd.destroy_response (resp);
     return rc;
 }
 
@@ -111,13 +169,19 @@ sl_http_new (const char *addr, char *err, size_t errlen)
                   addr);
         return NULL;
     }
+    pthread_once (&s_mhd_once, s_mhd_load);
+    if (!s_mhd.start_daemon) {
+        snprintf (err, errlen, "--metrics-addr: cannot load %s: %s",
+                  SL_HTTP_MHD_SONAME, s_mhd_error);
+        return NULL;
+    }
     sl_http_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     pthread_mutex_init (&self->lock, NULL);
     snprintf (self->reason, sizeof self->reason, "starting");
     self->beat_ms = sl_now_ms ();
-    self->daemon = MHD_start_daemon (
+    self->daemon = s_mhd.start_daemon (
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL,
         s_handler, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
@@ -129,7 +193,7 @@ sl_http_new (const char *addr, char *err, size_t errlen)
         return NULL;
     }
     const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        s_mhd.get_daemon_info (self->daemon, MHD_DAEMON_INFO_BIND_PORT);
     self->port = info ? info->port : ntohs (sin.sin_port);
     return self;
 }
@@ -142,7 +206,7 @@ sl_http_destroy (sl_http_t **self_p)
     if (!self)
         return;
     if (self->daemon)
-        MHD_stop_daemon (self->daemon);
+        s_mhd.stop_daemon (self->daemon);
     pthread_mutex_destroy (&self->lock);
     free (self->metrics);
     free (self);

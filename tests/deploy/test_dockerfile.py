@@ -303,6 +303,17 @@ def needed(path):
     return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
 
 
+def resolve_soname(soname):
+    """The path ld.so would load for soname, from `ldconfig -p`."""
+    out = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+) \(([^)]*)\) => (\S+)$", line)
+        if m and m.group(1) == soname and "x86-64" in m.group(2):
+            return os.path.realpath(m.group(3))
+    return None
+
+
 def require_debian12():
     try:
         with open("/etc/os-release") as f:
@@ -471,6 +482,30 @@ def runtime_packages_provide_every_shared_library():
             elif pkg not in installed:
                 problems.append("%s loads %s from %s, which the runtime "
                                 "image would not have" % (name, soname, pkg))
+    # Libraries a binary loads itself (dlopen by soname, e.g.
+    # libmicrohttpd.so.12 for --metrics-addr): ldd cannot see them, so
+    # their sonames are read from the binary and must come from a package
+    # the runtime stage names.
+    for f in files:
+        with open(f, "rb") as fh:
+            named = set(re.findall(rb"\b(lib[\w+-]+\.so\.\d+)\x00",
+                                   fh.read()))
+        for soname in sorted(n.decode() for n in named):
+            if soname in maps[f] or soname.startswith(("libc.", "libm.")):
+                continue
+            path = resolve_soname(soname)
+            name = os.path.relpath(f, BUILD)
+            if not path:
+                problems.append("%s loads %s, which is not installed here"
+                                % (name, soname))
+                continue
+            pkg = owners([path]).get(path)
+            if pkg not in explicit:
+                problems.append("%s loads %s (dlopen) from %s: install it by "
+                                "name in the runtime stage"
+                                % (name, soname, pkg))
+            maps[f][soname] = path
+            who[path] = pkg
     expect(not problems, "every shared library is in the runtime image",
            "\n  " + "\n  ".join(problems))
     libs = sorted({who[p] for m in maps.values() for p in m.values()

@@ -307,6 +307,39 @@ def worker_times_rates_and_histograms_match_reality():
         sched.stop(20)
 
 
+def maps_http_server(proc):
+    with open("/proc/%d/maps" % proc.pid) as f:
+        maps = f.read()
+    return "libmicrohttpd" in maps or "libgnutls" in maps
+
+
+@test
+def only_a_daemon_given_metrics_addr_loads_the_http_server():
+    """libmicrohttpd's constructor brings in gnutls, ~1.8 MB of resident
+    pages (figure 6 of docs/PERFORMANCE.md); a daemon loads it only when
+    asked to serve HTTP, and then serves."""
+    src, group = unique("in"), unique("g")
+    with Broker(topics={src: 1}) as kafka:
+        produce(kafka, src, ((str(i), str(i), 0) for i in range(100)))
+        sched = start_scheduler(kafka, src, group, drain=False)
+        plain = start_worker(kafka, sched.endpoint, "noop")
+        wait_for(lambda: log_events(plain, "job done"), 30,
+                 "the worker without --metrics-addr does a job")
+        expect(not maps_http_server(sched) and not maps_http_server(plain),
+               "neither daemon without --metrics-addr maps libmicrohttpd "
+               "or gnutls")
+        served = start_worker(kafka, sched.endpoint, "noop",
+                              name="served", args=["--metrics-addr",
+                                                   "127.0.0.1:0"])
+        port = metrics_port(served)
+        expect(get(port, "/healthz")[0] == 200,
+               "the worker given --metrics-addr serves /healthz")
+        expect(maps_http_server(served), "and it has loaded libmicrohttpd")
+        served.stop(20)
+        plain.stop(20)
+        sched.stop(20)
+
+
 @test
 def alert_rules_in_the_operations_guide_are_valid():
     """docs/OPERATIONS.md's alert rules pass `promtool check rules` and
