@@ -82,6 +82,14 @@ struct _sched_job_t {
     bool started; /* its holder said it began (PROGRESS)                */
 };
 
+/*  One partition a worker reads on: its last job there ended at next.   */
+#define SCHED_AFF_MAX 64
+typedef struct {
+    sched_part_t *part;
+    int64_t next;
+    int64_t used_ms; /* when a job last went through this slot            */
+} sched_aff_t;
+
 struct _sched_worker_t {
     zframe_t *rid;
     char *key;
@@ -92,12 +100,13 @@ struct _sched_worker_t {
     uint64_t jobs_done;
     int64_t last_seen_ms;
     int64_t last_job_ms;
-    /*  Where its last job ended: a job that starts there is read from
-        where its consumer already is (no seek; what it prefetched past
-        the last job is used, not fetched again by another worker).
-        Cleared when the partition goes.                                 */
-    sched_part_t *aff_part;
-    int64_t aff_next;
+    /*  Where its last jobs ended, one slot per executor lane (HELLO's
+        lanes, --concurrency): a job that starts there is read from where
+        a consumer already is (no seek; what it prefetched past the last
+        job is used, not fetched again by another worker or lane). A slot
+        is cleared when its partition goes.                              */
+    sched_aff_t aff[SCHED_AFF_MAX];
+    uint32_t naff;
     uint64_t passed; /* the dispatch pass that found nothing for it     */
 };
 

@@ -119,8 +119,9 @@ sched_part_remove (scheduler_t *self, sched_part_t *part)
     }
     for (sched_worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers))
-        if (w->aff_part == part)
-            w->aff_part = NULL;
+        for (uint32_t k = 0; k < w->naff; k++)
+            if (w->aff[k].part == part)
+                w->aff[k].part = NULL;
     zhashx_delete (self->parts, part->key);
     sched_part_free (part);
 }
@@ -354,21 +355,42 @@ s_join_pays (scheduler_t *self, const sched_part_t *part, int64_t lag,
     return (double)lag * us / 2 >= SCHED_JOIN_MIN_MS * 1000.0;
 }
 
+//  True if the worker's slot no longer reads on: empty, its partition has
+//  nothing to cut, or its next job went elsewhere.
+static bool
+s_aff_free (const sched_aff_t *a)
+{
+    return !a->part || !sched_window_can_cut (a->part->window) ||
+           sched_window_cut_offset (a->part->window) != a->next;
+}
+
 //  Pick the partition to serve next for `worker`: queued retries first;
 //  then one that waited more than a second with work to do (so none
-//  starves); then the partition whose next job starts where the worker's
-//  last job ended (it reads on without a seek); then the one with the most
-//  records not yet handed out, among those no other worker is following
-//  (taking another worker's next job makes both read the same records:
-//  the one that loses it has often fetched them already); then any that
-//  its follower would not finish soon on its own (s_join_pays).
+//  starves); then, if one of the worker's lanes reads on nothing, a
+//  partition nobody follows (so --concurrency lanes each read their own);
+//  then a partition whose next job starts where one of the worker's last
+//  jobs ended (it reads on without a seek; of several, the one with the
+//  fewest jobs in flight, whose lane just finished); then the one with the
+//  most records not yet handed out, among those no other worker is
+//  following (taking another worker's next job makes both read the same
+//  records: the one that loses it has often fetched them already); then
+//  any that its follower would not finish soon on its own (s_join_pays).
 static sched_part_t *
 s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
              sched_job_t **queued)
 {
     sched_part_t *best = NULL, *starved = NULL, *follow = NULL, *any = NULL;
-    int64_t best_lag = -1, any_lag = -1;
+    sched_part_t *fresh = NULL;
+    int64_t best_lag = -1, any_lag = -1, fresh_lag = -1;
+    bool room = false;
     *queued = NULL;
+    for (uint32_t k = 0; k < worker->naff; k++) {
+        sched_part_t *p = worker->aff[k].part;
+        if (s_aff_free (&worker->aff[k]))
+            room = true;
+        else if (!follow || p->in_flight < follow->in_flight)
+            follow = p;
+    }
     for (sched_part_t *part = zhashx_first (self->parts); part;
          part = zhashx_next (self->parts)) {
         sched_job_t *job = self->queued ? s_part_queued_job (part, now) : NULL;
@@ -386,16 +408,20 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
         if (now - part->last_dispatch_ms > 1000 &&
             (!starved || part->last_dispatch_ms < starved->last_dispatch_ms))
             starved = part;
-        bool theirs = part->follower && part->follower != worker &&
-                      cut == part->follow_next;
+        bool followed = part->follower && cut == part->follow_next;
+        bool theirs = followed && part->follower != worker;
         if (lag > best_lag && !theirs)
             best = part, best_lag = lag;
+        if (lag > fresh_lag && !followed)
+            fresh = part, fresh_lag = lag;
         if (lag > any_lag && (!theirs || s_join_pays (self, part, lag, now)))
             any = part, any_lag = lag;
-        if (part == worker->aff_part && cut == worker->aff_next)
-            follow = part;
     }
-    return starved ? starved : follow ? follow : best ? best : any;
+    if (starved)
+        return starved;
+    if (room && fresh)
+        return fresh;
+    return follow ? follow : best ? best : any;
 }
 
 //  True if the worker follows no partition: what s_pick_part finds for it
@@ -403,7 +429,10 @@ s_pick_part (scheduler_t *self, sched_worker_t *worker, int64_t now,
 static bool
 s_worker_stranger (const sched_worker_t *worker)
 {
-    return !worker->aff_part || worker->aff_part->follower != worker;
+    for (uint32_t k = 0; k < worker->naff; k++)
+        if (worker->aff[k].part && worker->aff[k].part->follower == worker)
+            return false;
+    return true;
 }
 
 //  The worker with the most credit (ties: the one served longest ago),
@@ -424,6 +453,37 @@ s_pick_worker (scheduler_t *self, bool strangers_done)
               w->last_job_ms < best->last_job_ms)))
             best = w;
     return best;
+}
+
+//  The worker's slot a job goes through: the one whose last job ended
+//  where it starts, else one on its partition, else one that reads on
+//  nothing, else the one used longest ago.
+static sched_aff_t *
+s_aff_slot (sched_worker_t *worker, const sched_job_t *job)
+{
+    sched_aff_t *same = NULL, *free_ = NULL, *oldest = &worker->aff[0];
+    for (uint32_t k = 0; k < worker->naff; k++) {
+        sched_aff_t *a = &worker->aff[k];
+        if (a->part == job->part && a->next == job->start)
+            return a;
+        if (a->part == job->part && !same)
+            same = a;
+        if (!free_ && s_aff_free (a))
+            free_ = a;
+        if (a->used_ms < oldest->used_ms)
+            oldest = a;
+    }
+    return same ? same : free_ ? free_ : oldest;
+}
+
+//  True if one of the worker's slots is on part.
+static bool
+s_aff_reads (const sched_worker_t *worker, const sched_part_t *part)
+{
+    for (uint32_t k = 0; k < worker->naff; k++)
+        if (worker->aff[k].part == part)
+            return true;
+    return false;
 }
 
 //  Send one job to a worker.
@@ -458,11 +518,14 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
         //  Sent elsewhere, the worker leaves the partition it followed:
         //  its consumer will have moved on, so another worker taking that
         //  partition's next job reads nothing twice.
-        if (worker->aff_part && worker->aff_part != job->part &&
-            worker->aff_part->follower == worker)
-            worker->aff_part->follower = NULL;
-        worker->aff_part = job->part;
-        worker->aff_next = job->end;
+        sched_aff_t *a = s_aff_slot (worker, job);
+        sched_part_t *left = a->part;
+        a->part = job->part;
+        a->next = job->end;
+        a->used_ms = now;
+        if (left && left != job->part && left->follower == worker &&
+            !s_aff_reads (worker, left))
+            left->follower = NULL;
         job->part->follower = worker;
         job->part->follow_next = job->end;
     }
@@ -580,6 +643,16 @@ s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
               *hello->worker_id ? hello->worker_id : key);
     snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
     worker->credits = hello->credits;
+    //  One slot per executor lane: a --concurrency 4 worker reads on up
+    //  to four partitions at once.
+    uint32_t lanes = hello->lanes ? hello->lanes : 1;
+    worker->naff = lanes < SCHED_AFF_MAX ? lanes : SCHED_AFF_MAX;
+    for (uint32_t k = worker->naff; k < SCHED_AFF_MAX; k++) {
+        sched_part_t *left = worker->aff[k].part;
+        worker->aff[k].part = NULL;
+        if (left && left->follower == worker && !s_aff_reads (worker, left))
+            left->follower = NULL;
+    }
     worker->last_seen_ms = sl_now_ms ();
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
              hello->credits, worker->plugin);

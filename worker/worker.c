@@ -21,6 +21,10 @@
     little more than a window of samples.                                 */
 #define WRK_RATE_WINDOW_MS 10000
 #define WRK_RATE_SAMPLES   32
+//  A job that continues a lane's partition is split off to a less busy
+//  lane only if its plugin work is worth at least this (a seek, a second
+//  fetch of what the first lane read ahead).
+#define WORKER_LANE_SPLIT_MS 25
 
 typedef struct {
     worker_t *owner;
@@ -51,13 +55,20 @@ typedef struct {
                                 by then or the plugin is stuck             */
     bool running_flushing;   /* the plugin is done with the running job; it
                                 waits for Kafka (--flush-timeout-ms)       */
+    /*  Where the last job given to it ends: its consumer will stand
+        there, so the job that starts there reads on without a seek.    */
+    char tail_topic[256];
+    int32_t tail_partition;
+    int64_t tail_next;
 } wrk_lane_t;
 
 struct _worker_t {
     const wrk_config_t *cfg;
     wrk_lane_t *lanes;
     size_t nlanes;
-    int64_t credits; /* granted per scheduler: --credits, at least lanes+1 */
+    int64_t credits;   /* granted per scheduler: --credits, at least lanes+1 */
+    double us_per_off; /* plugin + flush time per offset, last jobs; <0:
+                          not measured yet                                */
     wrk_sched_t *scheds;
     size_t nscheds;
     zloop_t *loop;
@@ -94,6 +105,7 @@ s_send_hello (worker_t *self, size_t i)
     hello.plugin = (char *)wrk_exec_plugin_name (self->lanes[0].exec);
     hello.pid = (uint32_t)getpid ();
     hello.hostname = host;
+    hello.lanes = (uint32_t)self->nlanes;
     self->scheds[i].hello_ms = sl_now_ms ();
     self->scheds[i].announced =
         sl_proto_send (self->scheds[i].dealer, NULL,
@@ -175,6 +187,33 @@ s_on_bye (worker_t *self, size_t i, Sluice__Bye *bye)
     s_reset_sched (self, i, "scheduler left");
 }
 
+//  The lane for a job: the one whose last job ends where it starts (its
+//  consumer reads on: another lane would seek, and the two would fetch
+//  the same records, each reading ahead into the other's jobs) unless
+//  another lane holds fewer jobs and the plugin's work on this one is
+//  worth the second fetch (WORKER_LANE_SPLIT_MS, the scheduler's rule
+//  for two workers on one partition); else the one holding the fewest.
+static wrk_lane_t *
+s_pick_lane (worker_t *self, const Sluice__Job *job)
+{
+    wrk_lane_t *least = &self->lanes[0], *at = NULL;
+    for (size_t l = 0; l < self->nlanes; l++) {
+        wrk_lane_t *lane = &self->lanes[l];
+        if (lane->held < least->held)
+            least = lane;
+        if (!at && lane->tail_next == job->start &&
+            lane->tail_partition == job->partition &&
+            streq (lane->tail_topic, job->topic))
+            at = lane;
+    }
+    if (!at || at->held <= least->held)
+        return at ? at : least;
+    double work_us = self->us_per_off * (double)(job->end - job->start);
+    bool cheap =
+        self->us_per_off >= 0 && work_us < WORKER_LANE_SPLIT_MS * 1000.0;
+    return cheap ? at : least;
+}
+
 //  A message from scheduler i.
 static int
 s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
@@ -212,12 +251,12 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
             size_t size = sluice__job__get_packed_size (msg->job);
             zframe_t *job = zframe_new (NULL, size);
             sluice__job__pack (msg->job, zframe_data (job));
-            //  To the executor holding the fewest jobs.
-            wrk_lane_t *lane = &self->lanes[0];
-            for (size_t l = 1; l < self->nlanes; l++)
-                if (self->lanes[l].held < lane->held)
-                    lane = &self->lanes[l];
+            wrk_lane_t *lane = s_pick_lane (self, msg->job);
             lane->held++;
+            snprintf (lane->tail_topic, sizeof lane->tail_topic, "%s",
+                      msg->job->topic);
+            lane->tail_partition = msg->job->partition;
+            lane->tail_next = msg->job->end;
             zsock_send (lane->actor, "ssf", "JOB", idx, job);
             zframe_destroy (&job);
             break;
@@ -272,6 +311,13 @@ s_forward_done (worker_t *self, wrk_lane_t *lane, int i, zframe_t *frame)
     self->totals.plugin_us += done->plugin_us;
     self->totals.fetch_us += done->fetch_us;
     self->totals.flush_us += done->flush_us;
+    if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK &&
+        done->end > done->start) {
+        double per = (double)(done->plugin_us + done->flush_us) /
+                     (double)(done->end - done->start);
+        self->us_per_off =
+            self->us_per_off < 0 ? per : 0.8 * self->us_per_off + 0.2 * per;
+    }
     lane->running_job = 0;
     lane->cancel_deadline = 0;
     if (lane->held)
@@ -666,6 +712,7 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
     gethostname (host, sizeof host - 1);
     snprintf (self->name, sizeof self->name, "%s/%d", host, (int)getpid ());
     self->nlanes = cfg->concurrency > 0 ? (size_t)cfg->concurrency : 1;
+    self->us_per_off = -1;
     self->lanes = calloc (self->nlanes, sizeof *self->lanes);
     if (!self->lanes)
         goto fail;

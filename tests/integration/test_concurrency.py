@@ -15,6 +15,7 @@ wrongly claiming to be thread-safe (exclusive_claims_safe) is shared and
 aborts: the check is real."""
 import collections
 import os
+import re
 import time
 
 from harness import (BUILD, Broker, committed, consume_all, expect,
@@ -120,6 +121,44 @@ def non_thread_safe_plugins_get_one_instance_per_thread():
     expect(rc != 0 and "two threads in one instance" in worker.log_text(),
            "a plugin claiming thread safety is shared between threads "
            "(and this one, which is not, aborts)", "exit %s" % rc)
+
+
+@test
+def lanes_read_their_own_partitions_once():
+    """With noop there is nothing to share but the fetch: each lane reads
+    on through its own partition. The scheduler once treated the worker as
+    one reader (one partition it followed) and the worker gave each job to
+    its least busy lane, so lanes took turns on one partition, each
+    seeking to its job and reading ahead into the next lane's: a 10M drain
+    with --concurrency 4 fetched 1.54x its records."""
+    src, group = unique("in"), unique("g")
+    per = 25000
+    with Broker(topics={src: PARTITIONS}) as kafka:
+        produce(kafka, src, ((None, b"%099d" % i, i % PARTITIONS)
+                             for i in range(PARTITIONS * per)),
+                **{"batch.size": 65536})
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group,
+                                args=["--job-records", "1000"])
+        worker = start_worker(kafka, sched.endpoint, "noop",
+                              args=["--concurrency", "4", "--drain", "-X",
+                                    "statistics.interval.ms=100"])
+        rc = sched.wait(120, watch=[worker])
+        expect(rc == 0, "the drain finishes", "exit %d" % rc)
+        expect(worker.wait(30) == 0, "the worker exits 0 after the drain")
+        expect(committed(kafka, group, src) == hwm, "committed to the end")
+        m = re.search(r"kafka consumer totals rxmsgs=(\d+)",
+                      worker.log_text())
+        expect(m, "the worker logs its consumers' totals")
+        fetched, total = int(m.group(1)), PARTITIONS * per
+        log_note("4 lanes fetched %d records for %d (%.2fx), up to %d jobs "
+                 "at once" % (fetched, total, fetched / total,
+                              overlapping(worker)))
+        expect(total <= fetched < 1.2 * total, "the lanes read the "
+               "partitions about once", "%d fetched for %d"
+               % (fetched, total))
+        expect(overlapping(worker) >= 2, "jobs still ran side by side",
+               overlapping(worker))
 
 
 @test
