@@ -22,6 +22,10 @@
 
 #define SCHED_RESTORE_MAX      4096
 #define SCHED_KAFKA_TIMEOUT_MS 10000
+//  An asynchronous commit unanswered this long no longer holds back the
+//  next one for its partition (librdkafka answers each, if only with a
+//  timeout, well before).
+#define SCHED_COMMIT_STUCK_MS 300000
 /*  Tries of a blocking broker query at assignment before giving up.      */
 #define SCHED_KAFKA_ATTEMPTS 5
 /*  End offsets are asked this often while a partition waits for data.     */
@@ -161,6 +165,7 @@ s_commit_result (scheduler_t *self, rd_kafka_resp_err_t err,
         rd_kafka_resp_err_t perr = err ? err : tp->err;
         if (!part)
             continue;
+        part->commit_sent_ms = 0;
         if (perr == RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE &&
             self->meta_limit > 16) {
             //  The broker's offset.metadata.max.bytes is smaller than
@@ -278,8 +283,21 @@ sched_commit (scheduler_t *self, bool sync)
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new ((int)zhashx_size (self->parts));
     char meta[SL_META_DEFAULT_LIMIT * 4];
+    int64_t now = sl_now_ms ();
     for (sched_part_t *p = zhashx_first (self->parts); p;
          p = zhashx_next (self->parts)) {
+        //  One asynchronous commit per partition at a time: two in flight
+        //  may reach the group in either order (librdkafka retries the
+        //  older one after a coordinator outage), and an older offset
+        //  landing last moves the group back. librdkafka answers every
+        //  commit, if only with a timeout; the guard is for a bug.
+        if (p->commit_sent_ms && !sync) {
+            if (now - p->commit_sent_ms < SCHED_COMMIT_STUCK_MS)
+                continue;
+            sl_warn ("commit unanswered, sending another topic=%s "
+                     "partition=%d waited_ms=%" PRId64,
+                     p->topic, p->partition, now - p->commit_sent_ms);
+        }
         int64_t committed = sched_window_committed (p->window);
         char digest[64];
         s_part_meta (self, p, meta, sizeof meta);
@@ -293,6 +311,8 @@ sched_commit (scheduler_t *self, bool sync)
         tp->metadata = strdup (meta);
         p->sent_committed = committed;
         snprintf (p->sent_meta, sizeof p->sent_meta, "%s", digest);
+        if (!sync)
+            p->commit_sent_ms = now;
         sl_debug ("committing topic=%s partition=%d offset=%" PRId64
                   " metadata=%s",
                   p->topic, p->partition, committed, meta);

@@ -45,6 +45,8 @@ typedef struct {
     int64_t acked_committed; /* last offset the broker acknowledged         */
     int64_t sent_committed;  /* last offset sent in a commit               */
     char sent_meta[64];      /* digest of the last metadata sent            */
+    int64_t commit_sent_ms;  /* an asynchronous commit of it is unanswered
+                                since then (0: none): the next waits      */
     int64_t last_dispatch_ms;
     uint64_t records_done;
     /*  The worker that got its last job and where that job ended: while
