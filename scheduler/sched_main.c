@@ -45,6 +45,11 @@ main (int argc, char **argv)
          "dead-letter topic (default <topic>.dlq)", NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once caught up with the marks seen at assignment", NULL},
+        {"drain-linger-ms", 0, SL_FLAG_INT, &cfg.drain_linger_ms, "0", 0,
+         3600000, false, "MS",
+         "with --drain: stay this long after the drain, telling workers "
+         "that come late it is finished (they exit 0)",
+         NULL},
         {"progress", 0, SL_FLAG_STR, &cfg.progress, "auto", 0, 0, false,
          "auto|bar|lines|off", "drain progress display", NULL},
         {"metrics-addr", 0, SL_FLAG_STR, &cfg.metrics_addr, "", 0, 0, false,

@@ -135,6 +135,7 @@ struct _scheduler_t {
     zactor_t *auth; /* zauth, with CURVE                                */
     uint64_t hellos_refused; /* HELLOs beyond --max-workers                */
     int64_t refused_log_ms;  /* last time we said so                       */
+    int64_t linger_until;    /* drain over: HELLOs get BYE until then      */
     zactor_t *monitor; /* handshake events, with CURVE                     */
     char *endpoint;
     zloop_t *loop;

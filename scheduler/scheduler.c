@@ -486,6 +486,29 @@ s_aff_reads (const sched_worker_t *worker, const sched_part_t *part)
     return false;
 }
 
+//  True once a --drain scheduler may exit: the drain is finished and, with
+//  --drain-linger-ms, that long has passed since. Lingering, it has told
+//  every worker the drain is finished and answers each HELLO so (a worker
+//  that starts late, on an empty drain say, exits 0 instead of waiting for
+//  a scheduler that is gone until its --drain-wait-ms).
+static void s_bye_all (scheduler_t *self, bool finished);
+static bool
+s_drain_over (scheduler_t *self, int64_t now)
+{
+    if (!self->cfg->drain || !sched_drain_finished (self))
+        return false;
+    if (self->cfg->drain_linger_ms <= 0)
+        return true;
+    if (!self->linger_until) {
+        self->linger_until = now + self->cfg->drain_linger_ms;
+        s_bye_all (self, true);
+        sl_info ("drain finished, telling workers that come late for %" PRId64
+                 " ms (--drain-linger-ms)",
+                 self->cfg->drain_linger_ms);
+    }
+    return now >= self->linger_until;
+}
+
 //  Send one job to a worker.
 static int
 s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
@@ -604,6 +627,11 @@ static void
 s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
             Sluice__Hello *hello)
 {
+    if (self->linger_until) {
+        //  The drain is over (--drain-linger-ms): nothing to hand out.
+        s_send_bye (self, rid, "drain finished", false, true);
+        return;
+    }
     sched_worker_t *worker = zhashx_lookup (self->workers, key);
     if (worker) {
         //  It forgot its jobs (it lost us for a while): take them back.
@@ -956,7 +984,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     }
     if (self->fatal)
         return -1;
-    if (self->cfg->drain && sched_drain_finished (self))
+    if (s_drain_over (self, sl_now_ms ()))
         return -1;
     return 0;
 }
@@ -1000,7 +1028,7 @@ s_on_kafka (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (self->fatal)
         return -1;
     //  A commit result may be the last thing a drain waits for.
-    if (self->cfg->drain && sched_drain_finished (self))
+    if (s_drain_over (self, sl_now_ms ()))
         return -1;
     return 0;
 }

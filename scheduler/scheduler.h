@@ -28,6 +28,7 @@ typedef struct {
     int64_t metadata_max_bytes;
     char *dlq_topic; /* NULL or "": <topic>.dlq                           */
     bool drain;
+    int64_t drain_linger_ms; /* after a drain: answer late HELLOs this long */
     char *progress;     /* "auto", "bar", "lines", "off"                      */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;

@@ -386,8 +386,12 @@ def drain_mode_runs_jobs_that_complete():
            "one scheduler Job pod per scheduler.replicas", sj["spec"])
     expect(pod_spec(sj).get("subdomain") == svc["metadata"]["name"],
            "scheduler Job pods are named in the headless Service")
-    expect("--drain" in [k for k, _ in flags(container(sj, "scheduler"))],
-           "the schedulers run with --drain")
+    sflags = dict(flags(container(sj, "scheduler")))
+    expect("--drain" in sflags, "the schedulers run with --drain")
+    expect(sflags.get("--drain-linger-ms") == str(
+        1000 * v.get("drain", {}).get("lingerSeconds",
+                                      DEFAULTS["drain"]["lingerSeconds"])),
+        "the schedulers linger drain.lingerSeconds for late workers", sflags)
     workers = v["drain"]["workers"]
     expect(wj["spec"]["parallelism"] == workers, "the worker Job runs "
            "drain.workers pods at once", wj["spec"])

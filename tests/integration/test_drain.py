@@ -8,8 +8,8 @@ import re
 import time
 
 from harness import (Broker, committed, consume_all, expect, high_watermarks,
-                     log_note, main, produce, start_scheduler, start_worker,
-                     test, unique)
+                     log_events, log_note, main, produce, start_scheduler,
+                     start_worker, test, unique, wait_for)
 
 PARTITIONS = 4
 PER_PARTITION = 25000
@@ -104,6 +104,38 @@ def a_drain_worker_that_comes_after_the_drain_gives_up():
                "--drain-wait-ms" in text,
                "it says why, naming the flag", text[-600:])
         log_note("the late worker gave up after %.1f s" % waited)
+
+
+@test
+def a_lingering_scheduler_tells_late_workers_the_drain_is_finished():
+    """--drain-linger-ms: an empty drain finishes before any worker pod is
+    up. The scheduler stays that long after it, and a worker that says
+    HELLO then is told the drain is finished and exits 0 (the worker Job
+    completes) instead of failing after --drain-wait-ms."""
+    src, group = unique("in"), unique("g")
+    linger = 4000
+    with Broker(topics={src: 2}) as kafka:
+        sched = start_scheduler(kafka, src, group,
+                                args=["--drain-linger-ms", str(linger)])
+        wait_for(lambda: log_events(sched, "drain finished, telling workers "
+                                    "that come late for %d ms "
+                                    "(--drain-linger-ms)" % linger), 60,
+                 "the empty drain finishes and the scheduler lingers")
+        t0 = time.monotonic()
+        late = start_worker(kafka, sched.endpoint, "noop", name="late",
+                            args=["--drain", "--drain-wait-ms", "60000"])
+        expect(late.wait(30) == 0, "the late worker exits 0",
+               late.log_text()[-600:])
+        expect("scheduler finished its drain" in late.log_text(),
+               "it was told the drain is finished")
+        took = time.monotonic() - t0
+        expect(took < linger / 1000.0, "at once, not after --drain-wait-ms",
+               took)
+        expect(sched.wait(30) == 0, "the scheduler exits 0 after lingering")
+        lingered = time.monotonic() - t0
+        log_note("late worker done in %.1f s; scheduler exited %.1f s after "
+                 "it started" % (took, lingered))
+        expect(lingered < linger / 1000.0 + 5, "the linger ends", lingered)
 
 
 if __name__ == "__main__":

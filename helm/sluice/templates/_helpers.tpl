@@ -290,6 +290,7 @@ The scheduler's command line. Call with the root context.
 {{- if .Values.drain.enabled }}
 - --drain
 - --progress=lines
+- --drain-linger-ms={{ int .Values.drain.lingerSeconds | mul 1000 }}
 {{- end }}
 {{- with .Values.scheduler.extraArgs }}
 {{ toYaml . }}
