@@ -257,7 +257,15 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
                       msg->job->topic);
             lane->tail_partition = msg->job->partition;
             lane->tail_next = msg->job->end;
-            zsock_send (lane->actor, "ssf", "JOB", idx, job);
+            if (zsock_send (lane->actor, "ssf", "JOB", idx, job) != 0) {
+                //  The lane has ended (the worker is stopping): give the
+                //  job back rather than let its lease run out.
+                lane->held--;
+                Sluice__Return r = SLUICE__RETURN__INIT;
+                r.job_id = msg->job->job_id;
+                r.reason = "worker stopping";
+                s_send (self, (int)i, SLUICE__ENVELOPE__BODY_RET, &r);
+            }
             zframe_destroy (&job);
             break;
         }
@@ -841,6 +849,13 @@ worker_run (worker_t *self)
         self->lanes[l].actor = wrk_exec_start (self->lanes[l].exec);
         if (!self->lanes[l].actor)
             return 1;
+        //  Never block on a lane: one that has stopped (its thread gone,
+        //  its STOPPED not read yet) takes nothing, and a blocking send
+        //  would wait for ever. That happened when the scheduler's BYE
+        //  came right after SIGTERM had stopped the lanes: the worker
+        //  hung in s_reset_sched until it was killed. A live lane's pipe
+        //  never fills (it holds at most --credits jobs).
+        zsock_set_sndtimeo (zactor_sock (self->lanes[l].actor), 0);
     }
     zloop_t *loop = zloop_new ();
     self->loop = loop;

@@ -12,6 +12,7 @@ worker_sigterm: a worker holding a running job and a queued one (credit
 logs `job returned`, and counts no failed attempt), finish the running one
 within --grace-ms, and exit 0; another worker finishes the drain."""
 import collections
+import signal
 import time
 
 from harness import (Broker, committed, committed_with_metadata,
@@ -155,6 +156,42 @@ def worker_sigterm_returns_queued_jobs_and_finishes_the_running_one():
         rc = sched.wait(120, watch=[rest])
         expect(rc == 0, "another worker finishes the drain", "exit %d" % rc)
         check_output(kafka, out, group, src, hwm)
+
+
+@test
+def scheduler_and_workers_stopped_together_exit_at_once():
+    """SIGTERM to the scheduler and its workers at the same moment (a
+    Helm uninstall, a node drain). A worker's idle lane stops at once; the
+    scheduler's BYE then made the worker tell that lane to drop its jobs,
+    and with the lane's thread gone the send blocked for ever: the worker
+    hung until it was killed (figure 7 of the bench lost 15 s a round to
+    it). Three rounds, since it is a race."""
+    src, group = unique("in"), unique("g")
+    with Broker(topics={src: PARTITIONS}) as kafka:
+        produce(kafka, src, records())
+        for rnd in range(3):
+            sched = start_scheduler(kafka, src, group, drain=False,
+                                    name="scheduler-%d" % rnd)
+            workers = [start_worker(kafka, sched.endpoint, "noop",
+                                    name="worker-%d-%d" % (rnd, k),
+                                    args=["--concurrency", str(1 + k)])
+                       for k in range(2)]
+            if rnd == 0:
+                wait_for(lambda: committed(kafka, group, src) ==
+                         high_watermarks(kafka, src), 60,
+                         "the backlog is done")
+            wait_for(lambda: len(log_events(sched, "worker joined")) == 2,
+                     30, "both workers joined")
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            for p in [sched] + workers:
+                p.signal(signal.SIGTERM)
+            for p in [sched] + workers:
+                expect(p.wait(8) == 0, "%s exits 0 within 8 s of SIGTERM"
+                       % p.name, p.log_tail() if hasattr(p, "log_tail")
+                       else "")
+            log_note("round %d: all stopped in %.2f s"
+                     % (rnd, time.monotonic() - t0))
 
 
 if __name__ == "__main__":
