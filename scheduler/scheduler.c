@@ -1167,8 +1167,14 @@ scheduler_destroy (scheduler_t **self_p)
     bool finished = self->cfg->drain && self->drain_done;
     if (self->rk)
         sched_progress (self, sl_now_ms (), true);
-    if (self->router && self->workers)
+    if (self->router && self->workers) {
+        //  czmq's sockets linger 0: closed right after, the router would
+        //  drop BYEs still queued, and the workers of a finished drain
+        //  would not learn it (test_read_on's --drain workers once waited
+        //  for a scheduler that had exited). Up to a second to send them.
+        zsock_set_linger (self->router, 1000);
         s_bye_all (self, finished);
+    }
     sched_kafka_stop (self);
     if (self->parts) {
         //  Every job is in its partition's list.

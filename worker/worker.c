@@ -889,8 +889,12 @@ worker_run (worker_t *self)
     self->loop = NULL;
     Sluice__Bye bye = SLUICE__BYE__INIT;
     bye.reason = "worker stopping";
-    for (size_t i = 0; i < self->nscheds; i++)
+    for (size_t i = 0; i < self->nscheds; i++) {
+        //  czmq's sockets linger 0: let the BYE leave before the socket
+        //  closes (not long: the scheduler may be gone).
+        zsock_set_linger (self->scheds[i].dealer, 500);
         s_send (self, (int)i, SLUICE__ENVELOPE__BODY_BYE, &bye);
+    }
     uint64_t fetched, fetched_bytes, wakes;
     s_fetched (self, &fetched, &fetched_bytes, &wakes);
     sl_info ("kafka consumer totals rxmsgs=%" PRIu64 " rx_bytes=%" PRIu64
