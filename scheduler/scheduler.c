@@ -476,14 +476,19 @@ s_aff_slot (sched_worker_t *worker, const sched_job_t *job)
     return same ? same : free_ ? free_ : oldest;
 }
 
-//  True if one of the worker's slots is on part.
-static bool
-s_aff_reads (const sched_worker_t *worker, const sched_part_t *part)
+//  A slot of the worker left part: unless another of its slots still
+//  reads there, the partition is no longer the worker's to follow (its
+//  consumer has moved on: another worker taking the next job there reads
+//  nothing twice).
+static void
+s_aff_left (sched_worker_t *worker, sched_part_t *part)
 {
+    if (!part || part->follower != worker)
+        return;
     for (uint32_t k = 0; k < worker->naff; k++)
         if (worker->aff[k].part == part)
-            return true;
-    return false;
+            return;
+    part->follower = NULL;
 }
 
 //  True once a --drain scheduler may exit: the drain is finished and, with
@@ -538,17 +543,12 @@ s_send_job (scheduler_t *self, sched_worker_t *worker, sched_job_t *job,
     worker->in_flight++;
     worker->last_job_ms = now;
     if (!job->dead_letter) {
-        //  Sent elsewhere, the worker leaves the partition it followed:
-        //  its consumer will have moved on, so another worker taking that
-        //  partition's next job reads nothing twice.
         sched_aff_t *a = s_aff_slot (worker, job);
         sched_part_t *left = a->part;
         a->part = job->part;
         a->next = job->end;
         a->used_ms = now;
-        if (left && left != job->part && left->follower == worker &&
-            !s_aff_reads (worker, left))
-            left->follower = NULL;
+        s_aff_left (worker, left);
         job->part->follower = worker;
         job->part->follow_next = job->end;
     }
@@ -678,8 +678,7 @@ s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
     for (uint32_t k = worker->naff; k < SCHED_AFF_MAX; k++) {
         sched_part_t *left = worker->aff[k].part;
         worker->aff[k].part = NULL;
-        if (left && left->follower == worker && !s_aff_reads (worker, left))
-            left->follower = NULL;
+        s_aff_left (worker, left);
     }
     worker->last_seen_ms = sl_now_ms ();
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,

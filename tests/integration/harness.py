@@ -865,6 +865,21 @@ def parse_kv(line):
             for k, v in _KV.findall(line)}
 
 
+def ts_seconds(ts):
+    """A log line's UTC time (2026-11-23T09:40:00.123Z) as seconds since
+    that day's midnight, for differences within a test."""
+    h, m, s = ts.split("T")[1].rstrip("Z").split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def fetched_records(proc):
+    """Records a worker's consumers fetched, from the totals line it logs
+    as it exits (librdkafka statistics; fails the test without one)."""
+    m = re.search(r"kafka consumer totals rxmsgs=(\d+)", proc.log_text())
+    expect(m, "%s logs its consumer totals" % proc.name)
+    return int(m.group(1))
+
+
 def log_events(proc_or_path, message):
     """The key=value dicts of the log lines whose message is `message`
     (e.g. "job begin"), in order, each with "_ts" (the line's UTC time,

@@ -15,12 +15,12 @@ wrongly claiming to be thread-safe (exclusive_claims_safe) is shared and
 aborts: the check is real."""
 import collections
 import os
-import re
 import time
 
 from harness import (BUILD, Broker, committed, consume_all, expect,
-                     high_watermarks, log_events, log_note, main, produce,
-                     start_scheduler, start_worker, test, unique, wait_for)
+                     fetched_records, high_watermarks, log_events, log_note,
+                     main, produce, start_scheduler, start_worker, test,
+                     ts_seconds, unique, wait_for)
 
 FIXTURES = os.path.join(BUILD, "tests", "fixtures")
 PARTITIONS = 4
@@ -67,14 +67,7 @@ def drain(plugin, concurrency, per, plugin_opts=None, expect_ok=True):
         expect(not missing, "every id is in the output",
                "%d missing" % len(missing))
         expect(committed(kafka, group, src) == hwm, "committed to the end")
-        return worker, _seconds(t1) - _seconds(t0)
-
-
-def _seconds(ts):
-    # 2026-11-23T09:40:00.123Z -> seconds since midnight
-    hms = ts.split("T")[1].rstrip("Z")
-    h, m, s = hms.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
+        return worker, ts_seconds(t1) - ts_seconds(t0)
 
 
 def overlapping(worker):
@@ -147,10 +140,7 @@ def lanes_read_their_own_partitions_once():
         expect(rc == 0, "the drain finishes", "exit %d" % rc)
         expect(worker.wait(30) == 0, "the worker exits 0 after the drain")
         expect(committed(kafka, group, src) == hwm, "committed to the end")
-        m = re.search(r"kafka consumer totals rxmsgs=(\d+)",
-                      worker.log_text())
-        expect(m, "the worker logs its consumers' totals")
-        fetched, total = int(m.group(1)), PARTITIONS * per
+        fetched, total = fetched_records(worker), PARTITIONS * per
         log_note("4 lanes fetched %d records for %d (%.2fx), up to %d jobs "
                  "at once" % (fetched, total, fetched / total,
                               overlapping(worker)))

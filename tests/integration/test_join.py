@@ -22,20 +22,13 @@ on a quiet topic waited that long until the worker woke the fetcher after
 a resume.
 """
 
-import re
 import time
 
-from harness import (Broker, committed, expect, log_events, log_note, main,
-                     produce, start_scheduler, start_worker, test, unique,
-                     wait_for)
+from harness import (Broker, committed, expect, fetched_records, log_events,
+                     log_note, main, produce, start_scheduler, start_worker,
+                     test, unique, wait_for)
 
 SMALL, BIG = 2000, 30000
-
-
-def _fetched(worker):
-    m = re.search(r"kafka consumer totals rxmsgs=(\d+)", worker.log_text())
-    expect(m, "%s logs its consumer totals" % worker.name)
-    return int(m.group(1))
 
 
 @test
@@ -65,7 +58,7 @@ def cheap_work_leaves_a_followed_partition_to_its_follower():
         fetched, had_jobs = 0, 0
         for w in workers:
             expect(w.stop() == 0, "%s stops cleanly" % w.name)
-            fetched += _fetched(w)
+            fetched += fetched_records(w)
             had_jobs += len(log_events(w, "job done")) > 0
         total = SMALL + BIG
         log_note("fetched %d records for %d (%.2fx) in %.2f s"

@@ -14,17 +14,11 @@ scheduler's "committing" lines must pause for about that long, then go on
 with the offsets it could not send meanwhile. A scheduler that pipelines
 commits goes on every 50-100 ms."""
 from harness import (Broker, committed, expect, log_events, log_note, main,
-                     produce, start_scheduler, start_worker, test, unique,
-                     wait_for)
+                     produce, start_scheduler, start_worker, test, ts_seconds,
+                     unique, wait_for)
 
 RECORDS = 3000
 HOLD_MS = 1500
-
-
-def _seconds(ts):
-    hms = ts.split("T")[1].rstrip("Z")
-    h, m, s = hms.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 @test
@@ -43,7 +37,7 @@ def a_slow_commit_holds_back_the_next_one_of_its_partition():
         kafka.control("broker-errors 1 OffsetCommit 1 NO_ERROR %d" % HOLD_MS)
         wait_for(lambda: committed(kafka, group, src) == {0: RECORDS}, 60,
                  "committed to the end", interval=0.2)
-        commits = [(_seconds(e["_ts"]), int(e["offset"]))
+        commits = [(ts_seconds(e["_ts"]), int(e["offset"]))
                    for e in log_events(sched, "committing")]
         gaps = [(b[0] - a[0], a[1], b[1])
                 for a, b in zip(commits, commits[1:])]

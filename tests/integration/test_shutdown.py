@@ -182,7 +182,6 @@ def scheduler_and_workers_stopped_together_exit_at_once():
                          "the backlog is done")
             wait_for(lambda: len(log_events(sched, "worker joined")) == 2,
                      30, "both workers joined")
-            time.sleep(0.3)
             t0 = time.monotonic()
             for p in [sched] + workers:
                 p.signal(signal.SIGTERM)
