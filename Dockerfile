@@ -1,7 +1,7 @@
 # sluice container image: the scheduler, the worker, the `sluice` tool and the
 # bundled plugins on Debian 12, running as an unprivileged user.
 #
-#   docker build -t sluice:0.1.0 .
+#   docker build -t sluice:0.1.0 .     (or: make image, with podman or docker)
 #   docker run --rm sluice:0.1.0 sluice-worker --help
 #
 # Layout of the runtime image:
@@ -12,8 +12,8 @@
 #                      so `--plugin /plugins/copy.so` and `--plugin copy` both
 #                      work. A derived image adds its own plugin with
 #                      `COPY myplugin.so /plugins/`.
-#   /opt/sluice/plugins -> /plugins   (where `sluice demo` looks: ../plugins
-#                      next to its binary)
+#   /opt/sluice/plugins -> /plugins   (the build tree's layout, kept for
+#                      scripts that used it; `sluice demo` finds /plugins)
 #
 # tests/deploy/test_dockerfile.py checks this file against the build tree: the
 # stages, the user, and that every shared library the binaries and plugins
@@ -30,15 +30,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# No install rules exist yet, so the outputs are staged by hand under /out,
-# laid out as they will be in the runtime image. (When CMake gains install
-# rules this becomes `cmake --install build --prefix /opt/sluice`.)
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release \
+# `cmake --install` lays the runtime out under /out as it will be in the
+# image: the binaries in /opt/sluice/bin, the plugins in /plugins (an
+# absolute SLUICE_INSTALL_PLUGINDIR, which `sluice demo` then looks in too).
+# Only the runtime component: no header, pkg-config or CMake package files.
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BENCH=OFF \
+        -DCMAKE_INSTALL_PREFIX=/opt/sluice -DSLUICE_INSTALL_PLUGINDIR=/plugins \
  && cmake --build build -j "$(nproc)" \
- && install -d /out/opt/sluice/bin /out/plugins \
- && install -m 0755 build/bin/sluice build/bin/sluice-scheduler \
-        build/bin/sluice-worker /out/opt/sluice/bin/ \
- && install -m 0644 build/plugins/*.so /out/plugins/ \
+ && DESTDIR=/out cmake --install build --component runtime \
  && ln -s /plugins /out/opt/sluice/plugins
 
 # --- runtime: Debian 12 slim with the runtime libraries only ---------------

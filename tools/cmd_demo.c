@@ -13,7 +13,8 @@
     Exits 0 only if nothing was lost and the scheduler exited 0. Every child
     dies with us: they get PR_SET_PDEATHSIG, and every error path stops them.
     The sibling binaries are found next to /proc/self/exe, the plugins in
-    ../plugins relative to that directory (the build tree's layout).
+    ../plugins relative to that directory (the build tree's layout) or, in
+    an installed prefix, where `cmake --install` put them.
 */
 #include "sluice_cmds.h"
 #include "sl_flags.h"
@@ -183,8 +184,23 @@ demo_locate (demo_t *self)
     char copy[PATH_MAX];
     snprintf (copy, sizeof copy, "%s", self->exe);
     snprintf (self->bindir, sizeof self->bindir, "%s", dirname (copy));
-    if (s_path (self->plugin, sizeof self->plugin, "%s/../plugins/%s.so",
+    //  The build tree keeps the plugins in ../plugins; an install puts them
+    //  in SLUICE_INSTALL_PLUGINDIR (absolute, or relative to the binary).
+    char build_tree[PATH_MAX], installed[PATH_MAX];
+    if (s_path (build_tree, sizeof build_tree, "%s/../plugins/%s.so",
                 self->bindir, DEMO_PLUGIN))
+        return -1;
+    const char *plugindir = SLUICE_INSTALL_PLUGINDIR;
+    if (plugindir[0] == '/') {
+        if (s_path (installed, sizeof installed, "%s/%s.so", plugindir,
+                    DEMO_PLUGIN))
+            return -1;
+    } else if (s_path (installed, sizeof installed, "%s/%s/%s.so", self->bindir,
+                       plugindir, DEMO_PLUGIN))
+        return -1;
+    const char *plugin =
+        access (build_tree, R_OK) == 0 ? build_tree : installed;
+    if (s_path (self->plugin, sizeof self->plugin, "%s", plugin))
         return -1;
     const char *needed[] = {"sluice-scheduler", "sluice-worker"};
     for (size_t i = 0; i < 2; i++) {
@@ -199,8 +215,9 @@ demo_locate (demo_t *self)
         }
     }
     if (access (self->plugin, R_OK) != 0) {
-        sl_error ("plugin not found path=%s; build it: cmake --build build",
-                  self->plugin);
+        sl_error ("plugin %s.so not found in %s nor %s; build it: cmake "
+                  "--build build",
+                  DEMO_PLUGIN, build_tree, installed);
         return -1;
     }
     return 0;

@@ -229,6 +229,20 @@ def install_puts_everything_in_place():
 
 
 @test
+def demo_runs_from_a_moved_install():
+    """`sluice demo` finds the plugins of an installed prefix (not only the
+    build tree's ../plugins), wherever the prefix was moved to."""
+    moved = os.path.join(test_dir(), "moved-prefix")
+    shutil.copytree(prefix(), moved, symlinks=True)
+    expect(not os.path.exists(os.path.join(moved, "plugins")),
+           "an install has no build-tree ../plugins next to bin/")
+    rc, out, err = sh([os.path.join(moved, "bin", "sluice"), "demo",
+                       "--records", "3000", "--workers", "1"], timeout=180)
+    expect(rc == 0, "the installed sluice demo passes", (out + err)[-2000:])
+    expect(re.search(r"lost +0\n", out), "the demo lost nothing", out[-800:])
+
+
+@test
 def template_builds_with_cmake_find_package():
     src = template_copy()
     build = os.path.join(src, "build")

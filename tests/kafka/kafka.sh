@@ -37,6 +37,10 @@ KAFKA_VERSION=${SLUICE_KAFKA_VERSION:-$POM_VERSION}
 CACHE=${SLUICE_KAFKA_CACHE:-${HOME:?HOME is not set; set SLUICE_KAFKA_CACHE}/.cache/sluice-kafka/$KAFKA_VERSION}
 LIB=$CACHE/lib
 HEAP=${SLUICE_KAFKA_HEAP:-512m}
+# The address clients use (listeners and advertised.listeners); the
+# controller stays on loopback. tests/k8s sets it to the node address pods
+# reach.
+HOST=${SLUICE_KAFKA_HOST:-127.0.0.1}
 START_TIMEOUT=${SLUICE_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${SLUICE_KAFKA_STOP_TIMEOUT:-30}
 
@@ -155,7 +159,7 @@ free_ports() {
 import socket
 s = [socket.socket() for _ in range(2)]
 for x in s:
-    x.bind(("127.0.0.1", 0))
+    x.bind(("'"$HOST"'", 0))
 print(*[x.getsockname()[1] for x in s])'
 	else
 		# Fallback: random ports in 20000-29999 nobody listens on.
@@ -187,8 +191,8 @@ write_config() { # DIR PORT CPORT KEY=VALUE...
 # Written by tests/kafka/kafka.sh: single-node KRaft broker+controller for tests.
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://$HOST:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://$HOST:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
@@ -272,7 +276,8 @@ start_broker() {
 		{ [ -f "$dir/server.properties" ] && [ -f "$dir/data/meta.properties" ]; } ||
 			die "no broker was started in $dir (no server.properties or data/meta.properties); use: $0 start $dir"
 		[ $# -eq 0 ] || die "restart takes no KEY=VALUE: it reuses $dir/server.properties"
-		port=$(sed -n 's|^advertised.listeners=PLAINTEXT://127.0.0.1:\([0-9]*\)$|\1|p' "$dir/server.properties")
+		port=$(sed -n 's|^advertised.listeners=PLAINTEXT://[^:]*:\([0-9]*\)$|\1|p' "$dir/server.properties")
+		HOST=$(sed -n 's|^advertised.listeners=PLAINTEXT://\([^:]*\):[0-9]*$|\1|p' "$dir/server.properties")
 		[ -n "$port" ] || die "cannot read the broker port from $dir/server.properties"
 		attempts=1
 	fi
@@ -296,7 +301,7 @@ start_broker() {
 			fi
 			t_format=$(elapsed "$t_format")
 		fi
-		bootstrap=127.0.0.1:$port
+		bootstrap=$HOST:$port
 		t_broker=$(now_us)
 		[ -f "$dir/kafka.log" ] && [ "$mode" = restart ] && mv "$dir/kafka.log" "$dir/kafka.log.prev"
 
