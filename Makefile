@@ -43,6 +43,7 @@ test: deps build format-check fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_BUILD) 20
 	$(if $(SANITIZE),,bash tests/valgrind/run.sh $(BUILD) 3000)
 	$(if $(SANITIZE),,$(MAKE) sanitize-smoke)
+	$(if $(SANITIZE),,$(MAKE) k8s-test)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
@@ -99,3 +100,5 @@ include tests/fuzz/Makefile.inc
 include helm/Makefile.inc
 # The benchmark suite: make bench, make bench-big (bench/README.md).
 include bench/Makefile.inc
+# The image and the chart on a real cluster: make image, make k8s-test.
+include tests/k8s/Makefile.inc

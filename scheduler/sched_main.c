@@ -50,6 +50,11 @@ main (int argc, char **argv)
          "with --drain: stay this long after the drain, telling workers "
          "that come late it is finished (they exit 0)",
          NULL},
+        {"drain-linger-workers", 0, SL_FLAG_INT, &cfg.drain_linger_workers, "0",
+         0, 1000000, false, "N",
+         "with --drain-linger-ms: stop lingering once N distinct workers "
+         "were told the drain is finished (0: linger the whole time)",
+         NULL},
         {"progress", 0, SL_FLAG_STR, &cfg.progress, "auto", 0, 0, false,
          "auto|bar|lines|off", "drain progress display", NULL},
         {"metrics-addr", 0, SL_FLAG_STR, &cfg.metrics_addr, "", 0, 0, false,

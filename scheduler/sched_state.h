@@ -136,6 +136,7 @@ struct _scheduler_t {
     uint64_t hellos_refused; /* HELLOs beyond --max-workers                */
     int64_t refused_log_ms;  /* last time we said so                       */
     int64_t linger_until;    /* drain over: HELLOs get BYE until then      */
+    zhashx_t *told_finished; /* names of workers told so (a set)          */
     zactor_t *monitor; /* handshake events, with CURVE                     */
     char *endpoint;
     zloop_t *loop;

@@ -492,10 +492,14 @@ s_aff_left (sched_worker_t *worker, sched_part_t *part)
 }
 
 //  True once a --drain scheduler may exit: the drain is finished and, with
-//  --drain-linger-ms, that long has passed since. Lingering, it has told
-//  every worker the drain is finished and answers each HELLO so (a worker
-//  that starts late, on an empty drain say, exits 0 instead of waiting for
-//  a scheduler that is gone until its --drain-wait-ms).
+//  --drain-linger-ms, that long has passed since, or --drain-linger-workers
+//  distinct workers have been told. Lingering, it has told every worker the
+//  drain is finished and answers each HELLO so (a worker that starts late,
+//  on an empty drain say, exits 0 instead of waiting for a scheduler that
+//  is gone until its --drain-wait-ms). The chart's drain Jobs know how
+//  many worker pods there are: once each was told, nobody is left to wait
+//  for, and the Jobs complete seconds after the last commit instead of
+//  after the whole linger.
 static void s_bye_all (scheduler_t *self, bool finished);
 static bool
 s_drain_over (scheduler_t *self, int64_t now)
@@ -506,12 +510,43 @@ s_drain_over (scheduler_t *self, int64_t now)
         return true;
     if (!self->linger_until) {
         self->linger_until = now + self->cfg->drain_linger_ms;
+        if (self->cfg->drain_linger_workers > 0)
+            sl_info (
+                "drain finished, telling workers that come late for %" PRId64
+                " ms (--drain-linger-ms) or until %" PRId64
+                " have been told (--drain-linger-workers)",
+                self->cfg->drain_linger_ms, self->cfg->drain_linger_workers);
+        else
+            sl_info (
+                "drain finished, telling workers that come late for %" PRId64
+                " ms (--drain-linger-ms)",
+                self->cfg->drain_linger_ms);
         s_bye_all (self, true);
-        sl_info ("drain finished, telling workers that come late for %" PRId64
-                 " ms (--drain-linger-ms)",
-                 self->cfg->drain_linger_ms);
     }
     return now >= self->linger_until;
+}
+
+//  A worker was told the drain is finished. With --drain-linger-workers,
+//  the linger ends once that many distinct workers were.
+static void
+s_told_finished (scheduler_t *self, const char *name)
+{
+    int64_t want = self->cfg->drain_linger_workers;
+    if (want <= 0 || !self->linger_until)
+        return;
+    if (!self->told_finished) {
+        self->told_finished = zhashx_new ();
+        if (!self->told_finished)
+            return;
+    }
+    zhashx_insert (self->told_finished, name, (void *)1);
+    int64_t told = (int64_t)zhashx_size (self->told_finished);
+    if (told >= want && self->linger_until > sl_now_ms ()) {
+        sl_info ("told %" PRId64 " workers the drain is finished "
+                 "(--drain-linger-workers): not lingering longer",
+                 told);
+        self->linger_until = sl_now_ms ();
+    }
 }
 
 //  Send one job to a worker.
@@ -630,6 +665,7 @@ s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
     if (self->linger_until) {
         //  The drain is over (--drain-linger-ms): nothing to hand out.
         s_send_bye (self, rid, "drain finished", false, true);
+        s_told_finished (self, *hello->worker_id ? hello->worker_id : key);
         return;
     }
     sched_worker_t *worker = zhashx_lookup (self->workers, key);
@@ -1150,10 +1186,13 @@ static void
 s_bye_all (scheduler_t *self, bool finished)
 {
     for (sched_worker_t *w = zhashx_first (self->workers); w;
-         w = zhashx_next (self->workers))
+         w = zhashx_next (self->workers)) {
         s_send_bye (self, w->rid,
                     finished ? "drain finished" : "scheduler stopping", false,
                     finished);
+        if (finished)
+            s_told_finished (self, *w->name ? w->name : w->key);
+    }
 }
 
 //  Destroy the scheduler.
@@ -1187,6 +1226,7 @@ scheduler_destroy (scheduler_t **self_p)
     }
     sched_idmap_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
+    zhashx_destroy (&self->told_finished);
     zactor_destroy (&self->monitor);
     zsock_destroy (&self->router);
     zactor_destroy (&self->auth);

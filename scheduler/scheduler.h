@@ -29,6 +29,7 @@ typedef struct {
     char *dlq_topic; /* NULL or "": <topic>.dlq                           */
     bool drain;
     int64_t drain_linger_ms; /* after a drain: answer late HELLOs this long */
+    int64_t drain_linger_workers; /* ...or until this many were told      */
     char *progress;     /* "auto", "bar", "lines", "off"                      */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
     sl_strlist_t props;

@@ -786,6 +786,13 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
                       "own keypair (sluice keygen)");
             goto fail;
         }
+        //  A connect that gets no answer is abandoned after the same time,
+        //  and the name resolved again: without it, a scheduler pod
+        //  replaced under the same DNS name (a new IP) was reached only
+        //  once the kernel gave up on the old address's SYNs, 27-61 s on a
+        //  real cluster (tests/k8s, two schedulers, one deleted).
+        zsock_set_connect_timeout (sched->dealer,
+                                   (int)(cfg->heartbeat_ms * cfg->liveness));
         zsock_set_reconnect_ivl (sched->dealer, 100);
         zsock_set_reconnect_ivl_max (sched->dealer, 2000);
         zsock_set_linger (sched->dealer, 500);

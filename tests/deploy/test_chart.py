@@ -392,6 +392,9 @@ def drain_mode_runs_jobs_that_complete():
         1000 * v.get("drain", {}).get("lingerSeconds",
                                       DEFAULTS["drain"]["lingerSeconds"])),
         "the schedulers linger drain.lingerSeconds for late workers", sflags)
+    expect(sflags.get("--drain-linger-workers") == str(
+        v.get("drain", {}).get("workers", DEFAULTS["drain"]["workers"])),
+        "...or until every worker pod (drain.workers) was told", sflags)
     workers = v["drain"]["workers"]
     expect(wj["spec"]["parallelism"] == workers, "the worker Job runs "
            "drain.workers pods at once", wj["spec"])
@@ -533,6 +536,22 @@ def hpa_mode_without_keda():
     r = render(api=["keda.sh/v1alpha1"])
     expect(not r.has("ScaledObject") and not r.has("HorizontalPodAutoscaler"),
            "autoscaling off renders no autoscaler")
+    # autoscaling.behavior reaches whichever HPA there is.
+    beh = ["autoscaling.enabled=true",
+           "autoscaling.behavior.scaleDown.stabilizationWindowSeconds=10"]
+    r = render(sets=beh)
+    expect(r.one("HorizontalPodAutoscaler")["spec"].get("behavior") ==
+           {"scaleDown": {"stabilizationWindowSeconds": 10}},
+           "the HPA gets autoscaling.behavior",
+           r.one("HorizontalPodAutoscaler")["spec"])
+    r = render(sets=beh, api=["keda.sh/v1alpha1"])
+    so = r.one("ScaledObject")["spec"]
+    expect(so.get("advanced", {}).get("horizontalPodAutoscalerConfig", {})
+           .get("behavior") == {"scaleDown": {"stabilizationWindowSeconds":
+                                               10}},
+           "KEDA's HPA gets autoscaling.behavior", so)
+    expect("behavior" not in render(sets=["autoscaling.enabled=true"])
+           .one("HorizontalPodAutoscaler")["spec"], "no behavior by default")
 
 
 @test

@@ -138,5 +138,47 @@ def a_lingering_scheduler_tells_late_workers_the_drain_is_finished():
         expect(lingered < linger / 1000.0 + 5, "the linger ends", lingered)
 
 
+
+@test
+def the_linger_ends_once_every_expected_worker_was_told():
+    """--drain-linger-workers N (the chart sets its worker count): the
+    scheduler stops lingering as soon as N distinct workers were told the
+    drain is finished, those connected when it finished and those that come
+    late alike, instead of after the whole --drain-linger-ms. The drain
+    Jobs then complete seconds after the last commit."""
+    src, group = unique("in"), unique("g")
+    linger = 60000
+    with Broker(topics={src: 2}) as kafka:
+        produce(kafka, src, ((str(i), "v%d" % i, i % 2) for i in range(2000)))
+        sched = start_scheduler(kafka, src, group,
+                                args=["--drain-linger-ms", str(linger),
+                                      "--drain-linger-workers", "3"])
+        early = [start_worker(kafka, sched.endpoint, "noop", name="w%d" % i,
+                              args=["--drain", "--drain-wait-ms", "60000"])
+                 for i in range(2)]
+        for w in early:
+            expect(w.wait(60) == 0, "a worker there at the end exits 0",
+                   w.log_text()[-600:])
+        wait_for(lambda: log_events(sched, "drain finished, telling workers "
+                                    "that come late for %d ms "
+                                    "(--drain-linger-ms) or until 3 have "
+                                    "been told (--drain-linger-workers)"
+                                    % linger), 30, "the scheduler lingers")
+        expect(sched.alive(), "two of three told: it lingers")
+        t0 = time.monotonic()
+        late = start_worker(kafka, sched.endpoint, "noop", name="late",
+                            args=["--drain", "--drain-wait-ms", "60000"])
+        expect(late.wait(30) == 0, "the late worker exits 0",
+               late.log_text()[-600:])
+        expect(sched.wait(30) == 0, "the scheduler exits 0")
+        took = time.monotonic() - t0
+        log_note("scheduler exited %.1f s after the third worker started "
+                 "(linger %d ms)" % (took, linger))
+        expect(took < 10, "once the third was told, not after the linger",
+               took)
+        expect(log_events(sched, "told 3 workers the drain is finished "
+                          "(--drain-linger-workers): not lingering longer"),
+               "it says why it stopped lingering")
+
 if __name__ == "__main__":
     main()

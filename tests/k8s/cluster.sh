@@ -5,6 +5,8 @@
 #   tests/k8s/cluster.sh exec DIR CMD..
 #                                    run CMD inside the cluster's namespaces
 #                                    with KUBECONFIG set and kubectl/helm on PATH
+#   tests/k8s/cluster.sh keda DIR    add KEDA (operator and metrics adapter,
+#                                    built by build.sh) to a running cluster
 #   tests/k8s/cluster.sh down DIR    stop everything it started, remove what
 #                                    it created; the logs stay in DIR/logs
 #
@@ -41,7 +43,7 @@ NODE_NAME=sluice-node
 CLUSTER_DOMAIN=cluster.local
 CGROUP_ROOT=sluice-k8s
 
-usage() { k8s_die "usage: cluster.sh up|down DIR, or cluster.sh exec DIR CMD.."; }
+usage() { k8s_die "usage: cluster.sh up|keda|down DIR, or cluster.sh exec DIR CMD.."; }
 [ $# -ge 2 ] || usage
 cmd=$1
 W=$2
@@ -431,6 +433,77 @@ while True:
 	k8s_say "cluster up in $(k8s_since "$t0"): kubectl via cluster.sh exec $W kubectl ..."
 }
 
+# KEDA, as its manifests run it, but as processes on the node (there is no
+# image of it here): its CRDs from its module, the operator (ScaledObjects ->
+# HPAs, the kafka scaler reading the group's lag from Kafka, a gRPC metrics
+# service) and the metrics adapter behind the v1beta1.external.metrics.k8s.io
+# APIService, which the HPA controller queries through the aggregator. The
+# adapter and the operator's gRPC service use certificates from the cluster
+# CA (mutual TLS, as KEDA's own cert rotation would set up).
+keda() {
+	bins
+	local kbin src certs=$W/keda-certs t0
+	t0=$(k8s_now)
+	kbin=$("$K8S_HERE/build.sh" path keda)
+	[ -f "$kbin/.complete" ] || k8s_die "$kbin is not built: run tests/k8s/build.sh keda"
+	src=$(cd "$K8S_HERE/go/keda" && go mod download -json github.com/kedacore/keda/v2 | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[ -d "$src/config/crd/bases" ] || k8s_die "no KEDA CRDs in $src"
+	mkdir -p "$certs"
+	cp "$W/pki/ca.crt" "$certs/ca.crt"
+	cp "$W/pki/keda.crt" "$certs/tls.crt"
+	cp "$W/pki/keda.key" "$certs/tls.key"
+	in_ns "$KBIN/kubectl" apply --server-side -f "$src/config/crd/bases" >/dev/null
+	local ca
+	ca=$(base64 -w0 "$W/pki/ca.crt")
+	cat >"$W/conf/keda.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: keda}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: keda-metrics-apiserver, namespace: keda}
+spec:
+  ports: [{name: https, port: 443, targetPort: 6444, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: keda-metrics-apiserver-node
+  namespace: keda
+  labels: {kubernetes.io/service-name: keda-metrics-apiserver}
+addressType: IPv4
+ports: [{name: https, port: 6444, protocol: TCP}]
+endpoints: [{addresses: ["$NODE_IP"], conditions: {ready: true}}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.external.metrics.k8s.io}
+spec:
+  service: {name: keda-metrics-apiserver, namespace: keda, port: 443}
+  group: external.metrics.k8s.io
+  version: v1beta1
+  caBundle: $ca
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+	in_ns "$KBIN/kubectl" apply -f "$W/conf/keda.yaml" >/dev/null
+	local kenv=(env KEDA_CLUSTER_OBJECT_NAMESPACE=keda POD_NAMESPACE=keda WATCH_NAMESPACE=
+		OPERATOR_NAME=keda-operator KUBERNETES_SERVICE_HOST= KUBECONFIG="$W/admin.kubeconfig")
+	start keda-operator "${kenv[@]}" "$kbin/operator" --kubeconfig="$W/admin.kubeconfig" \
+		--cert-dir="$certs" --enable-cert-rotation=false --enable-webhook-patching=false \
+		--metrics-bind-address=127.0.0.1:8082 --health-probe-bind-address=127.0.0.1:8083 \
+		--metrics-service-bind-address="$NODE_IP:9666" --zap-log-level=info --zap-encoder=console
+	start keda-adapter "${kenv[@]}" "$kbin/adapter" --lister-kubeconfig="$W/admin.kubeconfig" \
+		--authentication-kubeconfig="$W/admin.kubeconfig" --authorization-kubeconfig="$W/admin.kubeconfig" \
+		--secure-port=6444 --bind-address="$NODE_IP" --cert-dir="$certs" \
+		--client-ca-file="$certs/ca.crt" --tls-cert-file="$certs/tls.crt" --tls-private-key-file="$certs/tls.key" \
+		--metrics-service-address="$NODE_IP:9666" --port=8084 --zap-log-level=info
+	wait_for "KEDA operator" 60 in_ns curl -sf http://127.0.0.1:8083/readyz
+	wait_for "KEDA metrics APIService" 90 in_ns "$KBIN/kubectl" get --raw /apis/external.metrics.k8s.io/v1beta1
+	k8s_say "KEDA $KEDA_VERSION up in $(k8s_since "$t0")"
+}
+
 # Processes whose PID namespace is the init's (the init itself included).
 ns_procs() {
 	local ns pid
@@ -450,24 +523,45 @@ down() {
 		local ns
 		ns=$(readlink "/proc/$pid/ns/pid")
 		# Components first, controllers before the node, by the PID each was
-		# started with (inside the namespace, where only ours exist).
+		# started with (inside the namespace, where only ours exist); then
+		# wait for those (by their host PIDs, read once) to exit.
+		local -A host_pid=()
+		local p nsp alive waiting=()
+		for p in $(ns_procs "$pid"); do
+			nsp=$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null) || continue
+			[ -n "$nsp" ] && host_pid[$nsp]=$p
+		done
 		for name in keda-operator keda-adapter kube-controller-manager kube-scheduler \
 			kubelet kube-proxy coredns kube-apiserver containerd etcd; do
 			[ -s "$W/pids/$name" ] || continue
 			nspid=$(cat "$W/pids/$name")
 			nsenter --target "$pid" --pid --mount -- kill -TERM "$nspid" 2>/dev/null || true
+			[ -n "${host_pid[$nspid]:-}" ] && waiting+=("${host_pid[$nspid]}")
 		done
-		for i in $(seq 50); do
-			[ "$(ns_procs "$pid" | wc -l)" -le 1 ] && break
+		# Up to 3 s: the state dies with the namespace anyway (KEDA's
+		# operator takes 10 s or more to wind down its controllers).
+		for i in $(seq 30); do
+			alive=0
+			for p in ${waiting[@]+"${waiting[@]}"}; do
+				kill -0 "$p" 2>/dev/null && alive=1 && break
+			done
+			[ "$alive" = 0 ] && break
 			sleep 0.1
 		done
 		# The init: its death kills what is left in the namespace
 		# (containers, shims) and frees the namespaces and their mounts.
+		local left
+		left=$(ns_procs "$pid")
 		kill -KILL "$pid" 2>/dev/null || true
 		for i in $(seq 100); do
-			[ -z "$(for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] && echo x; done)" ] && break
+			alive=0
+			for p in $left; do
+				[ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] && alive=1 && break
+			done
+			[ "$alive" = 0 ] && break
 			sleep 0.1
 		done
+		[ "$alive" = 0 ] || k8s_say "processes of the namespace still running 10 s after it was killed"
 	fi
 	if [ -n "$unshare_pid" ] && [ -d "/proc/$unshare_pid" ]; then
 		kill -KILL "$unshare_pid" 2>/dev/null || true
@@ -486,6 +580,7 @@ down() {
 
 case $cmd in
 up) up ;;
+keda) keda ;;
 down) down ;;
 exec)
 	bins

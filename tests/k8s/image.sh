@@ -68,7 +68,7 @@ save)
 run)
 	rc=0
 	if [ "$engine" = podman ]; then
-		podman_private run --pull=never "$@" || rc=$?
+		podman_private run --pull=never --network=host "$@" || rc=$?
 	else
 		docker run "$@" || rc=$?
 	fi

@@ -31,6 +31,20 @@ stage() {
 t_all=$(k8s_now)
 mkdir -p "$W"
 rm -f "$W/stages"
+
+# What the host has before: its interfaces, addresses, routes, firewall
+# rules, mounts and top-level cgroups. The run must leave exactly that.
+host_state() {
+	{
+		ip -o link | awk '{ print "link", $2 }'
+		ip -o addr | awk '{ print "addr", $2, $4 }'
+		ip route | sed 's/^/route /'
+		iptables-save 2>/dev/null | grep -v '^[#:]' | sed 's/^/iptables /'
+		awk '{ print "mount", $2, $3 }' /proc/mounts
+		for d in /sys/fs/cgroup/*/; do ls -d "$d"*/ 2>/dev/null; done | sed 's/^/cgroup /'
+	} | sort
+}
+host_state >"$W/host-before"
 [ -x "$BUILD/bin/sluice" ] || k8s_die "no build in $BUILD: make build first"
 
 t=$(k8s_now)
@@ -56,6 +70,14 @@ cleanup() {
 	local rc=$?
 	"$K8S_HERE/cluster.sh" down "$CLUSTER" || rc=1
 	rm -f "$CLUSTER/sluice-image.tar"
+	host_state >"$W/host-after"
+	if ! diff -u "$W/host-before" "$W/host-after" >"$W/host-diff"; then
+		k8s_say "the host changed (interfaces, routes, firewall, mounts or cgroups):"
+		sed -n '3,40p' "$W/host-diff" >&2
+		rc=1
+	else
+		k8s_say "the host's network, mounts and cgroups are as before"
+	fi
 	k8s_say "stages (seconds):"
 	sed 's/^/    /' "$W/stages" >&2 || true
 	k8s_say "total $(k8s_since "$t_all")"
@@ -65,6 +87,9 @@ trap cleanup EXIT
 t=$(k8s_now)
 "$K8S_HERE/cluster.sh" up "$CLUSTER"
 stage "cluster up (cluster.sh up)" "$t"
+t=$(k8s_now)
+"$K8S_HERE/cluster.sh" keda "$CLUSTER"
+stage "KEDA up (cluster.sh keda)" "$t"
 
 t=$(k8s_now)
 rm -rf "$W/kafka"

@@ -82,8 +82,12 @@ def wait_for(cond, timeout, what, interval=0.5):
 
 # --- namespaces, releases --------------------------------------------------
 
+_namespaces = []
+
+
 def namespace(name):
     """A fresh namespace that enforces PodSecurity `restricted`."""
+    _namespaces.append(name)
     kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=true",
             timeout=120)
     kubectl("create", "namespace", name)
@@ -392,6 +396,446 @@ def default_chart_drains_a_backlog():
     uninstall_leaves_nothing("rel", ns)
 
 
+
+class LagWatch:
+    """Polls a group's lag in the background; records (wall clock) when it
+    first reached 0 after having been above it: the drain's last commit."""
+
+    def __init__(self, group, topic):
+        self.group, self.topic = group, topic
+        self.zero_at = None
+        self.seen_lag = False
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set() and self.zero_at is None:
+            try:
+                lag = group_lag(self.group, self.topic)
+            except Exception:
+                lag = None
+            if lag:
+                self.seen_lag = True
+            elif lag == 0 and self.seen_lag:
+                self.zero_at = time.time()
+            time.sleep(0.2)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(5)
+
+
+def job_names(ns):
+    return {j["metadata"]["labels"]["app.kubernetes.io/component"]:
+            j for j in kjson("get", "jobs", "-n", ns)["items"]}
+
+
+def completed(job):
+    return any(c["type"] == "Complete" and c["status"] == "True"
+               for c in job["status"].get("conditions", []))
+
+
+def k8s_time(stamp):
+    import calendar
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+@test
+def drain_jobs_end_seconds_after_the_last_commit():
+    """Drain mode: `helm install --wait --wait-for-jobs` returns once the
+    backlog is done; both Jobs complete within seconds of the last commit
+    (the schedulers stop lingering once every worker pod was told), and
+    every worker pod exits 0."""
+    ns = namespace("sl-drain")
+    n = 20000
+    create_topic("drain-in", 4)
+    create_topic("drain-out", 4)
+    produce_ids("drain-in", range(n), "r")
+    watch = LagWatch("drain-g", "drain-in")
+    t0 = time.time()
+    took = install("drain", ns, base_values(
+        "drain-in", "drain-g", "drain-out",
+        drain={"enabled": True, "workers": 3}),
+        extra=("--wait-for-jobs",), timeout="300s")
+    t_helm = time.time()
+    watch.stop()
+    expect(watch.zero_at, "the group's lag reached 0 (last commit seen)")
+    jobs = job_names(ns)
+    expect(set(jobs) == {"scheduler", "worker"} and
+           all(completed(j) for j in jobs.values()),
+           "both Jobs are Complete when helm returns",
+           {k: j["status"] for k, j in jobs.items()})
+    done = max(k8s_time(j["status"]["completionTime"])
+               for j in jobs.values())
+    for pod in pods(ns):
+        st = pod["status"]["containerStatuses"][0]["state"]
+        expect(pod["status"]["phase"] == "Succeeded" and
+               st.get("terminated", {}).get("exitCode") == 0,
+               "%s exited 0" % pod["metadata"]["name"], pod["status"])
+    tail_helm = t_helm - watch.zero_at
+    tail_jobs = done - watch.zero_at
+    note("helm install --wait --wait-for-jobs: %.1f s; last commit %.1f s "
+         "after the start; Jobs complete %.1f s after it (completionTime, "
+         "1 s resolution), helm returned %.1f s after it"
+         % (took, watch.zero_at - t0, tail_jobs, tail_helm))
+    expect(tail_jobs <= 10, "the Jobs complete within seconds of the last "
+           "commit (not after the 120 s linger)", tail_jobs)
+    dups = check_every_id("drain-out", "r", n)
+    note("%d ids in the output, %d duplicates" % (n, dups))
+    lags = consumer_groups_lag("drain-g")
+    expect(all(v == "0" for v in lags.values()), "lag 0", lags)
+    save_logs(ns)
+    uninstall_leaves_nothing("drain", ns)
+
+
+def log_time(line):
+    import calendar
+    stamp = line.split()[0]
+    base, frac = stamp.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + \
+        float("0." + frac)
+
+
+def workers_reached(log, want):
+    """Seconds from a scheduler's start until `want` distinct workers had
+    reached it (joined, or, after its drain, been told it finished)."""
+    lines = log.splitlines()
+    start = log_time(lines[0])
+    joined = set()
+    for line in lines:
+        m = re.search(r"worker joined worker=(\S+)", line)
+        if m:
+            joined.add(m.group(1))
+        told = re.search(r"told (\d+) workers the drain is finished", line)
+        if len(joined) >= want or (told and int(told.group(1)) >= want):
+            return log_time(line) - start
+    raise TestFailure("fewer than %d workers ever reached the scheduler"
+                      % want)
+
+
+@test
+def two_schedulers_lose_a_scheduler_and_a_worker_mid_drain():
+    """scheduler.replicas=2 in drain mode: both schedulers get partitions
+    and every worker reaches both through the per-pod DNS names; a
+    scheduler pod and a worker pod in the middle of a job are deleted;
+    nothing is lost and the drain finishes."""
+    ns = namespace("sl-two")
+    n, parts = 60000, 8
+    create_topic("two-in", parts)
+    create_topic("two-out", parts)
+    produce_ids("two-in", range(n), "t")
+    values = base_values(
+        "two-in", "two-g", "two-out",
+        drain={"enabled": True, "workers": 3},
+        plugin={"path": "/plugins/sleep.so",
+                "options": {"us_per_record": 600}})
+    values["scheduler"]["replicas"] = 2
+    values["scheduler"]["jobRecords"] = 1000
+    install("two", ns, values, timeout="120s")
+
+    def schedulers_serving():
+        ps = [p for p in pods(ns, "scheduler")
+              if p["status"]["phase"] == "Running"]
+        if len(ps) != 2:
+            return None
+        ms = [pod_metrics(p) for p in ps]
+        ok = all(m["sluice_partitions_owned"] > 0 and
+                 m["sluice_workers_connected"] == 3 for m in ms)
+        return ok and ms
+    ms = wait_for(schedulers_serving, 120, "both schedulers own partitions "
+                  "and see all three workers")
+    note("partitions owned: %s; workers connected: %s"
+         % ([int(m["sluice_partitions_owned"]) for m in ms],
+            [int(m["sluice_workers_connected"]) for m in ms]))
+    expect(sum(m["sluice_partitions_owned"] for m in ms) == parts,
+           "the two split the partitions", ms)
+    args = pods(ns, "worker")[0]["spec"]["containers"][0]["args"]
+    want = ["--scheduler=tcp://two-sluice-scheduler-%d.two-sluice-scheduler"
+            ".%s.svc.cluster.local:7400" % (i, ns) for i in range(2)]
+    expect(all(w in args for w in want), "workers connect by per-pod DNS "
+           "name", args)
+    for w in pods(ns, "worker"):
+        expect(pod_metrics(w)["sluice_worker_schedulers_connected"] == 2,
+               "%s is connected to both schedulers" % w["metadata"]["name"])
+
+    wait_for(lambda: group_lag("two-g", "two-in") < n * 0.8, 120,
+             "the drain under way")
+    victim = "two-sluice-scheduler-0"
+    victim_pod = [p for p in pods(ns, "scheduler")
+                  if p["metadata"]["name"].startswith(victim)][0]
+    kubectl("delete", "pod", "-n", ns, victim_pod["metadata"]["name"],
+            "--wait=false")
+    busy = wait_for(lambda: [p for p in pods(ns, "worker")
+                             if p["status"]["phase"] == "Running" and
+                             pod_metrics(p)["sluice_worker_job_running"]],
+                    60, "a worker in the middle of a job")
+    kubectl("delete", "pod", "-n", ns, busy[0]["metadata"]["name"],
+            "--wait=false")
+    note("deleted %s (lag %d) and %s mid-job"
+         % (victim_pod["metadata"]["name"], group_lag("two-g", "two-in"),
+            busy[0]["metadata"]["name"]))
+    lag_at_delete = group_lag("two-g", "two-in")
+    expect(lag_at_delete > 0, "the deletions came before the end",
+           lag_at_delete)
+    try:
+        for job in ("two-sluice-scheduler", "two-sluice-worker"):
+            kubectl("wait", "-n", ns, "--for=condition=complete",
+                    "job/" + job, "--timeout=300s", timeout=320)
+    except TestFailure as e:
+        raise TestFailure("%s\n%s" % (e, save_logs(ns)))
+    sched_pods = [p["metadata"]["name"] for p in pods(ns, "scheduler")]
+    expect(victim_pod["metadata"]["name"] not in sched_pods and
+           any(p.startswith(victim + "-") for p in sched_pods),
+           "the deleted scheduler was replaced by a new pod of its index",
+           sched_pods)
+    new0 = [p for p in sched_pods if p.startswith(victim + "-")][0]
+    reach = workers_reached(kubectl("logs", "-n", ns, new0), 3)
+    note("the replacement %s had all 3 workers %.1f s after it started"
+         % (new0, reach))
+    expect(reach < 20, "workers reach the replacement scheduler (same DNS "
+           "name, new address) within seconds", reach)
+    dups = check_every_id("two-out", "t", n)
+    note("%d ids in the output, %d duplicates after the deletions"
+         % (n, dups))
+    lags = consumer_groups_lag("two-g")
+    expect(len(lags) == parts and all(v == "0" for v in lags.values()),
+           "lag 0 on every partition", lags)
+    save_logs(ns)
+    uninstall_leaves_nothing("two", ns)
+
+
+@test
+def helm_upgrade_rolls_the_workers_without_losing_a_record():
+    """A plugin option changed by `helm upgrade` while records keep
+    arriving: the workers are replaced by ones running the new option,
+    and every record reaches the output."""
+    ns = namespace("sl-upgrade")
+    n = 40000
+    create_topic("up-in", 4)
+    create_topic("up-out", 4)
+    produce_ids("up-in", range(n // 2), "u")
+    values = base_values("up-in", "up-g", "up-out",
+                         plugin={"path": "/plugins/sleep.so",
+                                 "options": {"us_per_record": 400}})
+    install("up", ns, values)
+    before = {p["metadata"]["name"] for p in pods(ns, "worker")}
+    producer = threading.Thread(target=produce_ids,
+                                args=("up-in", range(n // 2, n), "u"))
+    producer.start()
+    values["plugin"]["options"]["us_per_record"] = 200
+    took = install("up", ns, values, upgrade=True)
+    producer.join(120)
+    # --wait returns once the new pods are Ready; the old ones may still
+    # be finishing their job (--grace-ms).
+    wait_for(lambda: not {p["metadata"]["name"]
+                          for p in pods(ns, "worker")} & before,
+             60, "the old worker pods gone")
+    after = pods(ns, "worker")
+    names = {p["metadata"]["name"] for p in after}
+    expect(len(after) == 2, "two new worker pods", names)
+    for p in after:
+        expect("--plugin-opt=us_per_record=200" in
+               p["spec"]["containers"][0]["args"],
+               "%s runs the new option" % p["metadata"]["name"],
+               p["spec"]["containers"][0]["args"])
+    wait_lag_zero("up-g", "up-in", 300, ns)
+    dups = check_every_id("up-out", "u", n)
+    note("helm upgrade --wait: %.1f s; %d ids in the output, %d duplicates"
+         % (took, n, dups))
+    save_logs(ns)
+    uninstall_leaves_nothing("up", ns)
+
+
+@test
+def curve_keys_from_secrets_admit_workers_and_refuse_a_stranger():
+    """CURVE with the certificates in Secrets: the chart's workers connect
+    and drain; a worker holding a key the schedulers do not know is
+    refused, and says so in its log."""
+    ns = namespace("sl-curve")
+    keys = os.path.join(W, "curve-keys")
+    shutil.rmtree(keys, ignore_errors=True)
+    os.makedirs(keys)
+    for name in ("scheduler", "worker", "stranger"):
+        run([SLUICE, "keygen", "--out", os.path.join(keys, name + ".cert"),
+             "--name", name])
+    k = lambda f: "--from-file=%s" % os.path.join(keys, f)  # noqa: E731
+    kubectl("create", "secret", "generic", "-n", ns, "curve-scheduler",
+            k("scheduler.cert_secret"))
+    kubectl("create", "secret", "generic", "-n", ns, "curve-clients",
+            k("worker.cert"))
+    kubectl("create", "secret", "generic", "-n", ns, "curve-worker",
+            k("worker.cert_secret"), k("scheduler.cert"))
+    kubectl("create", "secret", "generic", "-n", ns, "curve-stranger",
+            k("stranger.cert_secret"), k("scheduler.cert"))
+    n = 20000
+    create_topic("curve-in", 4)
+    create_topic("curve-out", 4)
+    produce_ids("curve-in", range(n), "c")
+    values = base_values("curve-in", "curve-g", "curve-out", curve={
+        "enabled": True,
+        "scheduler": {"existingSecret": "curve-scheduler",
+                      "certKey": "scheduler.cert_secret"},
+        "clients": {"existingSecret": "curve-clients"},
+        "worker": {"existingSecret": "curve-worker",
+                   "certKey": "worker.cert_secret",
+                   "serverCertKey": "scheduler.cert"}})
+    install("cv", ns, values)
+    wait_lag_zero("curve-g", "curve-in", 300, ns)
+    check_every_id("curve-out", "c", n)
+
+    sched = "tcp://cv-sluice-scheduler-0.cv-sluice-scheduler.%s.svc." \
+        "cluster.local:7400" % ns
+    stranger = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "stranger"},
+        "spec": {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 10001,
+                                "runAsGroup": 10001, "fsGroup": 10001,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            # As the chart mounts keys: not readable by others (the worker
+            # refuses a secret key file that is).
+            "volumes": [{"name": "keys",
+                         "secret": {"secretName": "curve-stranger",
+                                    "defaultMode": 0o440}}],
+            "containers": [{
+                "name": "worker", "image": IMAGE,
+                "imagePullPolicy": "Never",
+                "command": ["sluice-worker", "--scheduler", sched,
+                            "--brokers", BROKERS, "--plugin", "copy",
+                            "--output-topic", "curve-out",
+                            "--curve-cert", "/keys/stranger.cert_secret",
+                            "--curve-server-cert", "/keys/scheduler.cert"],
+                "volumeMounts": [{"name": "keys", "mountPath": "/keys"}],
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]}}}]}}
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(stranger))
+
+    def refused():
+        p = kubectl("logs", "-n", ns, "stranger", check=False)
+        return p.returncode == 0 and "handshake refused" in p.stdout and \
+            p.stdout
+    try:
+        log = wait_for(refused, 90, "the stranger says it was refused")
+    except TestFailure as e:
+        raise TestFailure("%s\n%s" % (e, save_logs(ns)))
+    note("stranger: " + [ln for ln in log.splitlines()
+                         if "handshake refused" in ln][0][:160])
+    slog = kubectl("logs", "-n", ns, "cv-sluice-scheduler-0")
+    expect("handshake refused" in slog, "the scheduler logs the refusal")
+    kubectl("delete", "pod", "-n", ns, "stranger", "--wait=true")
+    save_logs(ns)
+    uninstall_leaves_nothing("cv", ns)
+
+
+@test
+def restricted_pod_security_is_enforced():
+    """The namespaces the chart ran in enforce PodSecurity `restricted`
+    (so every pod above was admitted under it): a pod that breaks it is
+    refused there."""
+    ns = namespace("sl-psa")
+    bad = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "root"},
+           "spec": {"containers": [{"name": "c", "image": IMAGE,
+                                    "imagePullPolicy": "Never",
+                                    "command": ["sleep", "1"]}]}}
+    p = kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(bad),
+                check=False)
+    expect(p.returncode != 0 and "violates PodSecurity" in p.stderr and
+           '"restricted:latest"' in p.stderr,
+           "a pod without the restricted settings is refused", p.stderr)
+    kubectl("delete", "namespace", ns, "--wait=false")
+
+
+@test
+def keda_grows_the_workers_past_the_partitions_and_shrinks_after():
+    """Autoscaling through KEDA (built from its module, running against the
+    cluster): the chart's ScaledObject with the kafka trigger on the
+    schedulers' group lag grows the worker Deployment past the partition
+    count while the lag is high, and shrinks it once the backlog is done."""
+    if not os.path.exists(os.path.join(os.environ.get("SLUICE_K8S_KEDA", ""),
+                                       "operator")):
+        raise TestFailure("KEDA is not built (tests/k8s/build.sh keda)")
+    ns = namespace("sl-keda")
+    parts, n = 2, 60000
+    create_topic("keda-in", parts)
+    create_topic("keda-out", parts)
+    produce_ids("keda-in", range(n), "k")
+    values = base_values(
+        "keda-in", "keda-g", "keda-out",
+        # 2 ms a record: one worker does 500 records/s, far behind.
+        plugin={"path": "/plugins/sleep.so",
+                "options": {"us_per_record": 2000}},
+        autoscaling={
+            "enabled": True, "engine": "keda", "minReplicas": 1,
+            "maxReplicas": 5,
+            "behavior": {
+                "scaleUp": {"stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Pods", "value": 4,
+                                          "periodSeconds": 5}]},
+                "scaleDown": {"stabilizationWindowSeconds": 5,
+                              "policies": [{"type": "Percent", "value": 100,
+                                            "periodSeconds": 5}]}},
+            "keda": {"pollingInterval": 5, "kafka": {"lagThreshold": 5000}}})
+    t0 = time.monotonic()
+    install("kd", ns, values)
+    so = kjson("get", "scaledobject", "-n", ns, "kd-sluice-worker")
+    expect(so["spec"]["triggers"][0]["type"] == "kafka",
+           "the chart made a KEDA ScaledObject with the kafka trigger")
+
+    def replicas():
+        d = kjson("get", "deployment", "-n", ns, "kd-sluice-worker")
+        return d["status"].get("readyReplicas", 0), d["spec"]["replicas"]
+    peak = [0]
+
+    def grown():
+        ready_n, want = replicas()
+        peak[0] = max(peak[0], ready_n)
+        return ready_n > parts and ready_n
+    try:
+        grew = wait_for(grown, 120, "the workers grow past %d partitions"
+                        % parts, interval=1)
+    except TestFailure as e:
+        raise TestFailure("%s; HPA: %s\n%s" % (
+            e, kubectl("get", "hpa", "-n", ns, "-o", "wide",
+                       check=False).stdout, save_logs(ns)))
+    t_grew = time.monotonic() - t0
+    hpa = kjson("get", "hpa", "-n", ns)["items"]
+    expect(len(hpa) == 1 and hpa[0]["metadata"]["name"].startswith("keda-"),
+           "KEDA made the HPA", [h["metadata"]["name"] for h in hpa])
+    lag_at_peak = group_lag("keda-g", "keda-in")
+    wait_lag_zero("keda-g", "keda-in", 300, ns)
+    t_done = time.monotonic() - t0
+    wait_for(lambda: replicas() == (1, 1), 120, "the workers shrink back "
+             "to 1 once the backlog is done", interval=1)
+    t_shrunk = time.monotonic() - t0
+    note("%d ready workers %.0f s after install (lag %d), at most %d; "
+         "backlog done at %.0f s; back to 1 worker at %.0f s"
+         % (grew, t_grew, lag_at_peak, max(peak[0], grew), t_done,
+            t_shrunk))
+    dups = check_every_id("keda-out", "k", n)
+    note("%d ids in the output, %d duplicates" % (n, dups))
+    save_logs(ns)
+    uninstall_leaves_nothing("kd", ns)
+    wait_for(lambda: not kjson("get", "hpa", "-n", ns)["items"], 60,
+             "KEDA's HPA removed with the ScaledObject")
+
+def save_all_logs():
+    """The pods' logs of every namespace a test made, kept in W/pods/ (the
+    cluster and its tmpfs are gone after the run)."""
+    for ns in _namespaces:
+        try:
+            save_logs(ns)
+        except Exception as e:  # a failing cluster must not hide the result
+            print("could not save the logs of %s: %s" % (ns, e))
+
+
 if __name__ == "__main__":
+    import atexit
+    shutil.rmtree(PODLOGS, ignore_errors=True)
     os.makedirs(PODLOGS, exist_ok=True)
+    atexit.register(save_all_logs)
     main()

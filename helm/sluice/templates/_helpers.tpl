@@ -291,6 +291,7 @@ The scheduler's command line. Call with the root context.
 - --drain
 - --progress=lines
 - --drain-linger-ms={{ int .Values.drain.lingerSeconds | mul 1000 }}
+- --drain-linger-workers={{ int .Values.drain.workers }}
 {{- end }}
 {{- with .Values.scheduler.extraArgs }}
 {{ toYaml . }}
