@@ -80,8 +80,7 @@ start() {
 	shift
 	in_ns sh -c 'echo $$ >"$0"; exec "$@"' "$W/pids/$name" "$@" \
 		</dev/null >>"$W/logs/$name.log" 2>&1 &
-	local i
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -s "$W/pids/$name" ] && return 0
 		sleep 0.1
 	done
@@ -339,8 +338,8 @@ while True:
     except ChildProcessError:
         time.sleep(1)
 "' init "$W/init.ready" </dev/null >"$W/logs/init.log" 2>&1 &
-	local unshare_pid=$! i child=
-	for i in $(seq 100); do
+	local unshare_pid=$! child=
+	for _ in $(seq 100); do
 		child=$(cat "/proc/$unshare_pid/task/$unshare_pid/children" 2>/dev/null | awk '{print $1}')
 		[ -n "$child" ] && [ -s "$W/init.ready" ] && break
 		sleep 0.05
@@ -515,7 +514,7 @@ ns_procs() {
 }
 
 down() {
-	local pid unshare_pid name nspid t0 i
+	local pid unshare_pid name nspid t0
 	t0=$(k8s_now)
 	pid=$(init_pid || true)
 	unshare_pid=$(cat "$W/unshare.pid" 2>/dev/null || true)
@@ -540,7 +539,7 @@ down() {
 		done
 		# Up to 3 s: the state dies with the namespace anyway (KEDA's
 		# operator takes 10 s or more to wind down its controllers).
-		for i in $(seq 30); do
+		for _ in $(seq 30); do
 			alive=0
 			for p in ${waiting[@]+"${waiting[@]}"}; do
 				kill -0 "$p" 2>/dev/null && alive=1 && break
@@ -553,7 +552,7 @@ down() {
 		local left
 		left=$(ns_procs "$pid")
 		kill -KILL "$pid" 2>/dev/null || true
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			alive=0
 			for p in $left; do
 				[ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] && alive=1 && break

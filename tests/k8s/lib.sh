@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by its callers
 # Shared by tests/k8s/*.sh (sourced): versions, cache paths, helpers.
 #
 # Everything expensive is cached by version under the user's cache directory

@@ -16,6 +16,7 @@
 #    BUILD/k8s-test/ (cluster/logs, pods/, kafka/).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC2034 # read by lib.sh
 K8S_PROG=k8s-test
 
 BUILD=$(cd "${1:-build}" && pwd)
