@@ -132,3 +132,9 @@ foreach (name dockerfile chart)
         ENVIRONMENT "SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICE_HELM=${SLUICE_HELM}")
 endforeach ()
 # --- deployment: Dockerfile and Helm chart (end) --------------------------
+
+# --- docs: ARCHITECTURE's module table names every source file -----------
+add_test (NAME docs/architecture
+          COMMAND ${SLUICE_PYTHON} ${CMAKE_SOURCE_DIR}/tests/docs/test_architecture.py)
+set_tests_properties (docs/architecture PROPERTIES
+    LABELS "docs" TIMEOUT 60 SKIP_RETURN_CODE 77)

@@ -1,0 +1,99 @@
+"""docs/ARCHITECTURE.md's module table names every source file, and names
+no file that is gone; the docs link only to files in the repository.
+
+A newcomer looking for a design point should find it in the table; a file
+added without a row, or a row left behind by a rename, fails here. Standard
+library only; needs git (the file list is `git ls-files`)."""
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "deploy"))
+from deploytest import SOURCE, Skip, expect, main, test  # noqa: E402
+
+ARCH = os.path.join(SOURCE, "docs", "ARCHITECTURE.md")
+SOURCES = re.compile(r"\.(c|h|py|sh|proto|rs)$")
+# Directories the table covers with one row: test fixtures, fuzz seeds, the
+# out-of-tree plugin template, the Go wrapper modules of the cluster tests.
+COVERED_DIRS = ("tests/unit/worker/fixtures/", "tests/fuzz/corpus/",
+                "docs/plugin-template/", "tests/k8s/go/")
+
+
+def tracked():
+    try:
+        out = subprocess.run(["git", "-C", SOURCE, "ls-files"],
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise Skip("not a git checkout: %s" % e)
+    return out.stdout.split()
+
+
+def modules_section():
+    with open(ARCH) as f:
+        text = f.read()
+    start = text.index("\n## Modules\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def named(section):
+    """Every path the table names in backticks, `x.[ch]` expanded."""
+    names = set()
+    for tok in re.findall(r"`([^`\s]+)`", section):
+        if tok.endswith(".[ch]"):
+            names.update({tok[:-5] + ".c", tok[:-5] + ".h"})
+        else:
+            names.add(tok)
+    return names
+
+
+@test
+def every_source_file_has_a_row():
+    names = named(modules_section())
+    files = [f for f in tracked() if SOURCES.search(f) and
+             not f.startswith(COVERED_DIRS)]
+    expect(len(files) > 50, "git ls-files lists the sources", len(files))
+    missing = [f for f in files if f not in names]
+    expect(not missing, "every source file is in ARCHITECTURE.md's module "
+           "table (add a row saying what it does)", missing)
+    for d in COVERED_DIRS:
+        expect(d in names or d.rstrip("/") in names or
+               not any(f.startswith(d) for f in tracked()),
+               "a row covers %s" % d)
+
+
+@test
+def every_row_names_a_file_that_exists():
+    files = set(tracked())
+    dirs = {os.path.dirname(f) + "/" for f in files}
+    stale = [n for n in named(modules_section())
+             if "/" in n and not n.startswith("build/") and
+             re.search(r"(\.[a-z]+|/)$", n) and
+             n not in files and n not in dirs and
+             not os.path.exists(os.path.join(SOURCE, n))]
+    expect(not stale, "no row names a file that is gone", stale)
+
+
+@test
+def docs_link_only_to_files_in_the_repository():
+    bad = []
+    for f in tracked():
+        if not f.endswith(".md"):
+            continue
+        with open(os.path.join(SOURCE, f)) as fh:
+            text = fh.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path = os.path.normpath(os.path.join(
+                os.path.dirname(os.path.join(SOURCE, f)),
+                target.split("#", 1)[0]))
+            if not path.startswith(SOURCE) or not os.path.exists(path):
+                bad.append("%s -> %s" % (f, target))
+    expect(not bad, "every relative link resolves inside the repository",
+           bad)
+
+
+if __name__ == "__main__":
+    main()
