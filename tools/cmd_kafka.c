@@ -302,7 +302,8 @@ s_broker_parse (const char *text, int brokers, int32_t *id)
 static const char s_ctl_help[] =
     "commands: broker down|up ID|all; rtt ID|all MS; "
     "errors API COUNT ERROR [ERROR...]; "
-    "broker-errors ID API COUNT ERROR [RTT_MS]; clear-errors API; "
+    "broker-errors ID API COUNT ERROR [RTT_MS]; errors-left ID API; "
+    "clear-errors API; "
     "leader TOPIC PARTITION ID; coordinator group|transaction KEY ID; help";
 
 typedef struct {
@@ -448,6 +449,20 @@ s_ctl_command (s_ctl_t *ctl, int argc, char **argv)
             sl_warn ("fault injected: broker-errors broker=%d api=%s "
                      "count=%ld error=%s rtt_ms=%ld",
                      (int)id, argv[2], count, rd_kafka_err2name (err), rtt);
+    } else if (strcmp (cmd, "errors-left") == 0 && argc == 3) {
+        //  How many of a broker's pushed errors are still to be returned:
+        //  lets a test check that its fault was actually met.
+        if (!s_broker_parse (argv[1], ctl->brokers, &id) || id < 0)
+            goto bad_broker;
+        if (!s_api_parse (argv[2], &api))
+            goto bad_api;
+        size_t left = 0;
+        rc = rd_kafka_mock_broker_error_stack_cnt (ctl->mcluster, id, api,
+                                                   &left);
+        if (!rc) {
+            s_ctl_reply ("ok %zu", left);
+            return;
+        }
     } else if (strcmp (cmd, "clear-errors") == 0 && argc == 2) {
         if (!s_api_parse (argv[1], &api))
             goto bad_api;

@@ -64,11 +64,12 @@ class CommitSampler(threading.Thread):
         self.join(10)
 
 
-def drain_with_fault(inject, before_start=None):
+def drain_with_fault(inject, before_start=None, worker_args=(), result=None):
     """Run a drain and call inject(kafka, sched) once a tenth of it is
     committed (before_start(kafka) runs after the data is in, before the
     scheduler starts). Checks that nothing is lost; returns the scheduler
-    Proc and the seconds the drain took after the fault."""
+    Proc and the seconds the drain took after the fault. worker_args go to
+    both workers; result, a dict, gets the workers ("workers")."""
     src, out, group = unique("in"), unique("out"), unique("g")
     total = PARTITIONS * PER_PARTITION
     with Broker(topics={src: PARTITIONS, out: PARTITIONS,
@@ -81,8 +82,11 @@ def drain_with_fault(inject, before_start=None):
         workers = [start_worker(kafka, sched.endpoint, "sleep",
                                 name="worker-%d" % i, output_topic=out,
                                 plugin_opts={"us_per_record": US_PER_RECORD},
-                                args=["--heartbeat-ms", "250"])
+                                args=["--heartbeat-ms", "250"] +
+                                list(worker_args))
                    for i in (1, 2)]
+        if result is not None:
+            result["workers"] = workers
         sampler = CommitSampler(kafka, group, src)
         sampler.start()
 
@@ -148,11 +152,22 @@ def list_offsets_errors_delay_but_do_not_break_the_drain():
 
 @test
 def fetch_errors_are_retried_by_the_workers():
+    met = []
+
+    # The broker's own error stack (the only fetching clients are the
+    # workers: the scheduler never fetches), so the test can ask how many
+    # are left: all 20 must have been answered to the workers' fetches.
     def inject(kafka, sched):
-        kafka.control("errors Fetch 10 NOT_LEADER_FOR_PARTITION")
+        kafka.control("broker-errors 1 Fetch 10 NOT_LEADER_FOR_PARTITION")
         time.sleep(0.5)
-        kafka.control("errors Fetch 10 REQUEST_TIMED_OUT")
+        kafka.control("broker-errors 1 Fetch 10 REQUEST_TIMED_OUT")
+        t0 = time.monotonic()
+        wait_for(lambda: kafka.control("errors-left 1 Fetch") == "ok 0", 30,
+                 "the workers' fetches to meet all 20 errors")
+        met.append(time.monotonic() - t0)
     drain_with_fault(inject)
+    log_note("the workers' fetches met all 20 errors %.1f s after the last "
+             "was pushed" % met[0])
 
 
 @test
@@ -180,11 +195,25 @@ def broker_down_for_two_seconds():
 
 @test
 def slow_broker():
+    window = []
+
     def inject(kafka, sched):
         kafka.control("rtt all 300")
+        window.append(time.time())
         time.sleep(2)
         kafka.control("rtt all 0")
-    drain_with_fault(inject)
+        window.append(time.time())
+    got = {}
+    drain_with_fault(inject, result=got)
+    # A job's outputs are acknowledged before its DONE: with 300 ms on
+    # every round trip, the jobs that ran in the window took that long at
+    # least (about 60 ms otherwise: 200 records at 250 us).
+    slow = [e for w in got["workers"] for e in log_events(w, "job done")
+            if int(e["ms"]) >= 300]
+    log_note("jobs that took 300 ms or more: %d" % len(slow))
+    expect(slow, "jobs run during the fault met the 300 ms round trips",
+           [e["ms"] for w in got["workers"]
+            for e in log_events(w, "job done")][:40])
 
 
 @test

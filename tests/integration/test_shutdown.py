@@ -12,13 +12,16 @@ worker_sigterm: a worker holding a running job and a queued one (credit
 logs `job returned`, and counts no failed attempt), finish the running one
 within --grace-ms, and exit 0; another worker finishes the drain."""
 import collections
+import json
+import os
 import signal
 import time
 
-from harness import (Broker, committed, committed_with_metadata,
+from harness import (BIN, Broker, committed, committed_with_metadata,
                      consume_all, decode_meta, expect, free_port,
                      high_watermarks, log_events, log_note, main, produce,
-                     start_scheduler, start_worker, test, unique, wait_for)
+                     run_cli, start_scheduler, start_worker, test, unique,
+                     utc_now_iso, wait_for)
 
 PARTITIONS = 2
 PER_PARTITION = 1500
@@ -65,12 +68,23 @@ def scheduler_sigterm_commits_tells_workers_and_exits_0():
         wait_for(lambda: sum(len(log_events(w, "job done"))
                              for w in workers) >= 4, 60,
                  "workers to finish a few jobs")
-        time.sleep(0.2)
-        # Jobs the workers finished at least 200 ms before the SIGTERM:
-        # their DONE has surely reached the scheduler.
-        t_done = time.time() - 0.2
-        cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t_done)) + \
-            ".%03dZ" % int((t_done % 1) * 1000)
+        # The jobs each worker has finished by now. A worker's DONEs reach
+        # the scheduler in order on its one connection: once `sluice
+        # status` counts that many from each, every one of them arrived.
+        cutoff = utc_now_iso()
+        want = {log_events(w, "worker started")[0]["worker"]:
+                sum(1 for e in log_events(w, "job done")
+                    if e["_ts"] < cutoff) for w in workers}
+
+        def arrived():
+            rc, out, _ = run_cli([os.path.join(BIN, "sluice"), "status",
+                                  "--scheduler", first.endpoint, "--json"])
+            if rc != 0:
+                return False
+            got = {w["worker"]: w["jobs_done"]
+                   for w in json.loads(out)["workers"]}
+            return all(got.get(k, 0) >= n for k, n in want.items())
+        wait_for(arrived, 10, "the scheduler to have the DONEs of %s" % want)
         t0 = time.monotonic()
         rc = first.stop(20)
         took = time.monotonic() - t0
@@ -133,8 +147,15 @@ def worker_sigterm_returns_queued_jobs_and_finishes_the_running_one():
                                args=["--credits", "2", "--grace-ms", "5000"])
         begun = wait_for(lambda: log_events(leaving, "job begin"), 60,
                          "the worker to begin a job")
-        # Its second credit holds a queued job by now.
-        time.sleep(0.3)
+        # Its second credit holds a queued job: the scheduler has two in
+        # flight with it.
+
+        def two_in_flight():
+            rc, out, _ = run_cli([os.path.join(BIN, "sluice"), "status",
+                                  "--scheduler", sched.endpoint, "--json"])
+            return rc == 0 and any(w["in_flight"] >= 2 for w in
+                                   json.loads(out)["workers"])
+        wait_for(two_in_flight, 10, "a second job queued at the worker")
         t0 = time.monotonic()
         rc = leaving.stop(15)
         took = time.monotonic() - t0
