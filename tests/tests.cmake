@@ -1,6 +1,8 @@
-# Unit tests: every tests/unit/<room>/test_*.c is one Criterion binary,
-# linked against the library of its room. Integration tests: every
-# tests/integration/test_*.py is one ctest test, run with Debian's python3
+# Unit tests: each tests/unit/<room>/test_*.c listed below is one Criterion
+# binary, linked against the library of its room. Integration tests: every
+# tests/integration/test_*.py (globbed: scripts, not build sources, and a
+# new one must not be left out by a forgotten line) is one ctest test, run
+# with Debian's python3
 # (which has python3-confluent-kafka), once per broker kind; test_mock_*.py
 # only on the embedded broker; test_real_*.py
 # only for the kafka kind.
@@ -9,13 +11,14 @@ if (NOT CRITERION_FOUND)
     return ()
 endif ()
 
-set (SLUICE_UNIT_ROOMS common scheduler worker tools)
-foreach (room ${SLUICE_UNIT_ROOMS})
-    file (GLOB tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/${room}/test_*.c)
-    foreach (src ${tests})
-        get_filename_component (name ${src} NAME_WE)
+set (SLUICE_UNIT_common test_flags test_log test_meta test_proto)
+set (SLUICE_UNIT_scheduler test_idmap test_window)
+set (SLUICE_UNIT_worker test_plugin)
+foreach (room common scheduler worker)
+    foreach (name ${SLUICE_UNIT_${room}})
         set (target unit_${room}_${name})
-        add_executable (${target} ${src})
+        add_executable (${target} ${CMAKE_SOURCE_DIR}/tests/unit/${room}/${name}.c)
+        target_link_libraries (${target} PRIVATE sluice_flags)
         set_target_properties (${target} PROPERTIES
             RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
         target_link_libraries (${target} PRIVATE PkgConfig::CRITERION)
@@ -66,12 +69,14 @@ endforeach ()
 # for tests/unit/worker/test_plugin.c. Fixtures named undef_* are linked
 # without -Wl,--no-undefined: they test that the loader refuses a plugin with
 # an unresolved symbol.
-file (GLOB SLUICE_PLUGIN_FIXTURES CONFIGURE_DEPENDS
-      ${CMAKE_SOURCE_DIR}/tests/unit/worker/fixtures/*.c)
+set (SLUICE_PLUGIN_FIXTURES abi_major2 abi_v1_0 abi_v1_future exclusive
+     exclusive_claims_safe headers headers_skipped no_entry noname
+     null_process null_table probe small_table undef_worker_symbol)
 set (SLUICE_PLUGIN_FIXTURE_TARGETS)
-foreach (src ${SLUICE_PLUGIN_FIXTURES})
-    get_filename_component (name ${src} NAME_WE)
-    add_library (fixture_${name} MODULE ${src})
+foreach (name ${SLUICE_PLUGIN_FIXTURES})
+    add_library (fixture_${name} MODULE
+                 ${CMAKE_SOURCE_DIR}/tests/unit/worker/fixtures/${name}.c)
+    target_link_libraries (fixture_${name} PRIVATE sluice_flags)
     target_include_directories (fixture_${name} PRIVATE
                                 ${CMAKE_SOURCE_DIR}/worker/include)
     set_target_properties (fixture_${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
@@ -100,11 +105,9 @@ endforeach ()
 
 # Test tools: hostile peers for the scheduler (tests/tools/*.c), built as
 # ${CMAKE_BINARY_DIR}/tests/tools/<name>.
-file (GLOB SLUICE_TEST_TOOLS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/tools/*.c)
-foreach (src ${SLUICE_TEST_TOOLS})
-    get_filename_component (name ${src} NAME_WE)
-    add_executable (tool_${name} ${src})
-    target_link_libraries (tool_${name} PRIVATE sluice_common)
+foreach (name flood)
+    add_executable (tool_${name} ${CMAKE_SOURCE_DIR}/tests/tools/${name}.c)
+    target_link_libraries (tool_${name} PRIVATE sluice_common sluice_flags)
     set_target_properties (tool_${name} PROPERTIES OUTPUT_NAME ${name}
         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
 endforeach ()

@@ -1,5 +1,6 @@
 """docs/ARCHITECTURE.md's module table names every source file, and names
-no file that is gone; the docs link only to files in the repository.
+no file that is gone; the docs link only to files in the repository; the
+build names every C source (its lists are explicit).
 
 A newcomer looking for a design point should find it in the table; a file
 added without a row, or a row left behind by a rename, fails here. Standard
@@ -93,6 +94,33 @@ def docs_link_only_to_files_in_the_repository():
                 bad.append("%s -> %s" % (f, target))
     expect(not bad, "every relative link resolves inside the repository",
            bad)
+
+
+# The build names its sources (no glob): where each C file must be named.
+BUILD_FILES = (("tests/fuzz/", "tests/fuzz/fuzz.cmake"),
+               ("tests/", "tests/tests.cmake"),
+               ("bench/", "bench/CMakeLists.txt"),
+               ("", "CMakeLists.txt"))
+
+
+@test
+def the_build_names_every_c_source():
+    texts = {}
+    missing = []
+    for f in tracked():
+        if not f.endswith(".c") or f.startswith(("docs/plugin-template/",
+                                                 "examples/")):
+            continue
+        cmake = next(c for prefix, c in BUILD_FILES if f.startswith(prefix))
+        if cmake not in texts:
+            with open(os.path.join(SOURCE, cmake)) as fh:
+                texts[cmake] = fh.read()
+        stem = os.path.basename(f)[:-2]
+        if f not in texts[cmake] and not re.search(
+                r"(?<![\w-])%s(?![\w-])" % re.escape(stem), texts[cmake]):
+            missing.append("%s (in %s)" % (f, cmake))
+    expect(not missing, "every C source is named in the build (sources are "
+           "listed, not globbed)", missing)
 
 
 if __name__ == "__main__":
