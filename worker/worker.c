@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "sl_kafka.h"
+#include "wrk_msg.h"
 #include "sl_log.h"
 #include "sl_curve.h"
 #include "sl_http.h"
@@ -124,11 +125,9 @@ s_send (worker_t *self, int i, Sluice__Envelope__BodyCase kind, void *body)
 static void
 s_reset_sched (worker_t *self, size_t i, const char *why)
 {
-    char idx[16];
-    snprintf (idx, sizeof idx, "%zu", i);
     for (size_t l = 0; l < self->nlanes; l++) {
         wrk_lane_t *lane = &self->lanes[l];
-        zstr_sendx (lane->actor, "DROPALL", idx, NULL);
+        wrk_msg_send (lane->actor, WRK_MSG_DROPALL, (int)i, 0, NULL, NULL);
         //  Its running job is abandoned as a cancelled one would be: if
         //  the plugin does not give the thread back within --grace-ms it
         //  is stuck, and a worker that keeps taking jobs it can never run
@@ -152,11 +151,10 @@ s_begin_stop (worker_t *self, const char *why)
     self->stopping = true;
     sl_info ("stopping reason=\"%s\" grace_ms=%" PRId64, why,
              self->cfg->grace_ms);
-    char deadline[24];
-    snprintf (deadline, sizeof deadline, "%" PRId64,
-              sl_now_ms () + self->cfg->grace_ms);
+    uint64_t deadline = (uint64_t)(sl_now_ms () + self->cfg->grace_ms);
     for (size_t l = 0; l < self->nlanes; l++)
-        zstr_sendx (self->lanes[l].actor, "STOP", deadline, NULL);
+        wrk_msg_send (self->lanes[l].actor, WRK_MSG_STOP, 0, deadline, NULL,
+                      NULL);
 }
 
 //  BYE from a scheduler.
@@ -244,8 +242,6 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
         sched->lost = false;
         sl_info ("scheduler back scheduler=%s", sched->endpoint);
     }
-    char idx[16];
-    snprintf (idx, sizeof idx, "%zu", i);
     switch (msg->body_case) {
         case SLUICE__ENVELOPE__BODY_JOB: {
             size_t size = sluice__job__get_packed_size (msg->job);
@@ -257,7 +253,8 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
                       msg->job->topic);
             lane->tail_partition = msg->job->partition;
             lane->tail_next = msg->job->end;
-            if (zsock_send (lane->actor, "ssf", "JOB", idx, job) != 0) {
+            if (wrk_msg_send (lane->actor, WRK_MSG_JOB, (int)i, 0, job, NULL) !=
+                0) {
                 //  The lane has ended (the worker is stopping): give the
                 //  job back rather than let its lease run out.
                 lane->held--;
@@ -270,15 +267,14 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         }
         case SLUICE__ENVELOPE__BODY_CANCEL: {
-            char id[24];
-            snprintf (id, sizeof id, "%" PRIu64, msg->cancel->job_id);
             for (size_t l = 0; l < self->nlanes; l++) {
                 wrk_lane_t *lane = &self->lanes[l];
                 if (lane->running_job == msg->cancel->job_id &&
                     lane->running_sched == (int)i && !lane->cancel_deadline &&
                     !lane->running_flushing)
                     lane->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
-                zstr_sendx (lane->actor, "CANCEL", idx, id, NULL);
+                wrk_msg_send (lane->actor, WRK_MSG_CANCEL, (int)i,
+                              msg->cancel->job_id, NULL, NULL);
             }
             break;
         }
@@ -361,47 +357,38 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
 {
     wrk_lane_t *lane = arg;
     worker_t *self = lane->owner;
-    zmsg_t *msg = zmsg_recv (reader);
-    if (!msg)
+    wrk_msg_t m;
+    if (wrk_msg_recv (reader, &m) != 0)
         return -1;
-    char *what = zmsg_popstr (msg);
-    char *idx = zmsg_popstr (msg);
-    int i = idx ? atoi (idx) : -1;
-    if (what && streq (what, "DONE")) {
-        zframe_t *frame = zmsg_pop (msg);
-        if (frame)
-            s_forward_done (self, lane, i, frame);
-        zframe_destroy (&frame);
-    } else if (what && streq (what, "STOPPED")) {
-        lane->stopped = true;
-        self->stopped = s_all_stopped (self);
-        //  The actor ends next and signals its exit on this pipe, which
-        //  zactor_destroy waits for: read no more from it, or with other
-        //  lanes still running the loop would take that signal and
-        //  worker_destroy would wait for ever (a --concurrency worker
-        //  that never exited after its drain).
-        zloop_reader_end (loop, reader);
-    } else if (what && streq (what, "FORGOT")) {
-        //  DROPALL removed that many queued jobs.
-        char *n = zmsg_popstr (msg);
-        size_t k = n ? strtoul (n, NULL, 10) : 0;
-        lane->held = lane->held > k ? lane->held - k : 0;
-        zstr_free (&n);
-    } else if (what && streq (what, "FATAL")) {
-        //  The executor cannot go on (Kafka security settings refused, a
-        //  fatal producer error): say why and stop at once.
-        char *code = zmsg_popstr (msg);
-        char *why = zmsg_popstr (msg);
-        sl_error ("%s", why ? why : "executor failed");
-        self->exit_code = code ? atoi (code) : 1;
-        zstr_free (&code);
-        zstr_free (&why);
-        self->stopped = true;
-    } else if (what) {
-        char *id_s = zmsg_popstr (msg);
-        uint64_t id = id_s ? strtoull (id_s, NULL, 10) : 0;
-        zstr_free (&id_s);
-        if (streq (what, "BEGIN")) {
+    int i = m.sched;
+    uint64_t id = m.value;
+    switch (m.type) {
+        case WRK_MSG_DONE:
+            if (m.payload)
+                s_forward_done (self, lane, i, m.payload);
+            break;
+        case WRK_MSG_STOPPED:
+            lane->stopped = true;
+            self->stopped = s_all_stopped (self);
+            //  The actor ends next and signals its exit on this pipe, which
+            //  zactor_destroy waits for: read no more from it, or with other
+            //  lanes still running the loop would take that signal and
+            //  worker_destroy would wait for ever (a --concurrency worker
+            //  that never exited after its drain).
+            zloop_reader_end (loop, reader);
+            break;
+        case WRK_MSG_FORGOT:
+            //  DROPALL removed that many queued jobs.
+            lane->held = lane->held > id ? lane->held - id : 0;
+            break;
+        case WRK_MSG_FATAL:
+            //  The executor cannot go on (Kafka security settings refused, a
+            //  fatal producer error): say why and stop at once.
+            sl_error ("%s", *m.text ? m.text : "executor failed");
+            self->exit_code = id ? (int)id : 1;
+            self->stopped = true;
+            break;
+        case WRK_MSG_BEGIN: {
             lane->running_sched = i;
             lane->running_job = id;
             lane->cancel_deadline = 0;
@@ -410,42 +397,50 @@ s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
             s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
-        } else if (streq (what, "PROGRESS")) {
+            break;
+        }
+        case WRK_MSG_PROGRESS: {
             Sluice__Progress p = SLUICE__PROGRESS__INIT;
             p.job_id = id;
             s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
-        } else if (streq (what, "PROCESSED")) {
+            break;
+        }
+        case WRK_MSG_PROCESSED:
             //  Not the plugin any more: a cancelled job that waits for
             //  Kafka (say, while the broker is down) is not stuck.
             if (id == lane->running_job) {
                 lane->running_flushing = true;
                 lane->cancel_deadline = 0;
             }
-        } else if (streq (what, "DROPPED")) {
+            break;
+        case WRK_MSG_DROPPED:
             if (id == lane->running_job) {
                 lane->running_job = 0;
                 lane->cancel_deadline = 0;
             }
             if (lane->held)
                 lane->held--;
-            if (self->stopping)
-                goto done;
-            Sluice__Credit c = SLUICE__CREDIT__INIT;
-            c.credits = 1;
-            s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &c);
-        } else if (streq (what, "RETURNED")) {
+            if (!self->stopping) {
+                Sluice__Credit c = SLUICE__CREDIT__INIT;
+                c.credits = 1;
+                s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &c);
+            }
+            break;
+        case WRK_MSG_RETURNED: {
             if (lane->held)
                 lane->held--;
             Sluice__Return r = SLUICE__RETURN__INIT;
             r.job_id = id;
             r.reason = "worker stopping";
             s_send (self, i, SLUICE__ENVELOPE__BODY_RET, &r);
+            break;
         }
+        default: //  a command type: only the executor receives those
+            sl_error ("worker thread message out of place type=%s",
+                      wrk_msg_name (m.type));
+            break;
     }
-done:
-    zstr_free (&what);
-    zstr_free (&idx);
-    zmsg_destroy (&msg);
+    wrk_msg_clear (&m);
     return self->stopped ? -1 : 0;
 }
 

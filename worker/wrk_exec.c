@@ -10,6 +10,7 @@
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "wrk_msg.h"
 
 #define EXEC_POLL_MS 100
 /*  While records flow, callbacks and the main thread's commands (a
@@ -246,9 +247,8 @@ s_check_fatal (wrk_exec_t *self)
     if (!self->fatal[0])
         return false;
     if (!self->fatal_sent) {
-        char code[8];
-        snprintf (code, sizeof code, "%d", self->fatal_code);
-        zstr_sendx (self->pipe, "FATAL", "-1", code, self->fatal, NULL);
+        wrk_msg_send (self->pipe, WRK_MSG_FATAL, -1, (uint64_t)self->fatal_code,
+                      NULL, self->fatal);
         self->fatal_sent = true;
         self->stopping = true;
         self->stop_deadline = 0;
@@ -389,102 +389,108 @@ s_flush (wrk_exec_t *self, char *err, size_t errlen)
 //  ---------------------------------------------------------------------
 //  Commands from the main thread
 
-static void s_reply_id (wrk_exec_t *self, const char *what, int sched,
+static void s_reply_id (wrk_exec_t *self, wrk_msg_type_t type, int sched,
                         uint64_t id);
 
-//  Handle one command; `wait` blocks for it.
+//  Drop the queued jobs of scheduler `sched` (one job, `id`, unless `all`),
+//  and mark the running one cancelled if it matches.
 static void
-s_command (wrk_exec_t *self, zmsg_t *msg)
+s_drop (wrk_exec_t *self, int sched, uint64_t id, bool all)
 {
-    char *cmd = zmsg_popstr (msg);
-    if (!cmd)
-        return;
-    if (streq (cmd, "JOB")) {
-        char *sched = zmsg_popstr (msg);
-        zframe_t *body = zmsg_pop (msg);
-        exec_job_t *ej = calloc (1, sizeof *ej);
-        ej->sched = sched ? atoi (sched) : 0;
-        ej->job = body ? sluice__job__unpack (NULL, zframe_size (body),
-                                              zframe_data (body))
-                       : NULL;
-        if (ej->job)
-            zlistx_add_end (self->fifo, ej);
-        else
-            free (ej);
-        zstr_free (&sched);
-        zframe_destroy (&body);
-    } else if (streq (cmd, "CANCEL") || streq (cmd, "DROPALL")) {
-        char *sched_s = zmsg_popstr (msg);
-        char *id_s = zmsg_popstr (msg);
-        int sched = sched_s ? atoi (sched_s) : -1;
-        uint64_t id = id_s ? strtoull (id_s, NULL, 10) : 0;
-        bool all = streq (cmd, "DROPALL");
-        if (self->current && self->current->sched == sched &&
-            (all || self->current->job->job_id == id))
-            self->current->cancelled = true;
-        zlistx_t *gone = zlistx_new ();
-        for (exec_job_t *ej = zlistx_first (self->fifo); ej;
-             ej = zlistx_next (self->fifo))
-            if (ej->sched == sched && (all || ej->job->job_id == id))
-                zlistx_add_end (gone, ej);
-        if (all) {
-            //  The worker counts the jobs each executor holds.
-            char n[24];
-            snprintf (n, sizeof n, "%zu", zlistx_size (gone));
-            zstr_sendx (self->pipe, "FORGOT", sched_s ? sched_s : "-1", n,
-                        NULL);
-        }
-        for (exec_job_t *ej = zlistx_first (gone); ej;
-             ej = zlistx_next (gone)) {
-            if (!all)
-                s_reply_id (self, "DROPPED", sched, ej->job->job_id);
-            zlistx_delete (self->fifo, zlistx_find (self->fifo, ej));
-            sluice__job__free_unpacked (ej->job, NULL);
-            free (ej);
-        }
-        zlistx_destroy (&gone);
-        zstr_free (&sched_s);
-        zstr_free (&id_s);
-    } else if (streq (cmd, "STOP")) {
-        char *deadline = zmsg_popstr (msg);
-        self->stopping = true;
-        self->stop_deadline = deadline ? strtoll (deadline, NULL, 10) : 0;
-        zstr_free (&deadline);
-        exec_job_t *ej;
-        while ((ej = zlistx_first (self->fifo))) {
-            s_reply_id (self, "RETURNED", ej->sched, ej->job->job_id);
-            zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
-            sluice__job__free_unpacked (ej->job, NULL);
-            free (ej);
-        }
-    } else if (streq (cmd, "$TERM")) {
-        self->stopping = true;
-        self->stop_deadline = 0;
+    if (self->current && self->current->sched == sched &&
+        (all || self->current->job->job_id == id))
+        self->current->cancelled = true;
+    zlistx_t *gone = zlistx_new ();
+    for (exec_job_t *ej = zlistx_first (self->fifo); ej;
+         ej = zlistx_next (self->fifo))
+        if (ej->sched == sched && (all || ej->job->job_id == id))
+            zlistx_add_end (gone, ej);
+    if (all) //  the worker counts the jobs each executor holds
+        wrk_msg_send (self->pipe, WRK_MSG_FORGOT, sched, zlistx_size (gone),
+                      NULL, NULL);
+    for (exec_job_t *ej = zlistx_first (gone); ej; ej = zlistx_next (gone)) {
+        if (!all)
+            s_reply_id (self, WRK_MSG_DROPPED, sched, ej->job->job_id);
+        zlistx_delete (self->fifo, zlistx_find (self->fifo, ej));
+        sluice__job__free_unpacked (ej->job, NULL);
+        free (ej);
     }
-    zstr_free (&cmd);
+    zlistx_destroy (&gone);
+}
+
+//  Handle one command from the main thread (wrk_msg.h).
+static void
+s_command (wrk_exec_t *self, wrk_msg_t *m)
+{
+    switch (m->type) {
+        case WRK_MSG_JOB: {
+            exec_job_t *ej = calloc (1, sizeof *ej);
+            if (!ej)
+                break;
+            ej->sched = m->sched;
+            ej->job = m->payload
+                          ? sluice__job__unpack (NULL, zframe_size (m->payload),
+                                                 zframe_data (m->payload))
+                          : NULL;
+            if (ej->job)
+                zlistx_add_end (self->fifo, ej);
+            else
+                free (ej);
+            break;
+        }
+        case WRK_MSG_CANCEL:
+        case WRK_MSG_DROPALL:
+            s_drop (self, m->sched, m->value, m->type == WRK_MSG_DROPALL);
+            break;
+        case WRK_MSG_STOP: {
+            self->stopping = true;
+            self->stop_deadline = (int64_t)m->value;
+            exec_job_t *ej;
+            while ((ej = zlistx_first (self->fifo))) {
+                s_reply_id (self, WRK_MSG_RETURNED, ej->sched, ej->job->job_id);
+                zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
+                sluice__job__free_unpacked (ej->job, NULL);
+                free (ej);
+            }
+            break;
+        }
+        case WRK_MSG_TERM:
+            self->stopping = true;
+            self->stop_deadline = 0;
+            break;
+        default: //  a reply type: only the main thread receives those
+            sl_error ("executor got a message out of place type=%s",
+                      wrk_msg_name (m->type));
+            break;
+    }
+}
+
+//  Receive and handle one command (blocking). False if the pipe failed.
+static bool
+s_recv_command (wrk_exec_t *self)
+{
+    wrk_msg_t m;
+    if (wrk_msg_recv (self->pipe, &m) != 0)
+        return false;
+    s_command (self, &m);
+    wrk_msg_clear (&m);
+    return true;
 }
 
 //  Handle every command waiting on the pipe without blocking.
 static void
 s_pump (wrk_exec_t *self)
 {
-    while (zsock_events (self->pipe) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->pipe);
-        if (!msg)
+    while (zsock_events (self->pipe) & ZMQ_POLLIN)
+        if (!s_recv_command (self))
             return;
-        s_command (self, msg);
-        zmsg_destroy (&msg);
-    }
 }
 
-//  Send "WHAT sched id" to the main thread.
+//  Tell the main thread about job `id` of scheduler `sched`.
 static void
-s_reply_id (wrk_exec_t *self, const char *what, int sched, uint64_t id)
+s_reply_id (wrk_exec_t *self, wrk_msg_type_t type, int sched, uint64_t id)
 {
-    char s[16], i[24];
-    snprintf (s, sizeof s, "%d", sched);
-    snprintf (i, sizeof i, "%" PRIu64, id);
-    zstr_sendx (self->pipe, what, s, i, NULL);
+    wrk_msg_send (self->pipe, type, sched, id, NULL, NULL);
 }
 
 //  ---------------------------------------------------------------------
@@ -973,7 +979,7 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             int64_t now = sl_now_ms ();
             if (n > 0 && now - self->progress_ms >= every) {
                 self->progress_ms = now;
-                s_reply_id (self, "PROGRESS", ej->sched, job->job_id);
+                s_reply_id (self, WRK_MSG_PROGRESS, ej->sched, job->job_id);
             }
         }
         //  A cancel (or the end of the grace period) abandons the job
@@ -1014,13 +1020,8 @@ s_send_done (wrk_exec_t *self, exec_job_t *ej, exec_tally_t *t, int64_t us)
     size_t size = sluice__done__get_packed_size (&done);
     zframe_t *frame = zframe_new (NULL, size);
     sluice__done__pack (&done, zframe_data (frame));
-    char s[16];
-    snprintf (s, sizeof s, "%d", ej->sched);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "DONE");
-    zmsg_addstr (msg, s);
-    zmsg_append (msg, &frame);
-    zmsg_send (&msg, self->pipe);
+    wrk_msg_send (self->pipe, WRK_MSG_DONE, ej->sched, 0, frame, NULL);
+    zframe_destroy (&frame);
 }
 
 //  Run one job from start to DONE (or DROPPED/RETURNED).
@@ -1038,7 +1039,7 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
         s_warm_up_dlq (self, job->dlq_topic);
     int64_t t0 = sl_now_ms ();
     self->progress_ms = t0;
-    s_reply_id (self, "BEGIN", ej->sched, job->job_id);
+    s_reply_id (self, WRK_MSG_BEGIN, ej->sched, job->job_id);
     sl_info ("job begin job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
              " end=%" PRId64 " attempt=%u mode=%s",
              job->job_id, job->topic, job->partition, job->start, job->end,
@@ -1059,8 +1060,8 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
         //  Abandoned: the consumer position is now unknown.
         free (self->asg_topic);
         self->asg_topic = NULL;
-        s_reply_id (self, ej->cancelled ? "DROPPED" : "RETURNED", ej->sched,
-                    job->job_id);
+        s_reply_id (self, ej->cancelled ? WRK_MSG_DROPPED : WRK_MSG_RETURNED,
+                    ej->sched, job->job_id);
         sl_info ("job abandoned job=%" PRIu64 " reason=%s", job->job_id,
                  ej->cancelled ? "cancelled" : "stopping");
         rd_kafka_purge (self->producer, RD_KAFKA_PURGE_F_QUEUE);
@@ -1074,7 +1075,7 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     //  awaited now (within --flush-timeout-ms), so a cancel that comes
     //  meanwhile must not take the wait for a stuck plugin.
     if (rc == 0)
-        s_reply_id (self, "PROCESSED", ej->sched, job->job_id);
+        s_reply_id (self, WRK_MSG_PROCESSED, ej->sched, job->job_id);
     if (rc == 0) {
         int64_t f0 = s_now_ns ();
         rc = s_flush (self, tally.error, sizeof tally.error);
@@ -1116,12 +1117,7 @@ s_idle (wrk_exec_t *self)
     }
     if (rc <= 0)
         return rc == 0 || zmq_errno () == EINTR;
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg)
-        return false;
-    s_command (self, msg);
-    zmsg_destroy (&msg);
-    return true;
+    return s_recv_command (self);
 }
 
 //  The actor: run jobs in order until told to stop.
@@ -1151,13 +1147,13 @@ s_actor (zsock_t *pipe, void *args)
         if (!ej->cancelled)
             s_run_job (self, ej);
         else
-            s_reply_id (self, "DROPPED", ej->sched, ej->job->job_id);
+            s_reply_id (self, WRK_MSG_DROPPED, ej->sched, ej->job->job_id);
         self->current = NULL;
         sluice__job__free_unpacked (ej->job, NULL);
         free (ej);
     }
     s_stats_final (self);
-    zstr_send (pipe, "STOPPED");
+    wrk_msg_send (pipe, WRK_MSG_STOPPED, 0, 0, NULL, NULL);
 }
 
 //  ---------------------------------------------------------------------

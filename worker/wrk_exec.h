@@ -13,19 +13,8 @@
     worker does not poll the broker). The consumer's librdkafka statistics
     (what it fetched) are kept for the worker's metrics.
 
-    The executor is an actor. Commands on its pipe (picture in quotes):
-      "JOB"     "sib"  scheduler index, packed Sluice__Job
-      "CANCEL"  "si8"  scheduler index, job id
-      "DROPALL" "si"   scheduler index: forget all its jobs
-      "STOP"    "s8"   deadline (monotonic ms): return queued jobs, finish
-                       the current one if it can before the deadline
-    Replies:
-      "BEGIN"    "si8" scheduler, job id: the job started
-      "DONE"     "sib" scheduler, packed Sluice__Done
-      "DROPPED"  "si8" scheduler, job id: cancelled, slot free
-      "RETURNED" "si8" scheduler, job id: not done, give it back
-      "PROGRESS" "si8" scheduler, job id: still reading, extend the lease
-      "STOPPED"  "s"   nothing left
+    The executor is an actor; what it and the main thread say on its pipe
+    is the table in wrk_msg.h.
 */
 #ifndef WRK_EXEC_H_INCLUDED
 #define WRK_EXEC_H_INCLUDED
