@@ -347,6 +347,16 @@ def check_every_id(out_topic, prefix, n):
     return sum(c - 1 for c in got.values())
 
 
+def backlog(name, parts, n, prefix):
+    """A namespace sl-NAME, topics NAME-in and NAME-out of `parts`
+    partitions, and n ids "PREFIX-i" in NAME-in; returns the namespace."""
+    ns = namespace("sl-" + name)
+    create_topic(name + "-in", parts)
+    create_topic(name + "-out", parts)
+    produce_ids(name + "-in", range(n), prefix)
+    return ns
+
+
 def wait_lag_zero(group, topic, timeout, ns):
     try:
         return wait_for(lambda: group_lag(group, topic) == 0, timeout,
@@ -368,11 +378,8 @@ def default_chart_drains_a_backlog():
     every pod Ready through its real probes, 100,000 unique ids drained,
     every id in the output, kafka-consumer-groups lag 0; helm uninstall
     leaves nothing."""
-    ns = namespace("sl-default")
     n = 100000
-    create_topic("default-in", 8)
-    create_topic("default-out", 8)
-    produce_ids("default-in", range(n), "d")
+    ns = backlog("default", 8, n, "d")
     t = install("rel", ns, base_values("default-in", "default-g",
                                        "default-out"))
     note("helm install --wait: %.1f s" % t)
@@ -447,11 +454,8 @@ def drain_jobs_end_seconds_after_the_last_commit():
     backlog is done; both Jobs complete within seconds of the last commit
     (the schedulers stop lingering once every worker pod was told), and
     every worker pod exits 0."""
-    ns = namespace("sl-drain")
     n = 20000
-    create_topic("drain-in", 4)
-    create_topic("drain-out", 4)
-    produce_ids("drain-in", range(n), "r")
+    ns = backlog("drain", 4, n, "r")
     watch = LagWatch("drain-g", "drain-in")
     t0 = time.time()
     took = install("drain", ns, base_values(
@@ -529,11 +533,8 @@ def two_schedulers_lose_a_scheduler_and_a_worker_mid_drain():
     and every worker reaches both through the per-pod DNS names; a
     scheduler pod and a worker pod in the middle of a job are deleted;
     nothing is lost and the drain finishes."""
-    ns = namespace("sl-two")
     n, parts = 60000, 8
-    create_topic("two-in", parts)
-    create_topic("two-out", parts)
-    produce_ids("two-in", range(n), "t")
+    ns = backlog("two", parts, n, "t")
     values = base_values(
         "two-in", "two-g", "two-out",
         drain={"enabled": True, "workers": 3},
@@ -769,11 +770,8 @@ def keda_grows_the_workers_past_the_partitions_and_shrinks_after():
     if not os.path.exists(os.path.join(os.environ.get("SLUICE_K8S_KEDA", ""),
                                        "operator")):
         raise TestFailure("KEDA is not built (tests/k8s/build.sh keda)")
-    ns = namespace("sl-keda")
     parts, n = 2, 60000
-    create_topic("keda-in", parts)
-    create_topic("keda-out", parts)
-    produce_ids("keda-in", range(n), "k")
+    ns = backlog("keda", parts, n, "k")
     values = base_values(
         "keda-in", "keda-g", "keda-out",
         # 2 ms a record: one worker does 500 records/s, far behind.
