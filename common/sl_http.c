@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sl_clock.h"
 #include "sl_kafka.h"
 
 #define SL_HTTP_STALE_MS   5000

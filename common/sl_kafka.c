@@ -1,4 +1,5 @@
 /*  sl_kafka - librdkafka configuration shared by every sluice process. */
+#include "sl_clock.h"
 #include "sl_kafka.h"
 
 #include <stdio.h>
@@ -190,22 +191,4 @@ sl_kafka_conf_new (const char *brokers, const char *const *defaults,
         return NULL;
     }
     return conf;
-}
-
-//  Monotonic milliseconds.
-int64_t
-sl_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-//  Monotonic microseconds.
-int64_t
-sl_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -55,9 +55,4 @@ void sl_kafka_props_log (const sl_strlist_t *props);
     retrying will not help, so the process reports it and exits 2.       */
 bool sl_kafka_error_is_setup (int err, const char *reason);
 
-/*  Monotonic clock in milliseconds.                                      */
-int64_t sl_now_ms (void);
-/*  The same clock in microseconds, for short durations.                 */
-int64_t sl_now_us (void);
-
 #endif

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <unistd.h>
+#include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_meta.h"

@@ -16,6 +16,7 @@
 #include "sched_kafka.h"
 #include "sched_state.h"
 #include "sl_curve.h"
+#include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_http.h"

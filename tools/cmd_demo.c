@@ -17,6 +17,7 @@
     an installed prefix, where `cmake --install` put them.
 */
 #include "sluice_cmds.h"
+#include "sl_clock.h"
 #include "sl_flags.h"
 #include "sl_log.h"
 
@@ -97,15 +98,6 @@ typedef struct {
     double produce_s, drain_s; /* wall time of producing, of the drain */
     int sched_status;          /* waitpid status of the scheduler */
 } demo_tally_t;
-
-//  Milliseconds on the monotonic clock.
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 //  True if record `id` is one of the deliberately invalid ones (3%, spread
 //  by a multiplicative hash so they land in every partition and job).
@@ -403,8 +395,8 @@ static int
 demo_stop (demo_t *self, const char *prefix, int64_t grace_ms)
 {
     demo_signal (self, prefix, SIGTERM);
-    int64_t deadline = s_now_ms () + grace_ms;
-    while (demo_any_running (self, prefix) && s_now_ms () < deadline)
+    int64_t deadline = sl_now_ms () + grace_ms;
+    while (demo_any_running (self, prefix) && sl_now_ms () < deadline)
         demo_wait_signal (self, 50);
     if (!demo_any_running (self, prefix))
         return 0;
@@ -435,8 +427,8 @@ static int
 demo_read_bootstrap (demo_t *self, int fd)
 {
     size_t len = 0;
-    int64_t deadline = s_now_ms () + DEMO_BOOTSTRAP_MS;
-    while (len < sizeof self->bootstrap - 1 && s_now_ms () < deadline) {
+    int64_t deadline = sl_now_ms () + DEMO_BOOTSTRAP_MS;
+    while (len < sizeof self->bootstrap - 1 && sl_now_ms () < deadline) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll (&pfd, 1, 100) <= 0) {
             if (demo_wait_signal (self, 0) || !self->kafka->running)
@@ -568,7 +560,7 @@ demo_produce (demo_t *self, demo_tally_t *tally)
         return -1;
     sl_info ("producing records=%lld topic=%s partitions=%d",
              (long long)self->records, DEMO_TOPIC_IN, DEMO_PARTITIONS);
-    int64_t started = s_now_ms ();
+    int64_t started = sl_now_ms ();
     int rc = 0;
     for (int64_t id = 0; id < self->records && rc == 0 && !failed; id++) {
         rc = demo_produce_one (self, rk, id);
@@ -585,7 +577,7 @@ demo_produce (demo_t *self, demo_tally_t *tally)
     }
     rd_kafka_destroy (rk);
     tally->in = self->records;
-    tally->produce_s = (double)(s_now_ms () - started) / 1000.0;
+    tally->produce_s = (double)(sl_now_ms () - started) / 1000.0;
     if (rc == 0)
         sl_info ("produced records=%lld invalid=%lld seconds=%.2f",
                  (long long)tally->in, (long long)tally->invalid,
@@ -633,7 +625,7 @@ demo_start_fleet (demo_t *self)
 static int
 demo_wait_drain (demo_t *self)
 {
-    int64_t deadline = s_now_ms () + self->timeout_s * 1000;
+    int64_t deadline = sl_now_ms () + self->timeout_s * 1000;
     while (self->scheduler->running) {
         if (demo_wait_signal (self, 200))
             return -1;
@@ -646,7 +638,7 @@ demo_wait_drain (demo_t *self)
                       self->logdir);
             return -1;
         }
-        if (s_now_ms () > deadline) {
+        if (sl_now_ms () > deadline) {
             sl_error ("the drain did not finish in time timeout_s=%lld; "
                       "raise --timeout or see logs=%s",
                       (long long)self->timeout_s, self->logdir);
@@ -769,9 +761,9 @@ static int
 demo_consume_all (demo_t *self, rd_kafka_t *rk, demo_seen_t *seen,
                   demo_tally_t *tally)
 {
-    int64_t deadline = s_now_ms () + DEMO_VERIFY_MS;
+    int64_t deadline = sl_now_ms () + DEMO_VERIFY_MS;
     while (!s_all_done (seen)) {
-        if (s_now_ms () > deadline || demo_wait_signal (self, 0)) {
+        if (sl_now_ms () > deadline || demo_wait_signal (self, 0)) {
             sl_error ("reading back did not finish out=%lld dlq=%lld",
                       (long long)tally->out, (long long)tally->dlq);
             return -1;
@@ -867,10 +859,10 @@ demo_run (demo_t *self)
     if (demo_start_kafka (self) || demo_produce (self, &tally) ||
         demo_pick_endpoint (self))
         return 1;
-    int64_t started = s_now_ms ();
+    int64_t started = sl_now_ms ();
     if (demo_start_fleet (self) || demo_wait_drain (self))
         return 1;
-    tally.drain_s = (double)(s_now_ms () - started) / 1000.0;
+    tally.drain_s = (double)(sl_now_ms () - started) / 1000.0;
     tally.sched_status = self->scheduler->status;
     sl_info ("drain finished seconds=%.2f; stopping workers", tally.drain_s);
     demo_stop (self, "worker", DEMO_STOP_GRACE_MS);

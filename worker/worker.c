@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include "sl_clock.h"
 #include "sl_kafka.h"
 #include "wrk_msg.h"
 #include "sl_log.h"

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -112,16 +113,6 @@ struct _wrk_exec_t {
     int64_t progress_ms; /* when the last PROGRESS went out              */
     int64_t chores_ns;   /* when callbacks and commands were last served  */
 };
-
-//  Monotonic nanoseconds, for the job's time budget (one read per batch
-//  and step, never per record).
-static int64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 //  ---------------------------------------------------------------------
 //  Producer
@@ -888,9 +879,9 @@ static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     s_build_records (self, job, n);
-    int64_t t0 = s_now_ns ();
+    int64_t t0 = sl_now_ns ();
     int prc = wrk_plugin_process (self->plugin, self->recs, n, self->outs);
-    self->tally->plugin_ns += s_now_ns () - t0;
+    self->tally->plugin_ns += sl_now_ns () - t0;
     if (prc != 0) {
         snprintf (self->tally->error, sizeof self->tally->error,
                   "plugin failed the batch: %s", self->outs[0].reason);
@@ -906,7 +897,7 @@ s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
             break;
         struct timespec ts = {0, 10000000L << (round < 6 ? round : 6)};
         nanosleep (&ts, NULL);
-        t0 = s_now_ns ();
+        t0 = sl_now_ns ();
         for (size_t i = 0; i < n; i++) {
             if (self->outs[i].code != SLUICE_RETRY)
                 continue;
@@ -915,7 +906,7 @@ s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
                                     &self->outs[i]) != 0)
                 self->outs[i].code = SLUICE_RETRY;
         }
-        self->tally->plugin_ns += s_now_ns () - t0;
+        self->tally->plugin_ns += sl_now_ns () - t0;
     }
     for (size_t i = 0; i < n; i++) {
         int code = self->outs[i].code;
@@ -954,9 +945,9 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
     bool done = false;
     bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
     while (!done) {
-        int64_t t0 = s_now_ns ();
+        int64_t t0 = sl_now_ns ();
         ssize_t n = s_fetch (self, job, &done);
-        self->tally->fetch_ns += s_now_ns () - t0;
+        self->tally->fetch_ns += sl_now_ns () - t0;
         int rc = 0;
         if (n > 0)
             rc = dead ? s_run_dead_letter (self, job, (size_t)n)
@@ -967,7 +958,7 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             return -1;
         //  Callbacks, commands and PROGRESS every EXEC_CHORES_NS, not
         //  after every batch: each takes locks or a system call.
-        int64_t t1 = s_now_ns ();
+        int64_t t1 = sl_now_ns ();
         if (n <= 0 || t1 - self->chores_ns >= EXEC_CHORES_NS) {
             self->chores_ns = t1;
             rd_kafka_poll (self->producer, 0);
@@ -1077,9 +1068,9 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     if (rc == 0)
         s_reply_id (self, WRK_MSG_PROCESSED, ej->sched, job->job_id);
     if (rc == 0) {
-        int64_t f0 = s_now_ns ();
+        int64_t f0 = sl_now_ns ();
         rc = s_flush (self, tally.error, sizeof tally.error);
-        tally.flush_ns = s_now_ns () - f0;
+        tally.flush_ns = sl_now_ns () - f0;
     }
     if (rc != 0) {
         tally.failed = true;

@@ -31,9 +31,9 @@ wrk_msg_send (void *sock, wrk_msg_type_t type, int sched, uint64_t value,
     int rc = zmsg_addstr (msg, wrk_msg_name (type));
     rc |= zmsg_addmem (msg, &s, sizeof s);
     rc |= zmsg_addmem (msg, &value, sizeof value);
-    rc |= payload ? zmsg_addmem (msg, zframe_data (payload),
-                                 zframe_size (payload))
-                  : zmsg_addmem (msg, NULL, 0);
+    rc |= payload
+              ? zmsg_addmem (msg, zframe_data (payload), zframe_size (payload))
+              : zmsg_addmem (msg, NULL, 0);
     rc |= zmsg_addstr (msg, text ? text : "");
     if (rc == 0)
         rc = zmsg_send (&msg, sock);
