@@ -1,5 +1,6 @@
 /*  sched_idmap - a table of objects keyed by a 64-bit id. See the header. */
 #include "sched_idmap.h"
+#include "sl_hash.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -22,11 +23,11 @@ s_id (const sched_idmap_t *self, const void *item)
     return id;
 }
 
-//  Fibonacci hashing: ids are mostly consecutive, this spreads them.
+//  Ids are mostly consecutive: the hash's high bits spread them.
 static inline size_t
 s_home (const sched_idmap_t *self, uint64_t id)
 {
-    return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) & self->mask;
+    return (size_t)(sl_hash_u64 (id) >> 17) & self->mask;
 }
 
 //  Move every entry into a table of `slots` slots.

@@ -19,6 +19,7 @@
 #include "sluice_cmds.h"
 #include "sl_clock.h"
 #include "sl_flags.h"
+#include "sl_hash.h"
 #include "sl_log.h"
 
 #include <arpa/inet.h>
@@ -100,11 +101,11 @@ typedef struct {
 } demo_tally_t;
 
 //  True if record `id` is one of the deliberately invalid ones (3%, spread
-//  by a multiplicative hash so they land in every partition and job).
+//  by the hash so they land in every partition and job).
 static bool
 s_id_invalid (int64_t id)
 {
-    return ((uint32_t)id * 2654435761u) % 1000 < 30;
+    return (sl_hash_u64 ((uint64_t)id) >> 32) % 1000 < 30;
 }
 
 //  Render record `id` into buf; invalid ones keep the `{"id":N,` prefix so
