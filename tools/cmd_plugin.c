@@ -7,7 +7,8 @@
 
     `run` feeds records from a file or stdin to the plugin exactly as a
     worker would (one job, batches of --batch-size, per-record retries with
-    the same limit, then rejection) and prints, one JSON object per line on
+    the same limit and backoff, then rejection: wrk_plugin_run_batch is the
+    worker's own code) and prints, one JSON object per line on
     stdout, what the plugin emitted, rejected and retried; a summary goes
     to stderr. Input, one record per line: with --format json (default)
     an object {"key": ..., "value": ..., "headers": {"name": "value"},
@@ -267,38 +268,42 @@ s_options (const sl_strlist_t *items, sluice_option_t *opts, char (*keys)[128],
     return 0;
 }
 
-//  Run the plugin over a batch (offsets first..first+n), with retries and
-//  printing. Counts into the totals. Returns 0 or -1 (batch failed).
+typedef struct {
+    const sluice_record_t *recs;
+    const sluice_outcome_t *outs;
+} s_batch_t;
+
+//  A record is about to be retried: say so, with the plugin's reason.
+static void
+s_on_retry (void *arg, size_t i, int64_t round)
+{
+    const s_batch_t *b = arg;
+    json_t *obj = json_object ();
+    json_object_set_new (obj, "retry", json_integer (b->recs[i].offset));
+    json_object_set_new (obj, "round", json_integer (round));
+    json_object_set_new (obj, "reason", json_string (b->outs[i].reason));
+    s_print (obj);
+}
+
+//  Run the plugin over a batch (offsets first..first+n) as a worker does
+//  (wrk_plugin_run_batch: retries with the same backoff), printing each
+//  retry and reject. Counts into the totals. Returns 0 or -1 (batch
+//  failed).
 static int
 s_run_batch (wrk_plugin_t *plugin, s_run_t *run, sluice_record_t *recs,
              sluice_outcome_t *outs, size_t n, int64_t retries,
              uint64_t *rejected, uint64_t *retried)
 {
-    if (wrk_plugin_process (plugin, recs, n, outs) != 0) {
+    s_batch_t b = {recs, outs};
+    int64_t plugin_ns = 0;
+    if (wrk_plugin_run_batch (plugin, recs, n, outs, retries, s_on_retry, &b,
+                              retried, &plugin_ns) != 0) {
         json_t *obj = json_object ();
         json_object_set_new (obj, "batch_failed",
                              json_integer (recs[0].offset));
         json_object_set_new (obj, "reason", json_string (outs[0].reason));
         s_print (obj);
         return -1;
-    }
-    for (int64_t round = 1; round <= retries; round++) {
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            if (outs[i].code != SLUICE_RETRY)
-                continue;
-            any = true;
-            (*retried)++;
-            json_t *obj = json_object ();
-            json_object_set_new (obj, "retry", json_integer (recs[i].offset));
-            json_object_set_new (obj, "round", json_integer (round));
-            json_object_set_new (obj, "reason", json_string (outs[i].reason));
-            s_print (obj);
-            if (wrk_plugin_process (plugin, &recs[i], 1, &outs[i]) != 0)
-                outs[i].code = SLUICE_RETRY;
-        }
-        if (!any)
-            break;
     }
     for (size_t i = 0; i < n; i++) {
         if (outs[i].code == SLUICE_OK)
@@ -307,10 +312,9 @@ s_run_batch (wrk_plugin_t *plugin, s_run_t *run, sluice_record_t *recs,
         json_t *obj = json_object ();
         json_object_set_new (obj, "reject", json_integer (recs[i].offset));
         char reason[SLUICE_REASON_MAX + 64];
-        snprintf (reason, sizeof reason, "%s%s",
-                  outs[i].code == SLUICE_RETRY ? "gave up retrying: " : "",
-                  outs[i].reason[0] ? outs[i].reason : "rejected by plugin");
-        json_object_set_new (obj, "reason", json_string (reason));
+        json_object_set_new (obj, "reason",
+                             json_string (wrk_plugin_reject_reason (
+                                 &outs[i], reason, sizeof reason)));
         s_print (obj);
     }
     return 0;

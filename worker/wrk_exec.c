@@ -879,44 +879,19 @@ static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     s_build_records (self, job, n);
-    int64_t t0 = sl_now_ns ();
-    int prc = wrk_plugin_process (self->plugin, self->recs, n, self->outs);
-    self->tally->plugin_ns += sl_now_ns () - t0;
-    if (prc != 0) {
+    if (wrk_plugin_run_batch (
+            self->plugin, self->recs, n, self->outs, self->cfg->record_retries,
+            NULL, NULL, &self->tally->retried, &self->tally->plugin_ns) != 0) {
         snprintf (self->tally->error, sizeof self->tally->error,
                   "plugin failed the batch: %s", self->outs[0].reason);
         return -1;
     }
     self->tally->records += n;
-    for (int64_t round = 1; round <= self->cfg->record_retries; round++) {
-        size_t r = 0;
-        for (size_t i = 0; i < n; i++)
-            if (self->outs[i].code == SLUICE_RETRY)
-                r++;
-        if (r == 0)
-            break;
-        struct timespec ts = {0, 10000000L << (round < 6 ? round : 6)};
-        nanosleep (&ts, NULL);
-        t0 = sl_now_ns ();
-        for (size_t i = 0; i < n; i++) {
-            if (self->outs[i].code != SLUICE_RETRY)
-                continue;
-            self->tally->retried++;
-            if (wrk_plugin_process (self->plugin, &self->recs[i], 1,
-                                    &self->outs[i]) != 0)
-                self->outs[i].code = SLUICE_RETRY;
-        }
-        self->tally->plugin_ns += sl_now_ns () - t0;
-    }
     for (size_t i = 0; i < n; i++) {
-        int code = self->outs[i].code;
-        if (code == SLUICE_OK)
+        if (self->outs[i].code == SLUICE_OK)
             continue;
         char reason[SLUICE_REASON_MAX + 64];
-        snprintf (reason, sizeof reason, "%s%s",
-                  code == SLUICE_RETRY ? "gave up retrying: " : "",
-                  self->outs[i].reason[0] ? self->outs[i].reason
-                                          : "rejected by plugin");
+        wrk_plugin_reject_reason (&self->outs[i], reason, sizeof reason);
         if (s_dead_letter (self, self->msgs[i], job->attempt, reason) != 0)
             return -1;
     }

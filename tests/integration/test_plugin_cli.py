@@ -6,6 +6,7 @@ bundled plugins and says in plain words what is wrong with broken ones
 import json
 import os
 import subprocess
+import time
 
 from harness import BIN, BUILD, expect, log_note, main, plugin_path, test
 
@@ -70,10 +71,15 @@ def run_reports_rejects_with_their_offset_and_reason():
 
 @test
 def run_retries_then_rejects_what_the_plugin_keeps_retrying():
+    t0 = time.monotonic()
     rc, out, err = run(["run", "--plugin", os.path.join(FIXTURES, "probe.so"),
                         "--plugin-opt", "mode=retry-always",
                         "--record-retries", "2", "--format", "lines"],
                        "x\n")
+    took = time.monotonic() - t0
+    # The worker's own retry loop, backoff included: 20 ms, then 40 ms.
+    expect(took >= 0.06, "the retries wait as a worker's do (20 + 40 ms)",
+           "%.3f s" % took)
     got = events(out)
     retries = [e for e in got if "retry" in e]
     rejects = [e for e in got if "reject" in e]
