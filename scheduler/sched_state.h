@@ -8,24 +8,11 @@
 #include <czmq.h>
 #include <librdkafka/rdkafka.h>
 #include "sched_window.h"
+#include "sl_prom.h"
 #include "scheduler.h"
 
 typedef struct _sched_worker_t sched_worker_t;
 typedef struct _sched_job_t sched_job_t;
-
-/*  Upper bounds (seconds) of the job duration histogram's buckets.      */
-#define SCHED_JOB_BUCKETS 12
-extern const double sched_job_bucket_bounds[SCHED_JOB_BUCKETS];
-
-/*  A Prometheus histogram over fixed bounds (sched_metrics.c has them):
-    per bound the count of observations at or below it (cumulative, as
-    exposed), their sum and count.                                        */
-#define SCHED_HIST_MAX 16
-typedef struct {
-    uint64_t buckets[SCHED_HIST_MAX];
-    double sum;
-    uint64_t count;
-} sched_hist_t;
 
 /*  Asynchronous commits whose result is awaited, for their latency; the
     oldest is forgotten when more are in flight.                          */
@@ -118,15 +105,13 @@ typedef struct {
     uint64_t records_done, records_processed, records_rejected;
     uint64_t records_lost, job_ms_total;
     uint64_t commits, commit_failures;
-    int64_t rxmsgs, rxmsg_bytes; /* consumer totals from librdkafka stats */
-    int64_t rx_bytes;            /* every byte received from brokers      */
-    uint64_t stats_samples;      /* statistics callbacks seen              */
-    int64_t stats_interval_ms;   /* statistics.interval.ms, 0: off         */
-    uint64_t job_seconds_buckets[SCHED_JOB_BUCKETS]; /* cumulative counts */
-    double job_seconds_sum;
-    uint64_t job_seconds_count;
-    sched_hist_t commit_seconds; /* commit request to its result          */
-    sched_hist_t job_records;    /* records of each successful job        */
+    int64_t rxmsgs, rxmsg_bytes;   /* consumer totals from librdkafka stats */
+    int64_t rx_bytes;              /* every byte received from brokers      */
+    uint64_t stats_samples;        /* statistics callbacks seen              */
+    int64_t stats_interval_ms;     /* statistics.interval.ms, 0: off         */
+    sl_prom_hist_t job_seconds;    /* dispatch to DONE of successful jobs */
+    sl_prom_hist_t commit_seconds; /* commit request to its result        */
+    sl_prom_hist_t job_records;    /* records of each successful job      */
 } sched_stats_t;
 
 struct _scheduler_t {
@@ -192,8 +177,12 @@ void sched_dispatch (scheduler_t *self);
 /*  Sample throughput into self->rate (records/s, smoothed), at most once
     a second.                                                             */
 void sched_rate_update (scheduler_t *self, int64_t now);
+/*  Set up the histograms (their bounds); once, after the struct is zeroed. */
+void sched_metrics_init (scheduler_t *self);
 /*  Render the metrics page and readiness for --metrics-addr.            */
 void sched_metrics_publish (scheduler_t *self);
+/*  Observe one successful job's time from dispatch to DONE.            */
+void sched_metrics_job_seconds (scheduler_t *self, double seconds);
 /*  Observe one commit request's latency, from sending to its result.   */
 void sched_metrics_commit_latency (scheduler_t *self, double seconds);
 /*  Observe the records of one successful job (its DONE's `records`).    */

@@ -802,12 +802,7 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
         if (job) {
             int64_t ms = sl_now_ms () - job->sent_ms;
             self->stats.job_ms_total += (uint64_t)ms;
-            double secs = (double)ms / 1000.0;
-            self->stats.job_seconds_sum += secs;
-            self->stats.job_seconds_count++;
-            for (int b = 0; b < SCHED_JOB_BUCKETS; b++)
-                if (secs <= sched_job_bucket_bounds[b])
-                    self->stats.job_seconds_buckets[b]++;
+            sched_metrics_job_seconds (self, (double)ms / 1000.0);
             sched_job_forget (self, job);
         }
         if (done->end > done->start) {
@@ -1082,6 +1077,7 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     self->cfg = cfg;
+    sched_metrics_init (self);
     self->kafka_pipe[0] = self->kafka_pipe[1] = -1;
     self->parts = zhashx_new ();
     self->jobs = sched_idmap_new (offsetof (sched_job_t, id));

@@ -15,6 +15,7 @@
 #include "sl_log.h"
 #include "sl_curve.h"
 #include "sl_http.h"
+#include "sl_prom.h"
 #include "sl_proto.h"
 #include "wrk_exec.h"
 
@@ -620,9 +621,9 @@ s_metrics_publish (worker_t *self)
     size_t connected = 0;
     for (size_t i = 0; i < self->nscheds; i++)
         connected += self->scheds[i].announced && !self->scheds[i].lost;
+    sl_prom_head (f, "sluice_worker_jobs_total", "counter",
+                  "Jobs this worker finished, by outcome.");
     fprintf (f,
-             "# HELP sluice_worker_jobs_total Jobs this worker finished, by "
-             "outcome.\n# TYPE sluice_worker_jobs_total counter\n"
              "sluice_worker_jobs_total{outcome=\"done\"} %" PRIu64 "\n"
              "sluice_worker_jobs_total{outcome=\"failed\"} %" PRIu64 "\n",
              self->totals.jobs_ok, self->totals.jobs_failed);
@@ -657,9 +658,7 @@ s_metrics_publish (worker_t *self)
          "worker woke it once the plugin had consumed half of it.",
          wakes}};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
-        fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
-                 counters[i].name, counters[i].help, counters[i].name,
-                 counters[i].name, counters[i].v);
+        sl_prom_counter (f, counters[i].name, counters[i].help, counters[i].v);
     const struct {
         const char *name, *help;
         uint64_t us;
@@ -674,29 +673,25 @@ s_metrics_publish (worker_t *self)
          "records produced (output and dead letters).",
          self->totals.flush_us}};
     for (size_t i = 0; i < sizeof seconds / sizeof seconds[0]; i++)
-        fprintf (f, "# HELP %s %s\n# TYPE %s counter\n%s %.6f\n",
-                 seconds[i].name, seconds[i].help, seconds[i].name,
-                 seconds[i].name, (double)seconds[i].us / 1e6);
-    fprintf (f,
-             "# HELP sluice_worker_records_per_second Records processed "
-             "per second over the last %d s (counted when a job ends).\n"
-             "# TYPE sluice_worker_records_per_second gauge\n"
-             "sluice_worker_records_per_second %.6g\n",
-             WRK_RATE_WINDOW_MS / 1000, s_rate (self, sl_now_ms ()));
-    fprintf (f,
-             "# HELP sluice_worker_busy_seconds_total Time spent running "
-             "jobs (fetch, plugin, produce, flush).\n"
-             "# TYPE sluice_worker_busy_seconds_total counter\n"
-             "sluice_worker_busy_seconds_total %.6f\n"
-             "# HELP sluice_worker_schedulers_connected Schedulers this "
-             "worker is announced to and hears from.\n"
-             "# TYPE sluice_worker_schedulers_connected gauge\n"
-             "sluice_worker_schedulers_connected %zu\n"
-             "# HELP sluice_worker_job_running Jobs running now (at most "
-             "--concurrency).\n"
-             "# TYPE sluice_worker_job_running gauge\n"
-             "sluice_worker_job_running %d\n",
-             (double)self->totals.busy_us / 1e6, connected, s_running (self));
+        sl_prom_counter_seconds (f, seconds[i].name, seconds[i].help,
+                                 seconds[i].us);
+    char help[128];
+    snprintf (help, sizeof help,
+              "Records processed per second over the last %d s (counted "
+              "when a job ends).",
+              WRK_RATE_WINDOW_MS / 1000);
+    sl_prom_gauge (f, "sluice_worker_records_per_second", help,
+                   s_rate (self, sl_now_ms ()));
+    sl_prom_counter_seconds (f, "sluice_worker_busy_seconds_total",
+                             "Time spent running jobs (fetch, plugin, "
+                             "produce, flush).",
+                             self->totals.busy_us);
+    sl_prom_gauge (f, "sluice_worker_schedulers_connected",
+                   "Schedulers this worker is announced to and hears from.",
+                   (double)connected);
+    sl_prom_gauge (f, "sluice_worker_job_running",
+                   "Jobs running now (at most --concurrency).",
+                   (double)s_running (self));
     fclose (f);
     sl_http_publish (self->http, page, len, connected > 0 && !self->stopping,
                      self->stopping ? "stopping"
