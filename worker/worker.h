@@ -10,32 +10,8 @@
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED
 
-#include <stdbool.h>
-#include <stdint.h>
-#include "sl_flags.h"
-
-typedef struct {
-    char *brokers;
-    sl_strlist_t schedulers;
-    char *plugin;
-    sl_strlist_t plugin_opts;
-    char *output_topic;
-    int64_t credits;
-    int64_t concurrency; /* jobs run at once (executor threads)          */
-    int64_t grace_ms;
-    int64_t heartbeat_ms;
-    int64_t liveness;
-    int64_t batch_size;
-    int64_t record_retries;
-    int64_t flush_timeout_ms;
-    bool drain; /* exit 0 once every scheduler says its drain finished  */
-    int64_t drain_wait_ms; /* --drain: give up after this long with no word
-                              from an unfinished scheduler (0: never)    */
-    char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */
-    sl_strlist_t props;
-    char *curve_cert;        /* our keypair, or "": no CURVE               */
-    char *curve_server_cert; /* the schedulers' public certificate         */
-} wrk_config_t;
+#include <stddef.h>
+#include "wrk_config.h"
 
 typedef struct _worker_t worker_t;
 

@@ -20,7 +20,7 @@
 #define WRK_EXEC_H_INCLUDED
 
 #include <czmq.h>
-#include "worker.h"
+#include "wrk_config.h"
 #include "wrk_plugin.h"
 
 typedef struct _wrk_exec_t wrk_exec_t;
