@@ -542,11 +542,12 @@ s_told_finished (scheduler_t *self, const char *name)
     }
     zhashx_insert (self->told_finished, name, (void *)1);
     int64_t told = (int64_t)zhashx_size (self->told_finished);
-    if (told >= want && self->linger_until > sl_now_ms ()) {
+    int64_t now = sl_now_ms ();
+    if (told >= want && self->linger_until > now) {
         sl_info ("told %" PRId64 " workers the drain is finished "
                  "(--drain-linger-workers): not lingering longer",
                  told);
-        self->linger_until = sl_now_ms ();
+        self->linger_until = now;
     }
 }
 

@@ -105,7 +105,7 @@ build_pause() {
 # Debian's parts of the node, and what the scripts use.
 build_tools() {
 	k8s_apt containerd runc containernetworking-plugins iptables conntrack \
-		openssl util-linux iproute2 gcc libc6-dev
+		openssl util-linux iproute2 gcc libc6-dev curl
 }
 
 case ${1:-all} in

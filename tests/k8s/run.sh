@@ -25,8 +25,10 @@ W=$BUILD/k8s-test
 CLUSTER=$W/cluster
 PY=/usr/bin/python3
 stage() {
-	k8s_say "$1: $(k8s_since "$2")"
-	echo "$1 $(awk -v a="$2" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >>"$W/stages"
+	local took
+	took=$(k8s_since "$2")
+	k8s_say "$1: $took"
+	echo "$1 ${took% s}" >>"$W/stages"
 }
 
 t_all=$(k8s_now)

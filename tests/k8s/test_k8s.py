@@ -443,9 +443,13 @@ def completed(job):
                for c in job["status"].get("conditions", []))
 
 
-def k8s_time(stamp):
+def utc_seconds(stamp):
+    """Seconds since the epoch of a UTC time as Kubernetes writes it
+    (2026-12-06T22:41:02Z) or the daemons log it (...02.123Z)."""
     import calendar
-    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    base, _, frac = stamp.rstrip("Z").partition(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + \
+        float("0." + (frac or "0"))
 
 
 @test
@@ -479,7 +483,7 @@ def drain_jobs_end_seconds_after_the_last_commit():
                         30, "the worker Job complete")
     except TestFailure as e:
         raise TestFailure("%s\n%s" % (e, save_logs(ns)))
-    done = max(k8s_time(j["status"]["completionTime"])
+    done = max(utc_seconds(j["status"]["completionTime"])
                for j in jobs.values())
     for pod in pods(ns):
         st = pod["status"]["containerStatuses"][0]["state"]
@@ -502,19 +506,11 @@ def drain_jobs_end_seconds_after_the_last_commit():
     uninstall_leaves_nothing("drain", ns)
 
 
-def log_time(line):
-    import calendar
-    stamp = line.split()[0]
-    base, frac = stamp.rstrip("Z").split(".")
-    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + \
-        float("0." + frac)
-
-
 def workers_reached(log, want):
     """Seconds from a scheduler's start until `want` distinct workers had
     reached it (joined, or, after its drain, been told it finished)."""
     lines = log.splitlines()
-    start = log_time(lines[0])
+    start = utc_seconds(lines[0].split()[0])
     joined = set()
     for line in lines:
         m = re.search(r"worker joined worker=(\S+)", line)
@@ -522,7 +518,7 @@ def workers_reached(log, want):
             joined.add(m.group(1))
         told = re.search(r"told (\d+) workers the drain is finished", line)
         if len(joined) >= want or (told and int(told.group(1)) >= want):
-            return log_time(line) - start
+            return utc_seconds(line.split()[0]) - start
     raise TestFailure("fewer than %d workers ever reached the scheduler"
                       % want)
 
