@@ -123,5 +123,77 @@ def the_build_names_every_c_source():
            "listed, not globbed)", missing)
 
 
+# The daemons are split by idea (docs/ARCHITECTURE.md, "Modules"): no file
+# in these directories grows past LIMIT lines, and no two modules there
+# depend on each other in a circle. A module is name.c with name.h; it
+# depends on another when either file includes the other's header.
+LAYERED = ("scheduler/",)
+LIMIT = 700
+
+
+def module_graph(prefix):
+    graph = {}
+    for f in tracked():
+        if not f.startswith(prefix) or not f.endswith((".c", ".h")) or \
+                "/" in f[len(prefix):]:
+            continue
+        mod = os.path.basename(f)[:-2]
+        with open(os.path.join(SOURCE, f)) as fh:
+            deps = re.findall(r'^#include "([\w]+)\.h"', fh.read(), re.M)
+        graph.setdefault(mod, set()).update(d for d in deps if d != mod)
+    for mod in graph:
+        graph[mod] &= set(graph)    # only modules of this directory
+    return graph
+
+
+def find_cycle(graph):
+    """A list of modules in a circle, or None."""
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in state:
+                found = visit(d)
+                if found:
+                    return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+@test
+def the_daemons_files_are_small():
+    big = []
+    for f in tracked():
+        if f.startswith(LAYERED) and f.endswith((".c", ".h")):
+            with open(os.path.join(SOURCE, f)) as fh:
+                n = sum(1 for _ in fh)
+            if n > LIMIT:
+                big.append("%s: %d lines" % (f, n))
+    expect(not big, "no file in %s is over %d lines" % (LAYERED, LIMIT), big)
+
+
+@test
+def no_dependency_circle_between_the_daemons_modules():
+    for prefix in LAYERED:
+        cycle = find_cycle(module_graph(prefix))
+        expect(cycle is None, "no circle of includes in %s" % prefix,
+               " -> ".join(cycle or []))
+    #  The check itself: a circle is found when there is one.
+    expect(find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) is not None and
+           find_cycle({"a": {"b"}, "b": set()}) is None, "find_cycle works")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,70 @@
+/*  sched_member - the scheduler's membership of the consumer group: the
+    consumer, rebalances (assign and revoke), end offsets, and Kafka's
+    errors and statistics.
+
+    The consumer joins the group with subscribe() and, in the rebalance
+    callback, reads the committed offsets and their metadata, assigns the
+    partitions and pauses them at once: it stays a member, serves
+    rebalances through rd_kafka_consumer_poll(), and never fetches a record
+    (statistics prove it: rxmsgs stays 0). End offsets come from
+    rd_kafka_offsets_for_times() with every timestamp -1, one ListOffsets
+    request per leader, run by an actor thread (the offsets actor) so the
+    loop never blocks on them.
+
+    On assign, each partition enters the book at its committed offset with
+    the ranges its metadata says are done; on revoke, what is done is
+    committed (unless the assignment was lost) and the partition's jobs
+    are cancelled at their holders and forgotten.
+*/
+#ifndef SCHED_MEMBER_H_INCLUDED
+#define SCHED_MEMBER_H_INCLUDED
+
+#include <czmq.h>
+#include <librdkafka/rdkafka.h>
+#include "sched_commit.h"
+#include "sched_config.h"
+#include "sched_model.h"
+#include "sched_stats.h"
+
+typedef struct {
+    const sched_config_t *cfg;
+    sched_model_t *model;
+    sched_commit_t *commit;
+    sched_stats_t *stats;
+    zsock_t *router; /* to cancel the jobs of revoked partitions         */
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *rkq;
+    int pipe[2]; /* librdkafka writes here when the queue has events       */
+    zactor_t *offsets;
+    bool offsets_busy;
+    int64_t offsets_next_ms;
+    bool assigned;       /* the group gave us an assignment at least once */
+    bool assign_pending; /* every partition was revoked (or lost): no drain
+                            is finished until the group assigns again    */
+    bool fatal;
+    bool fatal_setup; /* the Kafka security settings are wrong: exit 2  */
+} sched_member_t;
+
+/*  Create the consumer, subscribe to cfg's topics, start the offsets
+    actor. The fields before rk must be set. Returns 0, or -1 with one
+    line in err (a refused Kafka property, say).                          */
+int sched_member_start (sched_member_t *self, char *err, size_t errlen);
+
+/*  Commit one last time (with retries), leave the group, destroy the
+    consumer. Safe to call when start failed part way.                    */
+void sched_member_stop (sched_member_t *self);
+
+/*  Serve the consumer queue until it is empty (rebalances run here).     */
+void sched_member_poll (sched_member_t *self);
+
+/*  True once assigned, unless every partition was revoked since.         */
+bool sched_member_settled (const sched_member_t *self);
+
+/*  Ask for end offsets if due: every SCHED_HUNGRY_MS while a partition
+    waits for data with room in its window, every second otherwise.       */
+void sched_member_offsets_query (sched_member_t *self, int64_t now);
+
+/*  Apply the offsets actor's answer (it is readable).                    */
+void sched_member_offsets_recv (sched_member_t *self);
+
+#endif

@@ -1,0 +1,298 @@
+/*  sched_model - the scheduler's book. See sched_model.h.
+ */
+#include "sched_model.h"
+
+#include <inttypes.h>
+#include "sl_clock.h"
+#include "sl_log.h"
+
+//  Free a worker record (zhashx destructor).
+static void
+s_worker_free (void **item)
+{
+    sched_worker_t *worker = *item;
+    if (!worker)
+        return;
+    zframe_destroy (&worker->rid);
+    free (worker->key);
+    free (worker);
+    *item = NULL;
+}
+
+//  Free a partition record (its jobs must already be gone).
+static void
+s_part_free (sched_part_t *part)
+{
+    if (!part)
+        return;
+    sched_window_destroy (&part->window);
+    free (part->topic);
+    free (part->dlq_topic);
+    free (part);
+}
+
+//  Set up an empty book; see sched_model.h.
+int
+sched_model_init (sched_model_t *self, int64_t window, int64_t job_records,
+                  const char *dlq_topic)
+{
+    memset (self, 0, sizeof *self);
+    self->window = window;
+    self->job_records = job_records;
+    self->dlq_topic = dlq_topic;
+    self->parts = zhashx_new ();
+    self->jobs = sched_idmap_new (offsetof (sched_job_t, id));
+    self->workers = zhashx_new ();
+    if (!self->parts || !self->jobs || !self->workers)
+        return -1;
+    zhashx_set_destructor (self->workers, s_worker_free);
+    return 0;
+}
+
+//  Free everything; see sched_model.h.
+void
+sched_model_fini (sched_model_t *self)
+{
+    if (self->parts) {
+        //  Every job is in its partition's list.
+        for (sched_part_t *p = zhashx_first (self->parts); p;
+             p = zhashx_next (self->parts)) {
+            while (self->jobs && p->jobs_head)
+                sched_model_job_forget (self, p->jobs_head);
+            s_part_free (p);
+        }
+        zhashx_destroy (&self->parts);
+    }
+    sched_idmap_destroy (&self->jobs);
+    zhashx_destroy (&self->workers);
+}
+
+//  Look up an owned partition.
+sched_part_t *
+sched_model_part_find (sched_model_t *self, const char *topic,
+                       int32_t partition)
+{
+    char key[300];
+    snprintf (key, sizeof key, "%s:%" PRId32, topic, partition);
+    return zhashx_lookup (self->parts, key);
+}
+
+//  Start owning a partition; see sched_model.h.
+sched_part_t *
+sched_model_part_add (sched_model_t *self, const char *topic, int32_t partition,
+                      int64_t committed, const sl_range_t *restored, size_t n)
+{
+    sched_part_t *part = calloc (1, sizeof *part);
+    if (!part)
+        return NULL;
+    part->topic = strdup (topic);
+    part->partition = partition;
+    //  The DLQ topic for its records: --dlq-topic, or "<topic>.dlq".
+    if (self->dlq_topic && *self->dlq_topic)
+        part->dlq_topic = strdup (self->dlq_topic);
+    else if (asprintf (&part->dlq_topic, "%s.dlq", topic) < 0)
+        part->dlq_topic = NULL;
+    snprintf (part->key, sizeof part->key, "%s:%" PRId32, topic, partition);
+    part->window =
+        sched_window_new (committed, (int)self->window, self->job_records);
+    part->drain.target = -1;
+    part->drain.start = committed;
+    part->commit.acked = -1;
+    part->commit.sent = -1;
+    part->follow.last_dispatch_ms = sl_now_ms ();
+    if (!part->topic || !part->dlq_topic || !part->window) {
+        s_part_free (part);
+        return NULL;
+    }
+    if (n && sched_window_restore (part->window, restored, n) != 0)
+        sl_warn ("ignoring restored ranges topic=%s partition=%d", topic,
+                 partition);
+    zhashx_insert (self->parts, part->key, part);
+    return part;
+}
+
+//  Stop owning a partition; see sched_model.h.
+void
+sched_model_part_remove (sched_model_t *self, sched_part_t *part)
+{
+    while (part->jobs_head)
+        sched_model_job_forget (self, part->jobs_head);
+    for (sched_worker_t *w = zhashx_first (self->workers); w;
+         w = zhashx_next (self->workers))
+        for (uint32_t k = 0; k < w->naff; k++)
+            if (w->aff[k].part == part)
+                w->aff[k].part = NULL;
+    zhashx_delete (self->parts, part->key);
+    s_part_free (part);
+}
+
+//  Learn a high watermark; see sched_model.h.
+void
+sched_model_part_learn_hwm (sched_part_t *part, int64_t hwm)
+{
+    sched_window_set_hwm (part->window, hwm);
+    if (!part->drain.hwm_known) {
+        part->drain.target = hwm;
+        part->drain.hwm_known = true;
+    }
+}
+
+//  Make a job; see sched_model.h.
+sched_job_t *
+sched_model_job_new (sched_model_t *self, sched_part_t *part, int64_t start,
+                     int64_t end, uint32_t attempt)
+{
+    sched_job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->id = ++self->next_job_id;
+    job->part = part;
+    job->start = start;
+    job->end = end;
+    job->attempt = attempt;
+    if (sched_idmap_insert (self->jobs, job) != 0) {
+        free (job);
+        return NULL;
+    }
+    job->prev = part->jobs_tail;
+    if (part->jobs_tail)
+        part->jobs_tail->next = job;
+    else
+        part->jobs_head = job;
+    part->jobs_tail = job;
+    return job;
+}
+
+//  Look up a job by id.
+sched_job_t *
+sched_model_job_find (sched_model_t *self, uint64_t id)
+{
+    return sched_idmap_lookup (self->jobs, id);
+}
+
+//  Take a job back from its holder, if it has one.
+static void
+s_job_unhold (sched_model_t *self, sched_job_t *job)
+{
+    if (!job->worker)
+        return;
+    job->worker->in_flight--;
+    job->part->in_flight--;
+    self->in_flight--;
+    job->worker = NULL;
+}
+
+//  Queue a job; see sched_model.h.
+void
+sched_model_job_enqueue (sched_model_t *self, sched_job_t *job,
+                         int64_t not_before)
+{
+    s_job_unhold (self, job);
+    job->not_before = not_before;
+    job->started = false;
+    if (!job->queued) {
+        job->queued = true;
+        self->queued++;
+    }
+}
+
+//  A queued job went to a worker; see sched_model.h.
+void
+sched_model_job_held (sched_model_t *self, sched_job_t *job,
+                      sched_worker_t *worker, int64_t now, int64_t lease_ms)
+{
+    if (job->queued) {
+        job->queued = false;
+        self->queued--;
+    }
+    job->worker = worker;
+    job->sent_ms = now;
+    job->deadline_ms = now + lease_ms;
+    worker->in_flight++;
+    job->part->in_flight++;
+    self->in_flight++;
+}
+
+//  Forget a job; see sched_model.h.
+void
+sched_model_job_forget (sched_model_t *self, sched_job_t *job)
+{
+    s_job_unhold (self, job);
+    if (job->queued)
+        self->queued--;
+    sched_part_t *part = job->part;
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        part->jobs_head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        part->jobs_tail = job->prev;
+    sched_idmap_remove (self->jobs, job->id);
+    free (job->reason);
+    free (job);
+}
+
+//  Keep why a job failed; see sched_model.h.
+void
+sched_model_job_reason (sched_job_t *job, const char *reason)
+{
+    char *copy = strdup (reason);
+    if (!copy)
+        return;
+    free (job->reason);
+    job->reason = copy;
+}
+
+//  The jobs a worker holds; see sched_model.h.
+zlistx_t *
+sched_model_jobs_held_by (sched_model_t *self, const sched_worker_t *worker)
+{
+    zlistx_t *held = zlistx_new ();
+    if (!held)
+        return NULL;
+    size_t cursor = 0;
+    for (sched_job_t *job = sched_idmap_next (self->jobs, &cursor); job;
+         job = sched_idmap_next (self->jobs, &cursor))
+        if (job->worker == worker)
+            zlistx_add_end (held, job);
+    return held;
+}
+
+//  Look up a worker.
+sched_worker_t *
+sched_model_worker_find (sched_model_t *self, const char *key)
+{
+    return zhashx_lookup (self->workers, key);
+}
+
+//  Add a worker; see sched_model.h.
+sched_worker_t *
+sched_model_worker_add (sched_model_t *self, zframe_t *rid, const char *key)
+{
+    sched_worker_t *worker = calloc (1, sizeof *worker);
+    if (!worker)
+        return NULL;
+    worker->rid = zframe_dup (rid);
+    worker->key = strdup (key);
+    if (!worker->rid || !worker->key) {
+        zframe_destroy (&worker->rid);
+        free (worker->key);
+        free (worker);
+        return NULL;
+    }
+    zhashx_insert (self->workers, worker->key, worker);
+    return worker;
+}
+
+//  Forget a worker; see sched_model.h.
+void
+sched_model_worker_remove (sched_model_t *self, sched_worker_t *worker)
+{
+    for (sched_part_t *part = zhashx_first (self->parts); part;
+         part = zhashx_next (self->parts))
+        if (part->follow.worker == worker)
+            part->follow.worker = NULL;
+    zhashx_delete (self->workers, worker->key);
+}

@@ -1,0 +1,194 @@
+/*  sched_model - the scheduler's book: the partitions it owns, the jobs cut
+    from them (queued or in flight), the workers it knows, and the links
+    between them.
+
+    No I/O and no policy: the modules that decide (sched_dispatch,
+    sched_failure, sched_workers, sched_commit, sched_drain) read and change
+    the book through these functions and the structs below; the ones that
+    talk (scheduler.c, sched_wire, sched_member) do the sending. A struct
+    field group named after a module belongs to that module: only it
+    writes there.
+
+    Every job is in its partition's list (offset order of cutting) and in
+    the id table; a job in flight points at its worker. Removing a
+    partition or a worker forgets every reference to it: no pointer into
+    the book dangles.
+*/
+#ifndef SCHED_MODEL_H_INCLUDED
+#define SCHED_MODEL_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sched_idmap.h"
+#include "sched_window.h"
+
+typedef struct _sched_worker_t sched_worker_t;
+typedef struct _sched_job_t sched_job_t;
+
+typedef struct {
+    char *topic;
+    int32_t partition;
+    char key[300];   /* "topic:partition"                            */
+    char *dlq_topic; /* where its dead letters go                     */
+    sched_window_t *window;
+    sched_job_t *jobs_head, *jobs_tail; /* queued and in flight, linked */
+    uint32_t in_flight;
+    uint64_t records_done;
+    /*  sched_dispatch's. The worker that got its last job and where that
+        job ended: while nothing was cut since and that worker has not
+        been sent elsewhere, the partition is that worker's to follow, and
+        other workers look elsewhere first (cleared when the worker goes).
+        What a second worker could take over here: microseconds per offset
+        the last job done here spent in the plugin and waiting for its
+        output's acks (not fetching: a joiner reads the same records), and
+        when that job ended (the join rule).                              */
+    struct {
+        const sched_worker_t *worker;
+        int64_t next;
+        double work_us_per_off;
+        int64_t work_seen_ms;
+        int64_t last_dispatch_ms;
+    } follow;
+    /*  sched_commit's.                                                   */
+    struct {
+        int64_t acked;   /* last offset the broker acknowledged         */
+        int64_t sent;    /* last offset sent in a commit               */
+        char meta[64];   /* digest of the last metadata sent            */
+        int64_t sent_ms; /* an asynchronous commit of it is unanswered since
+                            then (0: none): the next waits             */
+    } commit;
+    /*  sched_drain's (set by sched_model_part_learn_hwm).                */
+    struct {
+        int64_t target; /* hwm at assignment, -1 until known           */
+        int64_t start;  /* committed at assignment                     */
+        bool hwm_known;
+    } drain;
+} sched_part_t;
+
+/*  A job: a range of one partition, queued or in flight. Tens of
+    thousands may be held at once (partitions x window), so it is kept
+    small: no inline strings, linked into its partition's list directly,
+    and indexed by id in an sched_idmap (one slot, no allocation).       */
+struct _sched_job_t {
+    uint64_t id;
+    sched_part_t *part;
+    sched_job_t *prev, *next; /* in part's list                          */
+    int64_t start, end;
+    sched_worker_t *worker; /* holder when in flight                     */
+    int64_t not_before;     /* earliest dispatch time when queued        */
+    int64_t sent_ms;
+    int64_t deadline_ms;
+    char *reason; /* why it last failed (heap), NULL if it has not      */
+    uint32_t attempt;
+    bool dead_letter;
+    bool queued;  /* waiting for a worker                                */
+    bool started; /* its holder said it began (PROGRESS)                */
+};
+
+/*  One executor lane of a worker and where its last job ended (a job
+    that starts there is read on without a seek). sched_dispatch's.      */
+#define SCHED_AFF_MAX 64
+typedef struct {
+    sched_part_t *part;
+    int64_t next;
+    int64_t used_ms; /* when a job last went through this slot            */
+} sched_aff_t;
+
+struct _sched_worker_t {
+    zframe_t *rid;
+    char *key; /* the routing id as hex                                  */
+    char name[128];
+    char plugin[128];
+    uint32_t credits;
+    uint32_t in_flight;
+    uint64_t jobs_done;
+    int64_t last_seen_ms;
+    int64_t last_job_ms;
+    /*  Where its last jobs ended, one slot per executor lane (HELLO's
+        lanes, --concurrency); cleared when its partition goes.          */
+    sched_aff_t aff[SCHED_AFF_MAX];
+    uint32_t naff;
+    uint64_t passed; /* the dispatch pass that found nothing for it     */
+};
+
+typedef struct {
+    int64_t window;        /* --window: jobs outstanding per partition      */
+    int64_t job_records;   /* --job-records                                  */
+    const char *dlq_topic; /* --dlq-topic, NULL or "": <topic>.dlq        */
+    zhashx_t *parts;       /* key -> sched_part_t *                        */
+    sched_idmap_t *jobs;   /* job id -> sched_job_t *                      */
+    zhashx_t *workers;     /* routing id hex -> sched_worker_t *           */
+    uint64_t next_job_id;
+    uint32_t in_flight, queued;
+} sched_model_t;
+
+/*  Set up an empty book. Returns 0, or -1 when out of memory (then
+    sched_model_fini still cleans up).                                    */
+int sched_model_init (sched_model_t *self, int64_t window, int64_t job_records,
+                      const char *dlq_topic);
+
+/*  Free every job, partition and worker.                                 */
+void sched_model_fini (sched_model_t *self);
+
+/*  The owned partition topic:partition, or NULL.                         */
+sched_part_t *sched_model_part_find (sched_model_t *self, const char *topic,
+                                     int32_t partition);
+
+/*  Start owning a partition at `committed`, with ranges above it already
+    complete (from the commit metadata; unusable ones are ignored with a
+    warning). Returns NULL when out of memory.                            */
+sched_part_t *sched_model_part_add (sched_model_t *self, const char *topic,
+                                    int32_t partition, int64_t committed,
+                                    const sl_range_t *restored, size_t n);
+
+/*  Stop owning a partition: forget its jobs (the caller has cancelled
+    those in flight) and every worker's reference to it.                  */
+void sched_model_part_remove (sched_model_t *self, sched_part_t *part);
+
+/*  A partition's high watermark is known: the first one is its drain
+    target (the end of the backlog as it was when we took it).            */
+void sched_model_part_learn_hwm (sched_part_t *part, int64_t hwm);
+
+/*  A new job for [start, end) of part at `attempt`, not queued yet.
+    Returns NULL when out of memory.                                      */
+sched_job_t *sched_model_job_new (sched_model_t *self, sched_part_t *part,
+                                  int64_t start, int64_t end, uint32_t attempt);
+
+/*  The job with this id, or NULL.                                        */
+sched_job_t *sched_model_job_find (sched_model_t *self, uint64_t id);
+
+/*  Take a job back from its holder, if any, and queue it to be sent no
+    earlier than not_before (ms).                                         */
+void sched_model_job_enqueue (sched_model_t *self, sched_job_t *job,
+                              int64_t not_before);
+
+/*  A queued job went to worker at now, with a lease of lease_ms.        */
+void sched_model_job_held (sched_model_t *self, sched_job_t *job,
+                           sched_worker_t *worker, int64_t now,
+                           int64_t lease_ms);
+
+/*  Remove a job from every index and free it.                            */
+void sched_model_job_forget (sched_model_t *self, sched_job_t *job);
+
+/*  Record why a job failed (kept for the next attempt and its DLQ copy). */
+void sched_model_job_reason (sched_job_t *job, const char *reason);
+
+/*  The jobs worker holds, in a new list (the caller destroys it), or
+    NULL when out of memory.                                              */
+zlistx_t *sched_model_jobs_held_by (sched_model_t *self,
+                                    const sched_worker_t *worker);
+
+/*  The worker with this key, or NULL.                                    */
+sched_worker_t *sched_model_worker_find (sched_model_t *self, const char *key);
+
+/*  A new worker for routing id rid (copied) and key. Returns NULL when
+    out of memory.                                                        */
+sched_worker_t *sched_model_worker_add (sched_model_t *self, zframe_t *rid,
+                                        const char *key);
+
+/*  Forget a worker (it holds no job any more) and every partition's
+    reference to it.                                                      */
+void sched_model_worker_remove (sched_model_t *self, sched_worker_t *worker);
+
+#endif

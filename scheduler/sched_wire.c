@@ -1,0 +1,60 @@
+/*  sched_wire - messages to workers. See sched_wire.h.
+ */
+#include "sched_wire.h"
+
+#include "sl_proto.h"
+
+//  Send one job; see sched_wire.h.
+int
+sched_wire_job (zsock_t *router, const sched_worker_t *worker,
+                const sched_job_t *job, int64_t lease_ms)
+{
+    Sluice__Job msg = SLUICE__JOB__INIT;
+    msg.job_id = job->id;
+    msg.topic = job->part->topic;
+    msg.partition = job->part->partition;
+    msg.start = job->start;
+    msg.end = job->end;
+    msg.attempt = job->attempt;
+    msg.mode = job->dead_letter ? SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER
+                                : SLUICE__JOB_MODE__JOB_MODE_PROCESS;
+    msg.dlq_topic = job->part->dlq_topic;
+    msg.reason = job->reason ? job->reason : "";
+    msg.lease_ms = (uint32_t)lease_ms;
+    return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
+                          &msg);
+}
+
+//  Cancel a job at its holder; see sched_wire.h.
+int
+sched_wire_cancel (zsock_t *router, const sched_job_t *job, const char *reason)
+{
+    if (!job->worker)
+        return -1;
+    Sluice__Cancel msg = SLUICE__CANCEL__INIT;
+    msg.job_id = job->id;
+    msg.reason = (char *)reason;
+    return sl_proto_send (router, job->worker->rid,
+                          SLUICE__ENVELOPE__BODY_CANCEL, &msg);
+}
+
+//  Say BYE; see sched_wire.h.
+int
+sched_wire_bye (zsock_t *router, zframe_t *rid, const char *reason,
+                bool rehello, bool finished)
+{
+    Sluice__Bye msg = SLUICE__BYE__INIT;
+    msg.reason = (char *)reason;
+    msg.rehello = rehello;
+    msg.finished = finished;
+    return sl_proto_send (router, rid, SLUICE__ENVELOPE__BODY_BYE, &msg);
+}
+
+//  Send a heartbeat; see sched_wire.h.
+int
+sched_wire_heartbeat (zsock_t *router, const sched_worker_t *worker)
+{
+    Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
+    return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_HEARTBEAT,
+                          &hb);
+}

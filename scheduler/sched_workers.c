@@ -1,0 +1,122 @@
+/*  sched_workers - the workers the scheduler knows. See sched_workers.h.
+ */
+#include "sched_workers.h"
+
+#include <inttypes.h>
+#include "sched_dispatch.h"
+#include "sched_wire.h"
+#include "sl_log.h"
+
+//  Routing id as hex; see sched_workers.h.
+const char *
+sched_workers_key (zframe_t *rid, char key[SCHED_KEY_MAX])
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const byte *data = zframe_data (rid);
+    size_t size = zframe_size (rid);
+    if (size > 255)
+        size = 255;
+    for (size_t i = 0; i < size; i++) {
+        key[2 * i] = hex[data[i] >> 4];
+        key[2 * i + 1] = hex[data[i] & 15];
+    }
+    key[2 * size] = 0;
+    return key;
+}
+
+//  A HELLO beyond --max-workers: refuse it, and say so once a second at
+//  most. Bounded state: a flood of HELLOs (or a fleet larger than
+//  planned) cannot grow the table without end.
+static void
+s_refuse (sched_workers_t *self, zframe_t *rid, const char *name, int64_t now)
+{
+    self->hellos_refused++;
+    if (now - self->refused_log_ms >= 1000) {
+        self->refused_log_ms = now;
+        sl_warn ("too many workers, HELLO refused max_workers=%" PRId64
+                 " refused_total=%" PRIu64 " worker=%s",
+                 self->max_workers, self->hellos_refused, name);
+    }
+    sched_wire_bye (self->router, rid, "too many workers", false, false);
+}
+
+//  Register or re-register a worker; see sched_workers.h.
+sched_worker_t *
+sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
+                     const Sluice__Hello *hello, int64_t now)
+{
+    const char *name = *hello->worker_id ? hello->worker_id : key;
+    sched_worker_t *worker = sched_model_worker_find (self->model, key);
+    if (worker) {
+        //  It forgot its jobs (it lost us for a while): take them back.
+        sched_failure_worker_lost (self->failure, worker, "worker re-announced",
+                                   false, now);
+    } else if ((int64_t)zhashx_size (self->model->workers) >=
+               self->max_workers) {
+        s_refuse (self, rid, name, now);
+        return NULL;
+    } else if (!(worker = sched_model_worker_add (self->model, rid, key)))
+        return NULL;
+    snprintf (worker->name, sizeof worker->name, "%.*s",
+              (int)sizeof worker->name - 1, name);
+    snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
+    worker->credits = hello->credits;
+    sched_dispatch_lanes (worker, hello->lanes);
+    worker->last_seen_ms = now;
+    sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
+             hello->credits, worker->plugin);
+    return worker;
+}
+
+//  Take credits back; see sched_workers.h.
+void
+sched_workers_credit (sched_worker_t *worker, uint32_t credits)
+{
+    worker->credits += credits;
+    if (worker->credits > SL_PROTO_MAX_CREDITS)
+        worker->credits = SL_PROTO_MAX_CREDITS;
+}
+
+//  Forget a worker; see sched_workers.h.
+void
+sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
+                    const char *reason, bool count_attempt, int64_t now)
+{
+    sl_info ("worker gone worker=%s reason=\"%s\" jobs=%u", worker->name,
+             reason, worker->in_flight);
+    sched_failure_worker_lost (self->failure, worker, reason, count_attempt,
+                               now);
+    sched_model_worker_remove (self->model, worker);
+}
+
+//  Heartbeats out, silent workers dropped; see sched_workers.h.
+void
+sched_workers_heartbeat (sched_workers_t *self, int64_t now, int64_t limit_ms)
+{
+    zhashx_t *workers = self->model->workers;
+    zlistx_t *dead = zlistx_new ();
+    if (!dead)
+        return;
+    for (sched_worker_t *w = zhashx_first (workers); w;
+         w = zhashx_next (workers)) {
+        if (now - w->last_seen_ms > limit_ms)
+            zlistx_add_end (dead, w);
+        else
+            sched_wire_heartbeat (self->router, w);
+    }
+    for (sched_worker_t *w = zlistx_first (dead); w; w = zlistx_next (dead))
+        sched_workers_drop (self, w, "missed heartbeats", true, now);
+    zlistx_destroy (&dead);
+}
+
+//  BYE to everyone; see sched_workers.h.
+void
+sched_workers_bye_all (sched_workers_t *self, bool finished)
+{
+    zhashx_t *workers = self->model->workers;
+    for (sched_worker_t *w = zhashx_first (workers); w;
+         w = zhashx_next (workers))
+        sched_wire_bye (self->router, w->rid,
+                        finished ? "drain finished" : "scheduler stopping",
+                        false, finished);
+}

@@ -1,0 +1,59 @@
+/*  sched_workers - the workers the scheduler knows: HELLO (a bounded
+    registry, one read-on slot per lane), credit, heartbeats and silence,
+    and letting a worker go (its jobs back to the queue per the failure
+    policy).
+
+    A worker is known by its routing id (as hex, the registry's key); its
+    name is what it calls itself. A HELLO from a known worker means it
+    forgot its jobs (it lost us for a while): they are taken back without
+    spending an attempt.
+*/
+#ifndef SCHED_WORKERS_H_INCLUDED
+#define SCHED_WORKERS_H_INCLUDED
+
+#include <czmq.h>
+#include "sched_failure.h"
+#include "sched_model.h"
+#include "sl_proto.h"
+
+/*  Room for a routing id (at most 255 bytes) as hex.                     */
+#define SCHED_KEY_MAX (2 * 255 + 1)
+
+typedef struct {
+    sched_model_t *model;
+    sched_failure_t *failure;
+    zsock_t *router;
+    int64_t max_workers;     /* HELLOs beyond this many are refused        */
+    uint64_t hellos_refused; /* HELLOs beyond --max-workers               */
+    int64_t refused_log_ms;  /* last time we said so                       */
+} sched_workers_t;
+
+/*  The routing id rid as hex, written into key (no allocation: this runs
+    for every message). Returns key.                                      */
+const char *sched_workers_key (zframe_t *rid, char key[SCHED_KEY_MAX]);
+
+/*  HELLO from rid (key its hex): register the worker, or take back the
+    jobs of one known already. Beyond --max-workers it is refused with a
+    BYE. Returns the worker, or NULL if refused or out of memory.         */
+sched_worker_t *sched_workers_hello (sched_workers_t *self, zframe_t *rid,
+                                     const char *key,
+                                     const Sluice__Hello *hello, int64_t now);
+
+/*  A worker gave credits back (CREDIT), capped at SL_PROTO_MAX_CREDITS.   */
+void sched_workers_credit (sched_worker_t *worker, uint32_t credits);
+
+/*  Forget a worker: its jobs fail for reason (blamed only if count_attempt
+    and it had begun them) and go back to the queue.                      */
+void sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
+                         const char *reason, bool count_attempt, int64_t now);
+
+/*  Heartbeat every worker heard from within limit_ms; drop the others
+    (their loss counts against the jobs they had begun).                 */
+void sched_workers_heartbeat (sched_workers_t *self, int64_t now,
+                              int64_t limit_ms);
+
+/*  Say BYE to every worker: the scheduler stops, or (finished) the drain
+    is over.                                                              */
+void sched_workers_bye_all (sched_workers_t *self, bool finished);
+
+#endif
