@@ -38,10 +38,10 @@ sched_dispatch_join_pays (const sched_dispatch_t *self,
     return (double)lag * us / 2 >= SCHED_JOIN_MIN_MS * 1000.0;
 }
 
-//  True if the worker's slot no longer reads on: empty, its partition has
+//  True if the worker's lane no longer reads on: empty, its partition has
 //  nothing to cut, or its next job went elsewhere.
 static bool
-s_aff_free (const sched_aff_t *a)
+s_lane_free (const sched_lane_t *a)
 {
     return !a->part || !sched_window_can_cut (a->part->window) ||
            sched_window_cut_offset (a->part->window) != a->next;
@@ -91,9 +91,9 @@ s_pick_part (sched_dispatch_t *self, sched_worker_t *worker, int64_t now,
     sched_part_t *follow = NULL;
     bool room = false;
     *queued = NULL;
-    for (uint32_t k = 0; k < worker->naff; k++) {
-        sched_part_t *p = worker->aff[k].part;
-        if (s_aff_free (&worker->aff[k]))
+    for (uint32_t k = 0; k < worker->nlanes; k++) {
+        sched_part_t *p = worker->lane[k].part;
+        if (s_lane_free (&worker->lane[k]))
             room = true;
         else if (!follow || p->in_flight < follow->in_flight)
             follow = p;
@@ -120,8 +120,9 @@ s_pick_part (sched_dispatch_t *self, sched_worker_t *worker, int64_t now,
 static bool
 s_worker_stranger (const sched_worker_t *worker)
 {
-    for (uint32_t k = 0; k < worker->naff; k++)
-        if (worker->aff[k].part && worker->aff[k].part->follow.worker == worker)
+    for (uint32_t k = 0; k < worker->nlanes; k++)
+        if (worker->lane[k].part &&
+            worker->lane[k].part->follow.worker == worker)
             return false;
     return true;
 }
@@ -181,18 +182,18 @@ sched_dispatch_cut (sched_dispatch_t *self, sched_part_t *part)
     return job;
 }
 
-//  The worker's slot a job goes through (sched_dispatch.h's lane rule).
-static sched_aff_t *
-s_aff_slot (sched_worker_t *worker, const sched_job_t *job)
+//  The worker's lane a job goes through (sched_dispatch.h's lane rule).
+static sched_lane_t *
+s_lane_for (sched_worker_t *worker, const sched_job_t *job)
 {
-    sched_aff_t *same = NULL, *free_ = NULL, *oldest = &worker->aff[0];
-    for (uint32_t k = 0; k < worker->naff; k++) {
-        sched_aff_t *a = &worker->aff[k];
+    sched_lane_t *same = NULL, *free_ = NULL, *oldest = &worker->lane[0];
+    for (uint32_t k = 0; k < worker->nlanes; k++) {
+        sched_lane_t *a = &worker->lane[k];
         if (a->part == job->part && a->next == job->start)
             return a;
         if (a->part == job->part && !same)
             same = a;
-        if (!free_ && s_aff_free (a))
+        if (!free_ && s_lane_free (a))
             free_ = a;
         if (a->used_ms < oldest->used_ms)
             oldest = a;
@@ -200,17 +201,17 @@ s_aff_slot (sched_worker_t *worker, const sched_job_t *job)
     return same ? same : free_ ? free_ : oldest;
 }
 
-//  A slot of the worker left part: unless another of its slots still
+//  A lane of the worker left part: unless another of its lanes still
 //  reads there, the partition is no longer the worker's to follow (its
 //  consumer has moved on: another worker taking the next job there reads
 //  nothing twice).
 static void
-s_aff_left (sched_worker_t *worker, sched_part_t *part)
+s_lane_left (sched_worker_t *worker, sched_part_t *part)
 {
     if (!part || part->follow.worker != worker)
         return;
-    for (uint32_t k = 0; k < worker->naff; k++)
-        if (worker->aff[k].part == part)
+    for (uint32_t k = 0; k < worker->nlanes; k++)
+        if (worker->lane[k].part == part)
             return;
     part->follow.worker = NULL;
 }
@@ -226,12 +227,12 @@ sched_dispatch_sent (sched_dispatch_t *self, sched_worker_t *worker,
     if (!job->dead_letter) {
         //  A dead-letter copy reads one record where the lane is: the
         //  lane's place is unchanged.
-        sched_aff_t *a = s_aff_slot (worker, job);
+        sched_lane_t *a = s_lane_for (worker, job);
         sched_part_t *left = a->part;
         a->part = job->part;
         a->next = job->end;
         a->used_ms = now;
-        s_aff_left (worker, left);
+        s_lane_left (worker, left);
         job->part->follow.worker = worker;
         job->part->follow.next = job->end;
     }
@@ -249,17 +250,17 @@ sched_dispatch_work_seen (sched_dispatch_t *self, sched_part_t *part,
     self->work_seen_ms = now;
 }
 
-//  Size a worker's read-on slots; see sched_dispatch.h.
+//  Size a worker's lanes; see sched_dispatch.h.
 void
 sched_dispatch_lanes (sched_worker_t *worker, uint32_t lanes)
 {
-    //  One slot per executor lane: a --concurrency 4 worker reads on up
+    //  One per executor lane: a --concurrency 4 worker reads on up
     //  to four partitions at once.
     lanes = lanes ? lanes : 1;
-    worker->naff = lanes < SCHED_AFF_MAX ? lanes : SCHED_AFF_MAX;
-    for (uint32_t k = worker->naff; k < SCHED_AFF_MAX; k++) {
-        sched_part_t *left = worker->aff[k].part;
-        worker->aff[k].part = NULL;
-        s_aff_left (worker, left);
+    worker->nlanes = lanes < SCHED_LANES_MAX ? lanes : SCHED_LANES_MAX;
+    for (uint32_t k = worker->nlanes; k < SCHED_LANES_MAX; k++) {
+        sched_part_t *left = worker->lane[k].part;
+        worker->lane[k].part = NULL;
+        s_lane_left (worker, left);
     }
 }

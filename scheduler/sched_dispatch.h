@@ -20,9 +20,9 @@
       flight); then the one with the most records not yet handed out, among
       those no other worker follows; then one another worker follows, but
       only when joining pays (the join rule, sched_dispatch_join_pays);
-    - lane slot a job goes through: the one whose last job ended where it
-      starts, else one on its partition, else one that reads on nothing,
-      else the one used longest ago.
+    - the worker's lane a job goes through: the one whose last job ended where
+   it starts, else one on its partition, else one that reads on nothing, else
+   the one used longest ago.
 
     Following: the worker that got a partition's last job follows it while
     nothing was cut there since and that worker was not sent elsewhere;
@@ -83,8 +83,9 @@ void sched_dispatch_sent (sched_dispatch_t *self, sched_worker_t *worker,
 void sched_dispatch_work_seen (sched_dispatch_t *self, sched_part_t *part,
                                double us_per_off, int64_t now);
 
-/*  A worker announced `lanes` executor lanes (0: one): one read-on slot
-    each, at most SCHED_AFF_MAX; slots beyond are let go.                 */
+/*  A worker announced `lanes` executor lanes (0: one): each reads on
+    where its last job ended, at most SCHED_LANES_MAX; lanes beyond are
+    let go.                 */
 void sched_dispatch_lanes (sched_worker_t *worker, uint32_t lanes);
 
 /*  The join rule: true if a second worker on part, which another worker

@@ -119,9 +119,9 @@ sched_model_part_remove (sched_model_t *self, sched_part_t *part)
         sched_model_job_forget (self, part->jobs_head);
     for (sched_worker_t *w = zhashx_first (self->workers); w;
          w = zhashx_next (self->workers))
-        for (uint32_t k = 0; k < w->naff; k++)
-            if (w->aff[k].part == part)
-                w->aff[k].part = NULL;
+        for (uint32_t k = 0; k < w->nlanes; k++)
+            if (w->lane[k].part == part)
+                w->lane[k].part = NULL;
     zhashx_delete (self->parts, part->key);
     s_part_free (part);
 }

@@ -88,12 +88,12 @@ struct _sched_job_t {
 
 /*  One executor lane of a worker and where its last job ended (a job
     that starts there is read on without a seek). sched_dispatch's.      */
-#define SCHED_AFF_MAX 64
+#define SCHED_LANES_MAX 64
 typedef struct {
     sched_part_t *part;
     int64_t next;
-    int64_t used_ms; /* when a job last went through this slot            */
-} sched_aff_t;
+    int64_t used_ms; /* when a job last went through this lane            */
+} sched_lane_t;
 
 struct _sched_worker_t {
     zframe_t *rid;
@@ -105,10 +105,10 @@ struct _sched_worker_t {
     uint64_t jobs_done;
     int64_t last_seen_ms;
     int64_t last_job_ms;
-    /*  Where its last jobs ended, one slot per executor lane (HELLO's
-        lanes, --concurrency); cleared when its partition goes.          */
-    sched_aff_t aff[SCHED_AFF_MAX];
-    uint32_t naff;
+    /*  Its executor lanes (HELLO's lanes, --concurrency) and where each
+        one's last job ended; a lane's partition is cleared when it goes. */
+    sched_lane_t lane[SCHED_LANES_MAX];
+    uint32_t nlanes;
     uint64_t passed; /* the dispatch pass that found nothing for it     */
 };
 

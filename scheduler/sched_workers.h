@@ -1,6 +1,6 @@
 /*  sched_workers - the workers the scheduler knows: HELLO (a bounded
-    registry, one read-on slot per lane), credit, heartbeats and silence,
-    and letting a worker go (its jobs back to the queue per the failure
+    registry, one read-on lane per executor lane), credit, heartbeats and
+   silence, and letting a worker go (its jobs back to the queue per the failure
     policy).
 
     A worker is known by its routing id (as hex, the registry's key); its

@@ -177,8 +177,8 @@ Test (dispatch, a_worker_reads_on_where_its_last_job_ended)
     sched_worker_t *w = s_worker (&b, "w1", 1, 1);
     sched_job_t *first = s_next (&b, 10, NULL);
     cr_assert_eq (first->part, a);
-    cr_assert_eq (w->aff[0].part, a);
-    cr_assert_eq (w->aff[0].next, 100);
+    cr_assert_eq (w->lane[0].part, a);
+    cr_assert_eq (w->lane[0].next, 100);
     cr_assert_eq (a->follow.worker, w);
     s_done (&b, first);
     //  Another partition now lags more, but the worker reads on.
@@ -231,8 +231,8 @@ Test (dispatch, lanes_each_read_their_own_partition)
     sched_worker_t *w = s_worker (&b, "w1", 2, 2);
     sched_job_t *a = s_next (&b, 10, NULL), *c = s_next (&b, 10, NULL);
     cr_assert_neq (a->part, c->part);
-    cr_assert (w->aff[0].part && w->aff[1].part);
-    cr_assert_neq (w->aff[0].part, w->aff[1].part);
+    cr_assert (w->lane[0].part && w->lane[1].part);
+    cr_assert_neq (w->lane[0].part, w->lane[1].part);
     //  One lane only: it reads on where it is.
     s_book_t one;
     s_book (&one, 100);
@@ -256,17 +256,17 @@ Test (dispatch, fewer_lanes_let_go_of_what_the_others_followed)
     sched_worker_t *w = s_worker (&b, "w1", 2, 2);
     s_next (&b, 10, NULL);
     s_next (&b, 10, NULL);
-    sched_part_t *second = w->aff[1].part;
+    sched_part_t *second = w->lane[1].part;
     cr_assert_not_null (second);
     cr_assert_eq (second->follow.worker, w);
     sched_dispatch_lanes (w, 1); //  it said HELLO again with one lane
-    cr_assert_eq (w->naff, 1);
-    cr_assert_null (w->aff[1].part);
+    cr_assert_eq (w->nlanes, 1);
+    cr_assert_null (w->lane[1].part);
     cr_assert_null (second->follow.worker);
     sched_dispatch_lanes (w, 0);
-    cr_assert_eq (w->naff, 1);
+    cr_assert_eq (w->nlanes, 1);
     sched_dispatch_lanes (w, 1000);
-    cr_assert_eq (w->naff, SCHED_AFF_MAX);
+    cr_assert_eq (w->nlanes, SCHED_LANES_MAX);
     sched_model_fini (&b.model);
 }
 
@@ -281,7 +281,7 @@ Test (dispatch, a_dead_letter_copy_leaves_the_lane_where_it_reads)
     dl->dead_letter = true;
     sched_model_job_enqueue (&b.model, dl, 0);
     cr_assert_eq (s_next (&b, 20, NULL), dl);
-    cr_assert_eq (w->aff[0].next, 100);
+    cr_assert_eq (w->lane[0].next, 100);
     cr_assert_eq (a->follow.next, 100);
     sched_model_fini (&b.model);
 }
