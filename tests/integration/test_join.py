@@ -3,7 +3,7 @@ how fast an idle worker gets going again.
 
 A worker that finds every partition with work followed by another worker
 (the follower's last job ended where the next one would start) joins it
-only if that saves time (s_join_pays in the scheduler): both would read
+only if that saves time (the join rule, sched_dispatch_join_pays in the scheduler): both would read
 the same records, since the follower fetches ahead and each reads on
 through the other's jobs, so what a joiner takes over is half the
 plugin's work. With noop there is none to take, and the joiner waits.
