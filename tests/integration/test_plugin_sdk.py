@@ -355,7 +355,9 @@ def rust_example_plugin_uppercases():
     rc, out, err = sh([sl, "plugin", "check", so])
     expect(rc == 0 and out.rstrip().endswith("PASS"), "check passes",
            out + err)
-    expect("ok: loaded upper_rs 1.0, ABI %d.%d" % (major, minor) in out and
+    # upper.rs declares the 1.1 tables by hand: a 1.1 plugin on this worker.
+    expect("ok: loaded upper_rs 1.0, ABI %d.1 (this sluice speaks %d.%d)"
+           % (major, major, minor) in out and
            "thread-safe (one instance" in out, "its table is read right", out)
     expect("ok: description: Uppercases each value and emits it" in out,
            "its description is shown", out)
