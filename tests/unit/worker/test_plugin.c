@@ -342,7 +342,7 @@ Test (refuse, unknown_option_lists_the_accepted_ones)
                "unknown option 'speed' (sleep accepts: us_per_record)");
     sluice_option_t fopts[] = {OPT ("crash", "x")};
     s_refused (PLUGIN ("fault"), fopts, 1, NULL,
-               "fault accepts: crash_on, hang_on, reject_on");
+               "fault accepts: crash_on, hang_on, reject_on, fail_attempts");
 }
 
 Test (refuse, create_failing)
@@ -358,7 +358,7 @@ Test (refuse, create_failing)
 Test (refuse, copy_without_output_topic)
 {
     s_refused (PLUGIN ("copy"), NULL, 0, NULL,
-               "create failed: copy has no output topic");
+               "create failed: copy: no output topic to emit to");
     s_refused (PLUGIN ("copy"), NULL, 0, "", "--output-topic TOPIC");
 }
 
@@ -366,13 +366,20 @@ Test (refuse, sleep_with_bad_values)
 {
     sluice_option_t word[] = {OPT ("us_per_record", "abc")};
     s_refused (PLUGIN ("sleep"), word, 1, NULL,
-               "us_per_record=abc is not a whole number of microseconds");
+               "create failed: sleep: option us_per_record: \"abc\" is not a "
+               "whole number");
     sluice_option_t negative[] = {OPT ("us_per_record", "-5")};
-    s_refused (PLUGIN ("sleep"), negative, 1, NULL, "us_per_record=-5 is not");
+    s_refused (PLUGIN ("sleep"), negative, 1, NULL,
+               "sleep: option us_per_record: \"-5\" is less than 0");
     sluice_option_t empty[] = {OPT ("us_per_record", "")};
-    s_refused (PLUGIN ("sleep"), empty, 1, NULL, "us_per_record= is not");
+    s_refused (PLUGIN ("sleep"), empty, 1, NULL,
+               "sleep: option us_per_record: \"\" is not a whole number");
     sluice_option_t huge[] = {OPT ("us_per_record", "99999999999999999999999")};
-    s_refused (PLUGIN ("sleep"), huge, 1, NULL, "more than an hour");
+    s_refused (PLUGIN ("sleep"), huge, 1, NULL,
+               "sleep: option us_per_record: \"99999999999999999999999\" is "
+               "more than 3600000000");
+    sluice_option_t hour[] = {OPT ("us_per_record", "3600000001")};
+    s_refused (PLUGIN ("sleep"), hour, 1, NULL, "is more than 3600000000");
 }
 
 //  --- ABI versions: major refused, minor append-only ---------------------
@@ -950,8 +957,29 @@ Test (copy, failed_emit_fails_the_batch)
     sluice_record_t rec = s_record (5, "x");
     sluice_outcome_t out[1];
     cr_expect_eq (wrk_plugin_process (p, &rec, 1, out), -1);
-    cr_expect_str_eq (out[0].reason, "could not queue the copy of offset 5");
+    cr_expect_str_eq (out[0].reason,
+                      "could not queue the output record for offset 5");
     wrk_plugin_destroy (&p);
+}
+
+Test (copy, copies_go_out_with_the_lane_that_read_them)
+{
+    //  One instance, two lanes: each copy goes to the emit function of the
+    //  lane whose call read the record (ABI 1.2).
+    capture_t cap0 = {0}, cap1 = {0};
+    char err[256] = "";
+    wrk_plugin_t *p0 = wrk_plugin_new (PLUGIN ("copy"), NULL, 0, "out", 2,
+                                       s_capture, &cap0, err, sizeof err);
+    cr_assert_not_null (p0, "%s", err);
+    wrk_plugin_t *p1 = wrk_plugin_share (p0, s_capture, &cap1, err, sizeof err);
+    cr_assert_not_null (p1, "%s", err);
+    sluice_record_t rec = s_record (3, "x");
+    sluice_outcome_t out[1];
+    cr_assert_eq (wrk_plugin_process (p1, &rec, 1, out), 0);
+    cr_expect_eq (cap0.n, 0);
+    cr_expect_eq (cap1.n, 1);
+    wrk_plugin_destroy (&p0);
+    wrk_plugin_destroy (&p1);
 }
 
 Test (jsonvalid, rejects_invalid_json_with_the_parser_error)
@@ -1032,6 +1060,32 @@ Test (fault, empty_options_never_fire)
     cr_expect_eq (out[1].code, SLUICE_OK);
     cr_expect_eq (cap.n, 0, "no output topic: nothing copied");
     wrk_plugin_destroy (&p);
+}
+
+Test (fault, fail_attempts_fails_a_jobs_first_attempts)
+{
+    sluice_option_t opts[] = {OPT ("fail_attempts", "2")};
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (PLUGIN ("fault"), opts, 1, "out", &cap);
+    char err[256] = "";
+    for (uint32_t attempt = 1; attempt <= 3; attempt++) {
+        sluice_job_t job = {"in", 0, 0, 10, attempt, 42};
+        int rc = wrk_plugin_job_begin (p, &job, err, sizeof err);
+        cr_expect_eq (rc, attempt <= 2 ? -1 : 0, "attempt %u", attempt);
+        if (attempt == 2)
+            cr_expect_str_eq (err, "plugin fault: job_begin_call failed: "
+                                   "fault: failing attempt 2 of job 42 "
+                                   "(fail_attempts=2)");
+    }
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    cr_expect_eq (wrk_plugin_process (p, &rec, 1, out), 0);
+    cr_expect_eq (cap.n, 1, "the third attempt runs and copies");
+    wrk_plugin_destroy (&p);
+
+    sluice_option_t bad[] = {OPT ("fail_attempts", "many")};
+    s_refused (PLUGIN ("fault"), bad, 1, NULL,
+               "fault: option fail_attempts: \"many\" is not a whole number");
 }
 
 Test (fault, crash_on_aborts, .signal = SIGABRT)
