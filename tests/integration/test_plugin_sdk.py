@@ -127,6 +127,9 @@ def check_and_run_template(so):
            "emits it." in out, "check shows the description", out)
     expect("1 ok, 0 retry, 2 reject, 1 emitted" in out,
            "check ran the three records", out)
+    expect("ok: hooks: create job_begin_call process_call job_end_call "
+           "destroy" in out and "thread-safe (one instance" in out,
+           "the template uses the call context (ABI 1.2), thread-safe", out)
 
     rc, out, err = sluice("plugin", "check", so, "--plugin-opt", "colour=red")
     expect(rc == 1 and "unknown option 'colour' (myplugin accepts: prefix, "
@@ -134,8 +137,9 @@ def check_and_run_template(so):
            out + err)
     rc, out, err = sluice("plugin", "check", so, "--plugin-opt",
                           "max_bytes=lots")
-    expect(rc == 1 and "max_bytes=lots is not a whole number" in out,
-           "create's own message reaches check", out + err)
+    expect(rc == 1 and "create failed: myplugin: option max_bytes: \"lots\" "
+           "is not a whole number" in out,
+           "create's own message (from sluice/sdk.h) reaches check", out + err)
 
     records = [
         {"key": "k0", "value": "hello", "headers": {"trace": "t0"}},
@@ -190,9 +194,11 @@ def install_puts_everything_in_place():
            got)
     mode = os.stat(plugin_dir).st_mode & 0o777
     expect(mode == 0o755, "the plugin directory is 0755", oct(mode))
-    with open(HEADER, "rb") as a, \
-            open(os.path.join(p, "include", "sluice", "plugin.h"), "rb") as b:
-        expect(a.read() == b.read(), "include/sluice/plugin.h is the header")
+    for name in ("plugin.h", "sdk.h"):
+        with open(os.path.join(os.path.dirname(HEADER), name), "rb") as a, \
+                open(os.path.join(p, "include", "sluice", name), "rb") as b:
+            expect(a.read() == b.read(),
+                   "include/sluice/%s is the source's" % name)
     one("lib*/**/cmake/sluice/sluiceConfig.cmake")
     one("lib*/**/cmake/sluice/sluiceConfigVersion.cmake")
 
@@ -273,8 +279,9 @@ def template_builds_with_cmake_find_package():
 @test
 def template_plugin_runs_under_a_real_worker():
     """The template, built outside the tree against the installed SDK, run
-    by the installed sluice-worker on a real drain: OK records reach the
-    output tagged, the empty ones go to the DLQ with the plugin's reason."""
+    by the installed sluice-worker (two lanes sharing its one instance) on
+    a real drain: OK records reach the output tagged, the empty ones go to
+    the DLQ with the plugin's reason."""
     src = template_copy()
     build = os.path.join(src, "build")
     rc, out, err = sh(["cmake", "-S", src, "-B", build,
@@ -294,6 +301,8 @@ def template_plugin_runs_under_a_real_worker():
             os.path.join(prefix(), "bin", "sluice-worker"),
             "--brokers", kafka.bootstrap, "--scheduler", sched.endpoint,
             "--plugin", so, "--plugin-opt", "prefix=tag:",
+            # Thread-safe: one instance, a slot per lane (ABI 1.2).
+            "--concurrency", "2",
             "--output-topic", out_t] + kafka.daemon_props())
         rc = sched.wait(60, watch=[worker])
         expect(rc == 0, "the drain with the template plugin finishes", rc)
@@ -332,11 +341,17 @@ def template_builds_with_one_cc_line_and_pkg_config():
            out + err)
     with open(os.path.join(src, "header.cpp"), "w") as f:
         f.write("#include <sluice/plugin.h>\n"
-                "static_assert (sizeof (sluice_plugin_t) > 0, \"\");\n")
+                "#include <sluice/sdk.h>\n"
+                "static_assert (sizeof (sluice_plugin_t) > 0, \"\");\n"
+                "int f (const sluice_host_t *h, sluice_ctx_t *c);\n"
+                "int f (const sluice_host_t *h, sluice_ctx_t *c) {\n"
+                "    sluice_opts_t o = sluice_opts (h, c, \"x\", 0, 0);\n"
+                "    return (int)sluice_opt_int (&o, \"n\", 1, 0, 9);\n"
+                "}\n")
     rc, out, err = sh(["sh", "-c", "c++ $(pkg-config --cflags sluice-plugin) "
                        "-std=c++11 -Wall -Wextra -Werror -fsyntax-only "
                        "header.cpp"], cwd=src, env=env)
-    expect(rc == 0, "the header compiles as C++", out + err)
+    expect(rc == 0, "the headers (plugin.h, sdk.h) compile as C++", out + err)
     check_and_run_template(os.path.join(src, "myplugin.so"))
 
 
