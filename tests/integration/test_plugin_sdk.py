@@ -6,7 +6,8 @@ with CMake (find_package(sluice), sluice::plugin) and with one cc command
 line (pkg-config --cflags sluice-plugin). Each .so goes through the
 installed `sluice plugin check` and `sluice plugin run`. Also: the Rust
 example (examples/plugins/rust/upper.rs, built by CMake when rustc is
-found) and a plugin built at ABI 1.0 as `sluice plugin check` shows them.
+found) and plugins built at ABI 1.0 and 1.1 as `sluice plugin check` shows
+them.
 
 Needs no broker: a few seconds, the time of one CMake configure."""
 import atexit
@@ -408,7 +409,7 @@ def rust_example_plugin_uppercases():
 
 
 @test
-def plugin_built_at_abi_1_0_checks_without_description():
+def plugins_built_at_abi_1_0_and_1_1_check():
     so = os.path.join(FIXTURES, "abi_v1_0.so")
     major, minor = abi_version()
     rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check", so])
@@ -418,6 +419,14 @@ def plugin_built_at_abi_1_0_checks_without_description():
            in out, "check says which minor it was built at", out)
     expect("note: no description" in out and "TRAP" not in out,
            "no description, and nothing read past its table", out)
+    rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check",
+                       os.path.join(FIXTURES, "abi_v1_1.so")])
+    expect(rc == 0 and out.rstrip().endswith("PASS") and
+           "ABI %d.1 (this sluice speaks %d.%d)" % (major, major, minor)
+           in out and "ok: hooks: create job_begin process job_end destroy"
+           in out and "TRAP" not in out,
+           "a 1.1 plugin passes with its 1.0 hooks, nothing read past its "
+           "table", out + err)
     rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check",
                        os.path.join(FIXTURES, "abi_major2.so")])
     expect(rc == 1 and "ABI major 2, this worker speaks %d" % major in out,
