@@ -39,13 +39,13 @@
 
         create -> { job_begin -> process* -> job_end }* -> destroy
 
-    From 1.2 each of the three job hooks has a variant that also takes a
-    sluice_call_t: the call context, owned by the worker, which says for
-    which job and on which lane (executor thread) the call runs and emits
-    for that job (host->call_emit). With it a thread-safe instance, which
-    several lanes call at once, needs no thread-local state to know on
-    whose behalf it runs, as a Redis module's every call gets its
-    RedisModuleCtx.
+    From 1.2 each of the three job hooks has a variant that takes a
+    sluice_call_t (in place of the job): the call context, owned by the
+    worker, which says for which job and on which lane (executor thread)
+    the call runs, and emits for that job (host->call_emit). With it a
+   thread-safe instance, which several lanes call at once, needs no thread-local
+   state to know on whose behalf it runs, as a Redis module's every call gets
+   its RedisModuleCtx.
 
     A job counts as done only after job_end returns 0 and everything the
     plugin emitted has been acknowledged by Kafka. docs/PLUGINS.md is the
