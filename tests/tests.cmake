@@ -13,7 +13,7 @@ endif ()
 
 set (SLUICE_UNIT_common test_flags test_log test_meta test_proto)
 set (SLUICE_UNIT_scheduler test_dispatch test_failure test_idmap test_window)
-set (SLUICE_UNIT_worker test_msg test_plugin)
+set (SLUICE_UNIT_worker test_msg test_plugin test_sdk)
 foreach (room common scheduler worker)
     foreach (name ${SLUICE_UNIT_${room}})
         set (target unit_${room}_${name})
@@ -68,17 +68,22 @@ endforeach ()
 # deliberately malformed, built as ${CMAKE_BINARY_DIR}/tests/fixtures/<name>.so
 # for tests/unit/worker/test_plugin.c. Fixtures named undef_* are linked
 # without -Wl,--no-undefined: they test that the loader refuses a plugin with
-# an unresolved symbol.
-set (SLUICE_PLUGIN_FIXTURES abi_major2 abi_v1_0 abi_v1_future exclusive
-     exclusive_claims_safe headers headers_skipped no_entry noname
-     null_process null_table probe small_table undef_worker_symbol)
+# an unresolved symbol. abi_v1_1 is compiled against fixtures/abi_v1_1/, a
+# frozen copy of the ABI 1.1 header, instead of today's.
+set (SLUICE_PLUGIN_FIXTURES abi_major2 abi_v1_0 abi_v1_1 abi_v1_future
+     call_context exclusive exclusive_claims_safe headers headers_skipped
+     no_entry noname null_process null_table probe small_table
+     undef_worker_symbol)
 set (SLUICE_PLUGIN_FIXTURE_TARGETS)
 foreach (name ${SLUICE_PLUGIN_FIXTURES})
     add_library (fixture_${name} MODULE
                  ${CMAKE_SOURCE_DIR}/tests/unit/worker/fixtures/${name}.c)
     target_link_libraries (fixture_${name} PRIVATE sluice_flags)
-    target_include_directories (fixture_${name} PRIVATE
-                                ${CMAKE_SOURCE_DIR}/worker/include)
+    set (include ${CMAKE_SOURCE_DIR}/worker/include)
+    if (name STREQUAL "abi_v1_1")
+        set (include ${CMAKE_SOURCE_DIR}/tests/unit/worker/fixtures/abi_v1_1)
+    endif ()
+    target_include_directories (fixture_${name} PRIVATE ${include})
     set_target_properties (fixture_${name} PROPERTIES PREFIX "" OUTPUT_NAME ${name}
         LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fixtures)
     if (NOT name MATCHES "^undef_")

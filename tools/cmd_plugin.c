@@ -17,7 +17,8 @@
     lines each line is a value. Offsets count from 0.
 
     `check` loads the plugin, validates its table and options, shows the
-    ABI minor it was built at and its description (ABI 1.1), creates an
+    ABI minor it was built at, its description (ABI 1.1) and the hooks it
+    sets (the *_call ones of ABI 1.2 among them), creates an
     instance, runs a job of three records (a plain one, an empty value, a
     tombstone without key), and destroys it, in a child process, so a
     crash is reported with the step it happened in. Problems are said in
@@ -404,7 +405,7 @@ s_cmd_run (int argc, char **argv)
         goto done;
     }
     plugin = wrk_plugin_new (plugin_path, opts, plugin_opts.count, output_topic,
-                             s_emit, &run, err, sizeof err);
+                             1, s_emit, &run, err, sizeof err);
     if (!plugin) {
         fprintf (stderr, "%s: %s\n", PROG_RUN, err);
         rc = 2;
@@ -526,8 +527,8 @@ s_check_child (const char *path, const sluice_option_t *opts, size_t nopts,
     unsigned char step = 0;
     if (write (fd, &step, 1) != 1)
         return 1;
-    wrk_plugin_t *p = wrk_plugin_new (path, opts, nopts, "output", s_emit, &run,
-                                      err, sizeof err);
+    wrk_plugin_t *p = wrk_plugin_new (path, opts, nopts, "output", 1, s_emit,
+                                      &run, err, sizeof err);
     if (!p) {
         printf ("FAIL: %s\n", err);
         return 1;
@@ -540,6 +541,8 @@ s_check_child (const char *path, const sluice_option_t *opts, size_t nopts,
                 ? "thread-safe (one instance may run jobs concurrently)"
                 : "not thread-safe (one instance per job thread)");
     s_print_description (wrk_plugin_description (p));
+    char hooks[256];
+    printf ("ok: hooks: %s\n", wrk_plugin_hooks (p, hooks, sizeof hooks));
     printf ("ok: create accepted %zu option(s)\n", nopts);
     fflush (stdout);
     sluice_job_t job = {"check", 0, 0, 3, 1, 1};

@@ -61,8 +61,7 @@ struct _wrk_exec_t {
     //  name the job's topic: later records compare pointers, not names.
     const rd_kafka_topic_t *job_rkt;
     wrk_plugin_t *plugin;
-    bool plugin_shared; /* another executor owns the instance         */
-    zlistx_t *fifo;     /* exec_job_t *, waiting                              */
+    zlistx_t *fifo; /* exec_job_t *, waiting                              */
     exec_job_t *current;
     bool stopping;
     int64_t stop_deadline;
@@ -301,16 +300,12 @@ s_produce (wrk_exec_t *self, const char *topic, int32_t partition,
     }
 }
 
-//  The executor whose thread this is: with --concurrency a thread-safe
-//  plugin's one instance runs on several executors' threads at once, and
-//  its records must go out (and be counted) with the job that made them.
-static __thread wrk_exec_t *s_thread_exec;
-
-//  The plugin's emit(): a record for the output topic.
+//  The plugin's emit(): a record for the output topic. wrk_plugin calls
+//  it with the executor of the lane (handle) the record was emitted for.
 static int
 s_emit (void *arg, const sluice_emit_t *rec)
 {
-    wrk_exec_t *self = s_thread_exec ? s_thread_exec : arg;
+    wrk_exec_t *self = arg;
     if (!self->cfg->output_topic || !*self->cfg->output_topic)
         return -1;
     rd_kafka_headers_t *hdrs = NULL;
@@ -1092,7 +1087,6 @@ s_actor (zsock_t *pipe, void *args)
 {
     wrk_exec_t *self = args;
     self->pipe = pipe;
-    s_thread_exec = self;
     zsock_signal (pipe, 0);
     s_warm_up (self);
     while (true) {
@@ -1230,7 +1224,8 @@ s_plugin_new (wrk_exec_t *self, char *err, size_t errlen)
     const char *out =
         cfg->output_topic && *cfg->output_topic ? cfg->output_topic : NULL;
     self->plugin =
-        wrk_plugin_new (cfg->plugin, opts, n, out, s_emit, self, err, errlen);
+        wrk_plugin_new (cfg->plugin, opts, n, out, (uint32_t)cfg->concurrency,
+                        s_emit, self, err, errlen);
     rc = self->plugin ? 0 : -1;
 done:
     free (opts);
@@ -1261,9 +1256,10 @@ wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    self->plugin = shared;
-    self->plugin_shared = shared != NULL;
-    if ((!shared && s_plugin_new (self, err, errlen) != 0) ||
+    if (shared)
+        self->plugin = wrk_plugin_share (shared, s_emit, self, err, errlen);
+    if ((shared && !self->plugin) ||
+        (!shared && s_plugin_new (self, err, errlen) != 0) ||
         s_kafka_new (self, err, errlen) != 0)
         goto fail;
     return self;
@@ -1334,8 +1330,7 @@ wrk_exec_destroy (wrk_exec_t **self_p)
         rd_kafka_consumer_close (self->consumer);
         rd_kafka_destroy (self->consumer);
     }
-    if (!self->plugin_shared)
-        wrk_plugin_destroy (&self->plugin);
+    wrk_plugin_destroy (&self->plugin);
     if (self->fifo) {
         exec_job_t *ej;
         while ((ej = zlistx_first (self->fifo))) {

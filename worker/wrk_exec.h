@@ -25,9 +25,10 @@
 
 typedef struct _wrk_exec_t wrk_exec_t;
 
-/*  Create the executor's Kafka clients and load the plugin, or use
-    `shared`, an instance of a thread-safe plugin another executor owns
-    (NULL: load one). Returns NULL with one line in err.                 */
+/*  Create the executor's Kafka clients and load the plugin, or take a
+    handle (a lane) of its own on the instance of `shared`, another
+    executor's thread-safe plugin (NULL: load one). Returns NULL with one
+    line in err.                                                          */
 wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared,
                           char *err, size_t errlen);
 

@@ -15,6 +15,16 @@
       and the worker calls process again with that record alone (after a
       short backoff, up to --record-retries times, then it rejects it).
 
+    How it is built, ABI 1.2: one instance serves every lane (executor
+    thread) of a worker started with --concurrency N, which calls it from
+    N threads at once (SLUICE_PLUGIN_F_THREAD_SAFE). The instance is
+    read-only after create; what changes while a job runs lives in a slot
+    per lane, and a lane runs one job at a time, so nothing needs a lock.
+    Each hook gets the call context (sluice_call_t), which says for which
+    job and on which lane it runs, and emits go out through it, with that
+    job. <sluice/sdk.h> (header-only, like plugin.h) reads the options with
+    clear messages and does the emits.
+
     Build (see CMakeLists.txt, or with one command):
 
         cc $(pkg-config --cflags sluice-plugin) -shared -fPIC \
@@ -29,11 +39,8 @@
     The whole ABI is <sluice/plugin.h>; docs/PLUGINS.md in sluice's sources
     explains every field and what the worker guarantees.
 */
-#define _POSIX_C_SOURCE 200809L //  for strdup, with -std=c11 too
-#include <sluice/plugin.h>
+#include <sluice/sdk.h>
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,32 +50,38 @@
 //  any other --plugin-opt with a message that lists these, before create.
 static const char *const s_options[] = {"prefix", "max_bytes", "busy_on", NULL};
 
-//  One instance: what create() made from the options, plus per-job state.
-//  The worker owns none of it: the plugin allocates it in create and frees
-//  it in destroy.
+//  What one lane changes while it runs a job.
 typedef struct {
-    //  The host table and our context: how we call back into the worker.
-    //  Both stay valid until destroy returns.
-    const sluice_host_t *host;
-    sluice_ctx_t *ctx;
-    //  From the options, copied: we could also keep the pointers
-    //  host->option returns, which live as long as the instance.
-    char *prefix;
-    size_t prefix_len;
-    size_t max_bytes;
-    char *busy_on; //  NULL: never busy
     //  The last offset we answered RETRY for, so its retry succeeds.
     int64_t busy_offset;
     //  The current job, for a header and for the counts job_end logs.
     char job_id[24];
     size_t emitted, rejected;
-    //  Scratch space for the headers of one emitted record, grown as
+    //  Scratch space for one emitted record's headers and value, grown as
     //  needed and reused.
     sluice_header_t *headers;
     size_t header_cap;
-    //  Scratch space for one emitted value.
     char *value;
     size_t value_cap;
+} myplugin_lane_t;
+
+//  One instance: what create() made from the options, read-only after
+//  create, and a slot per lane. The worker owns none of it: the plugin
+//  allocates it in create and frees it in destroy.
+typedef struct {
+    //  The host table and our context: how we call back into the worker.
+    //  Both stay valid until destroy returns.
+    const sluice_host_t *host;
+    sluice_ctx_t *ctx;
+    //  From the options: the host's strings, which live as long as the
+    //  instance (copy them if you change them).
+    const char *prefix;
+    size_t prefix_len;
+    size_t max_bytes;
+    const char *busy_on; //  "": never busy
+    //  host->lanes (ctx) slots, indexed by host->call_lane (call).
+    uint32_t nlanes;
+    myplugin_lane_t *lanes;
 } myplugin_t;
 
 //  Grow a buffer to at least `need` elements of `size` bytes. Returns 0 or
@@ -100,30 +113,31 @@ s_contains (const void *data, size_t len, const char *text)
 }
 
 //  Free the instance and everything it owns. The worker calls this once,
-//  after the last job, and only if create succeeded; we call it ourselves
-//  when create fails half way. (A worker that crashes or is killed never
-//  calls it: keep nothing here that must happen.)
+//  after the last job, and only if create succeeded. (A worker that
+//  crashes or is killed never calls it: keep nothing here that must
+//  happen.)
 static void
 s_destroy (void *state)
 {
     myplugin_t *self = state;
-    if (!self)
-        return;
-    free (self->prefix);
-    free (self->busy_on);
-    free (self->headers);
-    free (self->value);
+    for (uint32_t l = 0; l < self->nlanes; l++) {
+        free (self->lanes[l].headers);
+        free (self->lanes[l].value);
+    }
+    free (self->lanes);
     free (self);
 }
 
-//  Make an instance from the options. On a bad option, write one line that
-//  says what is wrong and how to fix it into err and return -1: the worker
-//  prints it and exits 2 (`sluice plugin check` prints it as FAIL).
+//  Make an instance from the options. On a bad option the sluice_opt_*
+//  readers write one line into err that names the option and says what is
+//  wrong, e.g. `myplugin: option max_bytes: "lots" is not a whole number`,
+//  and set o.failed: return -1 then, and the worker prints the line and
+//  exits 2 (`sluice plugin check` prints it as FAIL).
 //
 //  The worker has already refused options not listed in s_options, so any
-//  key here is one we know. Options are also passed as an array
-//  (options[0..option_count)); host->option (ctx, key) is simpler and
-//  returns the last value if a key was given twice.
+//  key here is one we know. (Options also come as an array,
+//  options[0..option_count), repeated keys included; the readers give the
+//  last value of a key given twice.)
 static int
 s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
           const sluice_option_t *options, size_t option_count, void **state,
@@ -131,51 +145,35 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
 {
     (void)options;
     (void)option_count;
-    //  This plugin emits every record, so it needs an output topic; refuse
+    sluice_opts_t o = sluice_opts (host, ctx, "myplugin", err, errlen);
+    //  This plugin emits every record, so it needs an output topic: refuse
     //  to start rather than fail every record later.
-    const char *topic = host->output_topic (ctx);
-    if (!topic) {
-        snprintf (err, errlen,
-                  "myplugin emits every record: give the worker "
-                  "--output-topic TOPIC");
+    const char *topic = sluice_opt_output (&o);
+    const char *prefix = sluice_opt_str (&o, "prefix", "");
+    int64_t max_bytes = sluice_opt_int (&o, "max_bytes", 1000000, 1, INT32_MAX);
+    const char *busy_on = sluice_opt_str (&o, "busy_on", "");
+    //  How many lanes may call us at once (ABI 1.2; an older worker is
+    //  refused here, since it would not give us the call context).
+    uint32_t nlanes = sluice_opt_lanes (&o);
+    if (o.failed)
         return -1;
-    }
     myplugin_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, errlen, "myplugin: out of memory");
-        return -1;
+    myplugin_lane_t *lanes = calloc (nlanes, sizeof *lanes);
+    if (!self || !lanes) {
+        free (self);
+        free (lanes);
+        return sluice_opts_error (&o, "out of memory");
     }
     self->host = host;
     self->ctx = ctx;
-    self->busy_offset = -1;
-    const char *prefix = host->option (ctx, "prefix");
-    self->prefix = strdup (prefix ? prefix : "");
-    self->prefix_len = strlen (self->prefix ? self->prefix : "");
-    const char *busy_on = host->option (ctx, "busy_on");
-    if (busy_on && *busy_on)
-        self->busy_on = strdup (busy_on);
-    if (!self->prefix || (busy_on && *busy_on && !self->busy_on)) {
-        snprintf (err, errlen, "myplugin: out of memory");
-        s_destroy (self);
-        return -1;
-    }
-    //  A number option: check it completely, and say what is accepted.
-    const char *max_bytes = host->option (ctx, "max_bytes");
-    self->max_bytes = 1000000;
-    if (max_bytes) {
-        char *end;
-        errno = 0;
-        unsigned long long n = strtoull (max_bytes, &end, 10);
-        if (errno || end == max_bytes || *end || *max_bytes == '-' || n == 0) {
-            snprintf (err, errlen,
-                      "myplugin: max_bytes=%s is not a whole number of bytes "
-                      "above 0",
-                      max_bytes);
-            s_destroy (self);
-            return -1;
-        }
-        self->max_bytes = (size_t)n;
-    }
+    self->prefix = prefix;
+    self->prefix_len = strlen (prefix);
+    self->max_bytes = (size_t)max_bytes;
+    self->busy_on = busy_on;
+    self->nlanes = nlanes;
+    self->lanes = lanes;
+    for (uint32_t l = 0; l < nlanes; l++)
+        lanes[l].busy_offset = -1;
     //  The host's logger: one line, "message key=value ...", tagged with
     //  the plugin's name by the worker. Never write to stdout: `sluice
     //  plugin run` prints its results there.
@@ -186,76 +184,80 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
     return 0;
 }
 
+//  The slot of the lane the call runs on: host->call_lane is below
+//  host->lanes, the count create sized the slots with.
+static myplugin_lane_t *
+s_lane (myplugin_t *self, sluice_call_t *call)
+{
+    return &self->lanes[self->host->call_lane (call)];
+}
+
 //  A job starts: its records are the offsets [job->start, job->end) of one
-//  partition. Reset the per-job state here. A job that is cancelled or
-//  abandoned gets no job_end, so job_begin may follow job_begin. Return -1
-//  with a message in err to fail the job (it is re-run later).
+//  partition. Reset the lane's per-job state here. A job that is cancelled
+//  or abandoned gets no job_end, so job_begin may follow job_begin. Return
+//  -1 with a message in err to fail the job (it is re-run later).
 static int
-s_job_begin (void *state, const sluice_job_t *job, char *err, size_t errlen)
+s_job_begin (void *state, sluice_call_t *call, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     myplugin_t *self = state;
-    snprintf (self->job_id, sizeof self->job_id, "%llu",
+    const sluice_job_t *job = self->host->call_job (call);
+    myplugin_lane_t *lane = s_lane (self, call);
+    snprintf (lane->job_id, sizeof lane->job_id, "%llu",
               (unsigned long long)job->job_id);
-    self->emitted = 0;
-    self->rejected = 0;
+    lane->emitted = 0;
+    lane->rejected = 0;
     return 0;
 }
 
-//  Set out->code to SLUICE_REJECT with a reason. The reason buffer is
-//  SLUICE_REASON_MAX bytes; the worker puts the reason in the dead-letter
-//  record's sluice.reason header.
-static void
-s_reject (myplugin_t *self, sluice_outcome_t *out, const char *why)
-{
-    out->code = SLUICE_REJECT;
-    snprintf (out->reason, sizeof out->reason, "%s", why);
-    self->rejected++;
-}
-
-//  Emit the tagged copy of one record. Returns 0, or -1 if the worker could
-//  not queue it (or we ran out of memory): that is transient, so the caller
-//  answers RETRY.
+//  Emit the tagged copy of one record for the call's job. Returns 0, or -1
+//  with a reason in out if the worker could not queue it (or we ran out of
+//  memory): that is transient, so the caller answers RETRY.
 static int
-s_emit_tagged (myplugin_t *self, const sluice_record_t *r)
+s_emit_tagged (myplugin_t *self, sluice_call_t *call, const sluice_record_t *r,
+               sluice_outcome_t *out)
 {
-    //  The value: prefix + the record's value, built in our own buffer.
+    myplugin_lane_t *lane = s_lane (self, call);
+    //  The value: prefix + the record's value, built in the lane's buffer.
     size_t len = self->prefix_len + r->value_len;
-    void *value = self->value;
-    if (s_reserve (&value, &self->value_cap, len, 1))
+    void *value = lane->value;
+    void *headers = lane->headers;
+    if (s_reserve (&value, &lane->value_cap, len, 1) ||
+        s_reserve (&headers, &lane->header_cap, r->header_count + 2,
+                   sizeof *lane->headers)) {
+        sluice_outcome_set (out, SLUICE_RETRY, "out of memory");
         return -1;
-    self->value = value;
-    memcpy (self->value, self->prefix, self->prefix_len);
-    memcpy (self->value + self->prefix_len, r->value, r->value_len);
+    }
+    lane->value = value;
+    lane->headers = headers;
+    memcpy (lane->value, self->prefix, self->prefix_len);
+    memcpy (lane->value + self->prefix_len, r->value, r->value_len);
     //  The headers: the record's own, then ours. The record's header
     //  pointers may be passed on as they are: they are valid during this
-    //  process() call, and emit() copies everything before it returns.
-    void *headers = self->headers;
-    if (s_reserve (&headers, &self->header_cap, r->header_count + 2,
-                   sizeof *self->headers))
-        return -1;
-    self->headers = headers;
+    //  process() call, and emit copies everything before it returns.
     size_t nh = 0;
     for (size_t i = 0; i < r->header_count; i++)
-        self->headers[nh++] = r->headers[i];
-    self->headers[nh++] =
-        (sluice_header_t){"myplugin.job", self->job_id, strlen (self->job_id)};
-    self->headers[nh++] = (sluice_header_t){
+        lane->headers[nh++] = r->headers[i];
+    lane->headers[nh++] =
+        (sluice_header_t){"myplugin.job", lane->job_id, strlen (lane->job_id)};
+    lane->headers[nh++] = (sluice_header_t){
         "myplugin.version", MYPLUGIN_VERSION, strlen (MYPLUGIN_VERSION)};
     sluice_emit_t rec = {
         .key = r->key, //  keep the key: same key, same output partition
         .key_len = r->key_len,
-        .value = self->value,
+        .value = lane->value,
         .value_len = len,
-        .headers = self->headers,
+        .headers = lane->headers,
         .header_count = nh,
         .partition = -1, //  let the producer's partitioner choose
     };
-    return self->host->emit (self->ctx, &rec);
+    //  Through the call: the record goes out, and counts, with its job.
+    return sluice_emit_record (self->host, self->ctx, call, &rec, r->offset,
+                               out);
 }
 
-//  Process a batch of n records (at most --batch-size) of the current job,
+//  Process a batch of n records (at most --batch-size) of the call's job,
 //  in offset order. For each, set out[i].code; the worker has set every
 //  outcome to SLUICE_OK with an empty reason before the call, so records we
 //  do not touch are OK.
@@ -265,66 +267,76 @@ s_emit_tagged (myplugin_t *self, const sluice_record_t *r)
 //  out[0].reason): the job then fails and runs again later, on this worker
 //  or another, so anything already emitted may be emitted twice.
 static int
-s_process (void *state, const sluice_record_t *records, size_t n,
-           sluice_outcome_t *out)
+s_process (void *state, sluice_call_t *call, const sluice_record_t *records,
+           size_t n, sluice_outcome_t *out)
 {
     myplugin_t *self = state;
+    myplugin_lane_t *lane = s_lane (self, call);
     for (size_t i = 0; i < n; i++) {
         const sluice_record_t *r = &records[i];
+        //  A permanent failure: the worker copies the record as it was to
+        //  the dead-letter topic, the reason in its sluice.reason header.
         if (!r->value || r->value_len == 0) {
-            s_reject (self, &out[i], "empty value: nothing to tag");
+            sluice_outcome_set (&out[i], SLUICE_REJECT,
+                                "empty value: nothing to tag");
+            lane->rejected++;
             continue;
         }
         if (r->value_len > self->max_bytes) {
-            char why[SLUICE_REASON_MAX];
-            snprintf (why, sizeof why, "value is %zu bytes, max_bytes is %zu",
-                      r->value_len, self->max_bytes);
-            s_reject (self, &out[i], why);
+            sluice_outcome_set (&out[i], SLUICE_REJECT,
+                                "value is %zu bytes, max_bytes is %zu",
+                                r->value_len, self->max_bytes);
+            lane->rejected++;
             continue;
         }
         //  A transient failure: ask for a retry. The worker will call
-        //  process again with this record alone; here the second call
-        //  succeeds.
-        if (self->busy_on && r->offset != self->busy_offset &&
+        //  process again with this record alone, on this lane; here the
+        //  second call succeeds.
+        if (*self->busy_on && r->offset != lane->busy_offset &&
             s_contains (r->value, r->value_len, self->busy_on)) {
-            self->busy_offset = r->offset;
-            out[i].code = SLUICE_RETRY;
-            snprintf (out[i].reason, sizeof out[i].reason,
-                      "pretending the service is busy (busy_on=%s)",
-                      self->busy_on);
+            lane->busy_offset = r->offset;
+            sluice_outcome_set (&out[i], SLUICE_RETRY,
+                                "pretending the service is busy (busy_on=%s)",
+                                self->busy_on);
             continue;
         }
         //  Emit only for a record that is OK: what is emitted goes out
         //  even if the outcome later says RETRY or REJECT.
-        if (s_emit_tagged (self, r) != 0) {
+        if (s_emit_tagged (self, call, r, &out[i]) != 0) {
             out[i].code = SLUICE_RETRY;
-            snprintf (out[i].reason, sizeof out[i].reason,
-                      "could not queue the output record");
             continue;
         }
-        self->emitted++;
+        lane->emitted++;
     }
     return 0;
 }
 
 //  The job's last record was processed: flush anything batched (a plugin
-//  that buffers emits them here) and report. The job counts as done only
-//  after this returns 0 and Kafka has acknowledged everything emitted.
+//  that buffers emits them here, through the call) and report. The job
+//  counts as done only after this returns 0 and Kafka has acknowledged
+//  everything emitted.
 static int
-s_job_end (void *state, const sluice_job_t *job, char *err, size_t errlen)
+s_job_end (void *state, sluice_call_t *call, char *err, size_t errlen)
 {
     (void)err;
     (void)errlen;
     myplugin_t *self = state;
+    const sluice_job_t *job = self->host->call_job (call);
+    myplugin_lane_t *lane = s_lane (self, call);
     self->host->log (self->ctx, SLUICE_LOG_DEBUG,
-                     "myplugin job done job=%llu emitted=%zu rejected=%zu",
-                     (unsigned long long)job->job_id, self->emitted,
-                     self->rejected);
+                     "myplugin job done job=%llu lane=%u emitted=%zu "
+                     "rejected=%zu",
+                     (unsigned long long)job->job_id,
+                     (unsigned)self->host->call_lane (call), lane->emitted,
+                     lane->rejected);
     return 0;
 }
 
 //  The table the worker reads. Always use designated initializers: fields
 //  are only ever appended (minor versions), and one you leave out is NULL.
+//  The *_call hooks (ABI 1.2) take the call context; a worker before 1.2
+//  would need .process (and .job_begin, .job_end) without it, and create
+//  above refuses such a worker instead.
 static const sluice_plugin_t s_table = {
     .abi_major = SLUICE_PLUGIN_ABI_MAJOR, //  the worker checks this first
     .abi_minor = SLUICE_PLUGIN_ABI_MINOR,
@@ -332,16 +344,15 @@ static const sluice_plugin_t s_table = {
     .name = "myplugin",
     .version = MYPLUGIN_VERSION,
     .options = s_options,
-    //  Not SLUICE_PLUGIN_F_THREAD_SAFE: process changes the instance
-    //  (counts, busy_offset, scratch buffers), so the worker must never
-    //  run it on two threads at once.
-    .flags = 0,
+    //  Thread-safe: the instance is read-only after create and each lane
+    //  has its own slot, so one instance serves every lane at once.
+    .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
     .create = s_create,
-    .job_begin = s_job_begin,
-    .process = s_process,
-    .job_end = s_job_end,
     .destroy = s_destroy,
     .description = "Template: tags each value with a prefix and emits it.",
+    .job_begin_call = s_job_begin,
+    .process_call = s_process,
+    .job_end_call = s_job_end,
 };
 
 //  The one symbol the worker looks up. SLUICE_PLUGIN_EXPORT makes it

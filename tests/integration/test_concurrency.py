@@ -12,9 +12,21 @@ fixture aborts the worker if two threads are ever inside one instance.
 With --concurrency 3 the worker creates 3 instances, runs jobs in parallel
 (their begin/done intervals overlap) and never aborts. The same code
 wrongly claiming to be thread-safe (exclusive_claims_safe) is shared and
-aborts: the check is real."""
+aborts: the check is real.
+
+a_shared_instance_gets_each_calls_own_job: the call_context fixture (ABI
+1.2), one thread-safe instance on 3 lanes, learns each call's job and lane
+only from the call context, rejects (dead-letters) any record that is not
+in its call's job, and emits through the call. Each job's DONE counts its
+own records, plus the one job_end_call emits, as emitted: no emit went to
+another lane's job.
+
+fault_fails_each_jobs_first_attempt: fault's fail_attempts=1, shared by 2
+lanes, fails every job's first attempt (read from the call context) and
+passes the second."""
 import collections
 import os
+import re
 import time
 
 from harness import (BUILD, Broker, committed, consume_all, expect,
@@ -173,6 +185,90 @@ def a_worker_stopping_with_one_lane_busy_exits():
         log_note("stopped with exit %d in %.1f s" % (rc, took))
         expect(rc == 0, "the worker exits 0 after finishing its job", rc)
         expect(log_events(worker, "job done"), "it finished the job first")
+
+
+@test
+def a_shared_instance_gets_each_calls_own_job():
+    src, out, group = unique("in"), unique("out"), unique("g")
+    per = 200
+    with Broker(topics={src: PARTITIONS, out: PARTITIONS,
+                        src + ".dlq": 1}) as kafka:
+        produce(kafka, src, records(per))
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group,
+                                args=["--job-records", "50",
+                                      "--max-attempts", "1"])
+        worker = start_worker(kafka, sched.endpoint,
+                              os.path.join(FIXTURES, "call_context.so"),
+                              output_topic=out,
+                              plugin_opts={"us_per_batch": 3000},
+                              args=["--concurrency", "3", "--batch-size",
+                                    "10", "--drain"])
+        rc = sched.wait(120, watch=[worker])
+        expect(rc == 0, "the drain finishes", "exit %d" % rc)
+        expect(worker.wait(30) == 0, "the worker exits 0 after the drain")
+        expect(committed(kafka, group, src) == hwm, "committed to the end")
+        created = log_events(worker, "call_context created")
+        expect([e["lanes"] for e in created] == ["3"],
+               "one instance, told it serves 3 lanes", created)
+        dead = consume_all(kafka, src + ".dlq")
+        expect(not dead, "no record reached a call of another job",
+               [dict(r.headers or []).get("sluice.reason") for r in dead[:3]])
+        emitted, ends, lanes = collections.Counter(), {}, set()
+        for r in consume_all(kafka, out):
+            v = r.value.decode()
+            m = re.match(r"(end )?job=(\d+) lane=(\d+) (?:records|offset)="
+                         r"(\d+)$", v)
+            expect(m, "an output record the fixture wrote", v)
+            job, lane = int(m.group(2)), int(m.group(3))
+            lanes.add(lane)
+            if m.group(1):
+                ends[job] = int(m.group(4))
+            else:
+                emitted[job] += 1
+        expect(sum(emitted.values()) == PARTITIONS * per,
+               "every record was emitted once", sum(emitted.values()))
+        done = log_events(worker, "job done")
+        wrong = [e for e in done if int(e["emitted"]) !=
+                 int(e["records"]) + 1 or
+                 ends.get(int(e["job"])) != int(e["records"]) or
+                 emitted[int(e["job"])] != int(e["records"])]
+        expect(done and not wrong, "each job's DONE counts exactly the "
+               "records emitted through its calls", wrong[:3])
+        expect(lanes <= {0, 1, 2} and len(lanes) >= 2,
+               "calls came from several lanes, each below lanes", lanes)
+        log_note("call_context: %d jobs on lanes %s, up to %d at once"
+                 % (len(done), sorted(lanes), overlapping(worker)))
+
+
+@test
+def fault_fails_each_jobs_first_attempt():
+    src, out, group = unique("in"), unique("out"), unique("g")
+    with Broker(topics={src: 2, out: 2, src + ".dlq": 1}) as kafka:
+        produce(kafka, src, ((str(i), str(i), i % 2) for i in range(400)))
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group,
+                                args=["--job-records", "100",
+                                      "--max-attempts", "3"])
+        worker = start_worker(kafka, sched.endpoint, "fault",
+                              output_topic=out,
+                              plugin_opts={"fail_attempts": 1},
+                              args=["--concurrency", "2", "--drain"])
+        rc = sched.wait(120, watch=[worker])
+        expect(rc == 0, "the drain finishes", "exit %d" % rc)
+        expect(committed(kafka, group, src) == hwm, "committed to the end")
+        failed = log_events(worker, "job failed")
+        begun = log_events(worker, "job begin")
+        expect(failed and all("failing attempt 1 of job" in e["reason"]
+                              for e in failed),
+               "first attempts fail in job_begin_call", failed[:2])
+        expect(sorted(e["attempt"] for e in begun if e["attempt"] != "1")
+               == ["2"] * len(failed),
+               "each failed job passes on its second attempt",
+               [(e["job"], e["attempt"]) for e in begun])
+        keys = {r.key for r in consume_all(kafka, out)}
+        expect(len(keys) == 400, "every record reaches the output",
+               len(keys))
 
 
 if __name__ == "__main__":

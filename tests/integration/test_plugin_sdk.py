@@ -6,7 +6,8 @@ with CMake (find_package(sluice), sluice::plugin) and with one cc command
 line (pkg-config --cflags sluice-plugin). Each .so goes through the
 installed `sluice plugin check` and `sluice plugin run`. Also: the Rust
 example (examples/plugins/rust/upper.rs, built by CMake when rustc is
-found) and a plugin built at ABI 1.0 as `sluice plugin check` shows them.
+found) and plugins built at ABI 1.0 and 1.1 as `sluice plugin check` shows
+them.
 
 Needs no broker: a few seconds, the time of one CMake configure."""
 import atexit
@@ -127,6 +128,9 @@ def check_and_run_template(so):
            "emits it." in out, "check shows the description", out)
     expect("1 ok, 0 retry, 2 reject, 1 emitted" in out,
            "check ran the three records", out)
+    expect("ok: hooks: create job_begin_call process_call job_end_call "
+           "destroy" in out and "thread-safe (one instance" in out,
+           "the template uses the call context (ABI 1.2), thread-safe", out)
 
     rc, out, err = sluice("plugin", "check", so, "--plugin-opt", "colour=red")
     expect(rc == 1 and "unknown option 'colour' (myplugin accepts: prefix, "
@@ -134,8 +138,9 @@ def check_and_run_template(so):
            out + err)
     rc, out, err = sluice("plugin", "check", so, "--plugin-opt",
                           "max_bytes=lots")
-    expect(rc == 1 and "max_bytes=lots is not a whole number" in out,
-           "create's own message reaches check", out + err)
+    expect(rc == 1 and "create failed: myplugin: option max_bytes: \"lots\" "
+           "is not a whole number" in out,
+           "create's own message (from sluice/sdk.h) reaches check", out + err)
 
     records = [
         {"key": "k0", "value": "hello", "headers": {"trace": "t0"}},
@@ -190,9 +195,11 @@ def install_puts_everything_in_place():
            got)
     mode = os.stat(plugin_dir).st_mode & 0o777
     expect(mode == 0o755, "the plugin directory is 0755", oct(mode))
-    with open(HEADER, "rb") as a, \
-            open(os.path.join(p, "include", "sluice", "plugin.h"), "rb") as b:
-        expect(a.read() == b.read(), "include/sluice/plugin.h is the header")
+    for name in ("plugin.h", "sdk.h"):
+        with open(os.path.join(os.path.dirname(HEADER), name), "rb") as a, \
+                open(os.path.join(p, "include", "sluice", name), "rb") as b:
+            expect(a.read() == b.read(),
+                   "include/sluice/%s is the source's" % name)
     one("lib*/**/cmake/sluice/sluiceConfig.cmake")
     one("lib*/**/cmake/sluice/sluiceConfigVersion.cmake")
 
@@ -273,8 +280,9 @@ def template_builds_with_cmake_find_package():
 @test
 def template_plugin_runs_under_a_real_worker():
     """The template, built outside the tree against the installed SDK, run
-    by the installed sluice-worker on a real drain: OK records reach the
-    output tagged, the empty ones go to the DLQ with the plugin's reason."""
+    by the installed sluice-worker (two lanes sharing its one instance) on
+    a real drain: OK records reach the output tagged, the empty ones go to
+    the DLQ with the plugin's reason."""
     src = template_copy()
     build = os.path.join(src, "build")
     rc, out, err = sh(["cmake", "-S", src, "-B", build,
@@ -294,6 +302,8 @@ def template_plugin_runs_under_a_real_worker():
             os.path.join(prefix(), "bin", "sluice-worker"),
             "--brokers", kafka.bootstrap, "--scheduler", sched.endpoint,
             "--plugin", so, "--plugin-opt", "prefix=tag:",
+            # Thread-safe: one instance, a slot per lane (ABI 1.2).
+            "--concurrency", "2",
             "--output-topic", out_t] + kafka.daemon_props())
         rc = sched.wait(60, watch=[worker])
         expect(rc == 0, "the drain with the template plugin finishes", rc)
@@ -332,11 +342,17 @@ def template_builds_with_one_cc_line_and_pkg_config():
            out + err)
     with open(os.path.join(src, "header.cpp"), "w") as f:
         f.write("#include <sluice/plugin.h>\n"
-                "static_assert (sizeof (sluice_plugin_t) > 0, \"\");\n")
+                "#include <sluice/sdk.h>\n"
+                "static_assert (sizeof (sluice_plugin_t) > 0, \"\");\n"
+                "int f (const sluice_host_t *h, sluice_ctx_t *c);\n"
+                "int f (const sluice_host_t *h, sluice_ctx_t *c) {\n"
+                "    sluice_opts_t o = sluice_opts (h, c, \"x\", 0, 0);\n"
+                "    return (int)sluice_opt_int (&o, \"n\", 1, 0, 9);\n"
+                "}\n")
     rc, out, err = sh(["sh", "-c", "c++ $(pkg-config --cflags sluice-plugin) "
                        "-std=c++11 -Wall -Wextra -Werror -fsyntax-only "
                        "header.cpp"], cwd=src, env=env)
-    expect(rc == 0, "the header compiles as C++", out + err)
+    expect(rc == 0, "the headers (plugin.h, sdk.h) compile as C++", out + err)
     check_and_run_template(os.path.join(src, "myplugin.so"))
 
 
@@ -355,7 +371,9 @@ def rust_example_plugin_uppercases():
     rc, out, err = sh([sl, "plugin", "check", so])
     expect(rc == 0 and out.rstrip().endswith("PASS"), "check passes",
            out + err)
-    expect("ok: loaded upper_rs 1.0, ABI %d.%d" % (major, minor) in out and
+    # upper.rs declares the 1.1 tables by hand: a 1.1 plugin on this worker.
+    expect("ok: loaded upper_rs 1.0, ABI %d.1 (this sluice speaks %d.%d)"
+           % (major, major, minor) in out and
            "thread-safe (one instance" in out, "its table is read right", out)
     expect("ok: description: Uppercases each value and emits it" in out,
            "its description is shown", out)
@@ -391,7 +409,7 @@ def rust_example_plugin_uppercases():
 
 
 @test
-def plugin_built_at_abi_1_0_checks_without_description():
+def plugins_built_at_abi_1_0_and_1_1_check():
     so = os.path.join(FIXTURES, "abi_v1_0.so")
     major, minor = abi_version()
     rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check", so])
@@ -401,6 +419,14 @@ def plugin_built_at_abi_1_0_checks_without_description():
            in out, "check says which minor it was built at", out)
     expect("note: no description" in out and "TRAP" not in out,
            "no description, and nothing read past its table", out)
+    rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check",
+                       os.path.join(FIXTURES, "abi_v1_1.so")])
+    expect(rc == 0 and out.rstrip().endswith("PASS") and
+           "ABI %d.1 (this sluice speaks %d.%d)" % (major, major, minor)
+           in out and "ok: hooks: create job_begin process job_end destroy"
+           in out and "TRAP" not in out,
+           "a 1.1 plugin passes with its 1.0 hooks, nothing read past its "
+           "table", out + err)
     rc, out, err = sh([os.path.join(BIN, "sluice"), "plugin", "check",
                        os.path.join(FIXTURES, "abi_major2.so")])
     expect(rc == 1 and "ABI major 2, this worker speaks %d" % major in out,

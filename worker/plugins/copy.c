@@ -6,15 +6,16 @@
 
     A record that cannot be queued fails the batch, so the job is re-run
     (at-least-once: records already queued may be copied twice).
-*/
-#include <sluice/plugin.h>
 
-#include <stdio.h>
+    Thread-safe: one instance serves every lane, and each copy goes out
+    through the call that read it (ABI 1.2), so with that call's job.
+*/
+#include <sluice/sdk.h>
+
 #include <stdlib.h>
 
 typedef struct {
     const sluice_host_t *host;
-    sluice_ctx_t *ctx;
 } copy_t;
 
 //  Make an instance; fails if the worker has no output topic.
@@ -23,21 +24,12 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
           const sluice_option_t *options, size_t option_count, void **state,
           char *err, size_t errlen)
 {
-    (void)options;
-    (void)option_count;
-    if (!host->output_topic (ctx)) {
-        snprintf (err, errlen,
-                  "copy has no output topic to copy to: start "
-                  "the worker with --output-topic TOPIC");
-        return -1;
-    }
-    copy_t *self = calloc (1, sizeof *self);
-    if (!self) {
-        snprintf (err, errlen, "out of memory");
-        return -1;
-    }
+    sluice_opts_t o = sluice_opts (host, ctx, "copy", err, errlen);
+    sluice_opt_output (&o);
+    copy_t *self = o.failed ? NULL : calloc (1, sizeof *self);
+    if (!self)
+        return o.failed ? -1 : sluice_opts_error (&o, "out of memory");
     self->host = host;
-    self->ctx = ctx;
     *state = self;
     return 0;
 }
@@ -45,22 +37,13 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
 //  Emit each record as it came. Returns -1 (reason in out [0]) if the
 //  host could not queue one.
 static int
-s_process (void *state, const sluice_record_t *records, size_t n,
-           sluice_outcome_t *out)
+s_process (void *state, sluice_call_t *call, const sluice_record_t *records,
+           size_t n, sluice_outcome_t *out)
 {
     copy_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        const sluice_record_t *r = &records[i];
-        sluice_emit_t rec = {
-            r->key,     r->key_len,      r->value, r->value_len,
-            r->headers, r->header_count, -1};
-        if (self->host->emit (self->ctx, &rec) != 0) {
-            snprintf (out[0].reason, sizeof out[0].reason,
-                      "could not queue the copy of offset %lld",
-                      (long long)r->offset);
+    for (size_t i = 0; i < n; i++)
+        if (sluice_emit_copy (self->host, NULL, call, &records[i], &out[0]))
             return -1;
-        }
-    }
     return 0;
 }
 
@@ -80,7 +63,7 @@ static const sluice_plugin_t s_table = {
     .options = NULL,
     .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
     .create = s_create,
-    .process = s_process,
+    .process_call = s_process,
     .destroy = s_destroy,
     .description =
         "Copies every record (key, value, headers) to the output topic.",

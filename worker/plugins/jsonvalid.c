@@ -6,17 +6,16 @@
 
         sluice-worker --plugin build/plugins/jsonvalid.so [--output-topic OUT]
 
-    Thread-safe: jansson keeps no mutable global state for decoding.
+    Thread-safe: jansson keeps no mutable global state for decoding, and
+    copies go out through the call that read them (ABI 1.2).
 */
-#include <sluice/plugin.h>
+#include <sluice/sdk.h>
 
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct {
     const sluice_host_t *host;
-    sluice_ctx_t *ctx;
     int emit; //  copy valid records: there is an output topic
 } jsonvalid_t;
 
@@ -26,36 +25,34 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
           const sluice_option_t *options, size_t option_count, void **state,
           char *err, size_t errlen)
 {
-    (void)options;
-    (void)option_count;
     jsonvalid_t *self = calloc (1, sizeof *self);
     if (!self) {
-        snprintf (err, errlen, "out of memory");
+        snprintf (err, errlen, "jsonvalid: out of memory");
         return -1;
     }
     self->host = host;
-    self->ctx = ctx;
     self->emit = host->output_topic (ctx) != NULL;
     *state = self;
     return 0;
 }
 
-//  Parse one value as a whole JSON document. Returns 0, or -1 with
-//  jansson's error written into reason.
+//  Parse one value as a whole JSON document. Returns 0, or -1 with the
+//  outcome set to REJECT with jansson's error.
 static int
-s_validate (const sluice_record_t *r, char *reason, size_t size)
+s_validate (const sluice_record_t *r, sluice_outcome_t *out)
 {
     if (!r->value) {
-        snprintf (reason, size,
-                  "invalid JSON: the record has no value "
-                  "(tombstone)");
+        sluice_outcome_set (out, SLUICE_REJECT,
+                            "invalid JSON: the record has no value "
+                            "(tombstone)");
         return -1;
     }
     json_error_t error;
     json_t *json = json_loadb (r->value, r->value_len, JSON_DECODE_ANY, &error);
     if (!json) {
-        snprintf (reason, size, "invalid JSON at line %d column %d: %s",
-                  error.line, error.column, error.text);
+        sluice_outcome_set (out, SLUICE_REJECT,
+                            "invalid JSON at line %d column %d: %s", error.line,
+                            error.column, error.text);
         return -1;
     }
     json_decref (json);
@@ -65,28 +62,14 @@ s_validate (const sluice_record_t *r, char *reason, size_t size)
 //  Reject invalid records; copy valid ones if there is an output topic.
 //  Returns -1 (reason in out [0]) if a copy could not be queued.
 static int
-s_process (void *state, const sluice_record_t *records, size_t n,
-           sluice_outcome_t *out)
+s_process (void *state, sluice_call_t *call, const sluice_record_t *records,
+           size_t n, sluice_outcome_t *out)
 {
     jsonvalid_t *self = state;
-    for (size_t i = 0; i < n; i++) {
-        const sluice_record_t *r = &records[i];
-        if (s_validate (r, out[i].reason, sizeof out[i].reason) != 0) {
-            out[i].code = SLUICE_REJECT;
-            continue;
-        }
-        if (!self->emit)
-            continue;
-        sluice_emit_t rec = {
-            r->key,     r->key_len,      r->value, r->value_len,
-            r->headers, r->header_count, -1};
-        if (self->host->emit (self->ctx, &rec) != 0) {
-            snprintf (out[0].reason, sizeof out[0].reason,
-                      "could not queue the copy of offset %lld",
-                      (long long)r->offset);
+    for (size_t i = 0; i < n; i++)
+        if (s_validate (&records[i], &out[i]) == 0 && self->emit &&
+            sluice_emit_copy (self->host, NULL, call, &records[i], &out[0]))
             return -1;
-        }
-    }
     return 0;
 }
 
@@ -106,7 +89,7 @@ static const sluice_plugin_t s_table = {
     .options = NULL,
     .flags = SLUICE_PLUGIN_F_THREAD_SAFE,
     .create = s_create,
-    .process = s_process,
+    .process_call = s_process,
     .destroy = s_destroy,
     .description =
         "Dead-letters values that are not one JSON document; copies the rest.",

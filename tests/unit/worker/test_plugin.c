@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,8 +112,8 @@ s_load (const char *path, const sluice_option_t *opts, size_t n,
         const char *topic, capture_t *cap)
 {
     char err[512] = "";
-    wrk_plugin_t *p =
-        wrk_plugin_new (path, opts, n, topic, s_capture, cap, err, sizeof err);
+    wrk_plugin_t *p = wrk_plugin_new (path, opts, n, topic, 1, s_capture, cap,
+                                      err, sizeof err);
     cr_assert_not_null (p, "%s: %s", path, err);
     return p;
 }
@@ -124,8 +125,8 @@ s_refused (const char *path, const sluice_option_t *opts, size_t n,
 {
     char err[512] = "";
     capture_t cap = {0};
-    wrk_plugin_t *p =
-        wrk_plugin_new (path, opts, n, topic, s_capture, &cap, err, sizeof err);
+    wrk_plugin_t *p = wrk_plugin_new (path, opts, n, topic, 1, s_capture, &cap,
+                                      err, sizeof err);
     cr_assert_null (p, "%s loaded, expected: %s", path, expect);
     cr_expect (strstr (err, expect), "error \"%s\" lacks \"%s\"", err, expect);
     cr_expect_null (strchr (err, '\n'), "error is not one line: %s", err);
@@ -341,7 +342,7 @@ Test (refuse, unknown_option_lists_the_accepted_ones)
                "unknown option 'speed' (sleep accepts: us_per_record)");
     sluice_option_t fopts[] = {OPT ("crash", "x")};
     s_refused (PLUGIN ("fault"), fopts, 1, NULL,
-               "fault accepts: crash_on, hang_on, reject_on");
+               "fault accepts: crash_on, hang_on, reject_on, fail_attempts");
 }
 
 Test (refuse, create_failing)
@@ -357,7 +358,7 @@ Test (refuse, create_failing)
 Test (refuse, copy_without_output_topic)
 {
     s_refused (PLUGIN ("copy"), NULL, 0, NULL,
-               "create failed: copy has no output topic");
+               "create failed: copy: no output topic to emit to");
     s_refused (PLUGIN ("copy"), NULL, 0, "", "--output-topic TOPIC");
 }
 
@@ -365,13 +366,20 @@ Test (refuse, sleep_with_bad_values)
 {
     sluice_option_t word[] = {OPT ("us_per_record", "abc")};
     s_refused (PLUGIN ("sleep"), word, 1, NULL,
-               "us_per_record=abc is not a whole number of microseconds");
+               "create failed: sleep: option us_per_record: \"abc\" is not a "
+               "whole number");
     sluice_option_t negative[] = {OPT ("us_per_record", "-5")};
-    s_refused (PLUGIN ("sleep"), negative, 1, NULL, "us_per_record=-5 is not");
+    s_refused (PLUGIN ("sleep"), negative, 1, NULL,
+               "sleep: option us_per_record: \"-5\" is less than 0");
     sluice_option_t empty[] = {OPT ("us_per_record", "")};
-    s_refused (PLUGIN ("sleep"), empty, 1, NULL, "us_per_record= is not");
+    s_refused (PLUGIN ("sleep"), empty, 1, NULL,
+               "sleep: option us_per_record: \"\" is not a whole number");
     sluice_option_t huge[] = {OPT ("us_per_record", "99999999999999999999999")};
-    s_refused (PLUGIN ("sleep"), huge, 1, NULL, "more than an hour");
+    s_refused (PLUGIN ("sleep"), huge, 1, NULL,
+               "sleep: option us_per_record: \"99999999999999999999999\" is "
+               "more than 3600000000");
+    sluice_option_t hour[] = {OPT ("us_per_record", "3600000001")};
+    s_refused (PLUGIN ("sleep"), hour, 1, NULL, "is more than 3600000000");
 }
 
 //  --- ABI versions: major refused, minor append-only ---------------------
@@ -430,6 +438,320 @@ Test (abi, newer_major_is_refused)
     //  Its table is two fields long: only abi_major may be read.
     s_refused (FIXTURE ("abi_major2"), NULL, 0, NULL,
                "ABI major 2, this worker speaks 1");
+}
+
+Test (abi, plugin_built_at_1_1_loads_and_runs)
+{
+    //  Built with a frozen copy of the 1.1 header: its table ends before
+    //  the *_call hooks, and what follows it in memory are traps.
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("abi_v1_1"), NULL, 0, "out", &cap);
+    cr_expect_eq (wrk_plugin_abi_minor (p), 1);
+    cr_expect_str_eq (wrk_plugin_description (p), "built at ABI 1.1");
+    char hooks[256];
+    cr_expect_str_eq (wrk_plugin_hooks (p, hooks, sizeof hooks),
+                      "create job_begin process job_end destroy");
+    sluice_job_t job = {"in", 0, 0, 2, 1, 7};
+    char err[256] = "";
+    cr_assert_eq (wrk_plugin_job_begin (p, &job, err, sizeof err), 0, "%s",
+                  err);
+    sluice_record_t recs[2] = {s_record (0, "a"), s_record (1, "bc")};
+    sluice_outcome_t out[2];
+    cr_assert_eq (wrk_plugin_process (p, recs, 2, out), 0, "%s", out[0].reason);
+    cr_expect_eq (out[0].code, SLUICE_OK, "%s", out[0].reason);
+    cr_expect_eq (wrk_plugin_job_end (p, &job, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (cap.n, 2);
+    cr_expect_str_eq (cap.recs[0].value, "abi_v1_1:a");
+    cr_expect_str_eq (cap.recs[1].value, "abi_v1_1:bc");
+    wrk_plugin_destroy (&p);
+}
+
+Test (abi, older_hooks_of_a_1_0_plugin_are_the_ones_called)
+{
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("abi_v1_0"), NULL, 0, NULL, &cap);
+    char hooks[256];
+    cr_expect_str_eq (wrk_plugin_hooks (p, hooks, sizeof hooks),
+                      "job_begin process job_end");
+    wrk_plugin_destroy (&p);
+}
+
+Test (abi, a_shared_1_1_instance_emits_for_the_lane_that_calls)
+{
+    //  A 1.1 plugin emits through its one ctx: the record goes to the lane
+    //  whose hook is running, not to the lane that created the instance.
+    capture_t cap0 = {0}, cap1 = {0};
+    char err[256] = "";
+    wrk_plugin_t *p0 = wrk_plugin_new (FIXTURE ("abi_v1_1"), NULL, 0, "out", 2,
+                                       s_capture, &cap0, err, sizeof err);
+    cr_assert_not_null (p0, "%s", err);
+    wrk_plugin_t *p1 = wrk_plugin_share (p0, s_capture, &cap1, err, sizeof err);
+    cr_assert_not_null (p1, "%s", err);
+    sluice_record_t rec = s_record (0, "x");
+    sluice_outcome_t out[1];
+    cr_assert_eq (wrk_plugin_process (p1, &rec, 1, out), 0);
+    cr_expect_eq (cap0.n, 0, "lane 1's emit went to lane 0");
+    cr_assert_eq (cap1.n, 1);
+    cr_expect_str_eq (cap1.recs[0].value, "abi_v1_1:x");
+    cr_assert_eq (wrk_plugin_process (p0, &rec, 1, out), 0);
+    cr_expect_eq (cap0.n, 1);
+    cr_expect_eq (cap1.n, 1);
+    //  Handles go in any order; the instance lives until the last.
+    wrk_plugin_destroy (&p0);
+    cr_assert_eq (wrk_plugin_process (p1, &rec, 1, out), 0);
+    cr_expect_eq (cap1.n, 2);
+    wrk_plugin_destroy (&p1);
+    cr_expect_null (p1);
+}
+
+//  --- the call context (ABI 1.2) ------------------------------------------
+
+Test (call, a_thread_safe_instance_serves_the_lanes_asked_for)
+{
+    capture_t cap = {0};
+    char err[256] = "";
+    wrk_plugin_t *p[3];
+    p[0] = wrk_plugin_new (FIXTURE ("call_context"), NULL, 0, "out", 3,
+                           s_capture, &cap, err, sizeof err);
+    cr_assert_not_null (p[0], "%s", err);
+    for (int i = 1; i < 3; i++) {
+        p[i] = wrk_plugin_share (p[0], s_capture, &cap, err, sizeof err);
+        cr_assert_not_null (p[i], "%s", err);
+    }
+    for (uint32_t i = 0; i < 3; i++) {
+        cr_expect_eq (wrk_plugin_lane (p[i]), i);
+        cr_expect_eq (wrk_plugin_lanes (p[i]), 3);
+    }
+    cr_expect_null (wrk_plugin_share (p[0], s_capture, &cap, err, sizeof err));
+    cr_expect (strstr (err, "serves 3 lane(s), all taken"), "%s", err);
+    char hooks[256];
+    cr_expect_str_eq (wrk_plugin_hooks (p[1], hooks, sizeof hooks),
+                      "create job_begin_call process_call job_end_call "
+                      "destroy");
+    for (int i = 0; i < 3; i++)
+        wrk_plugin_destroy (&p[i]);
+
+    //  A plugin that is not thread-safe: one lane per instance.
+    p[0] = wrk_plugin_new (FIXTURE ("probe"), NULL, 0, NULL, 3, s_capture, &cap,
+                           err, sizeof err);
+    cr_assert_not_null (p[0], "%s", err);
+    cr_expect_eq (wrk_plugin_lanes (p[0]), 1);
+    cr_expect_null (wrk_plugin_share (p[0], s_capture, &cap, err, sizeof err));
+    wrk_plugin_destroy (&p[0]);
+}
+
+Test (call, the_plugin_gets_its_job_and_lane_and_emits_for_them)
+{
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (FIXTURE ("call_context"), NULL, 0, "out", &cap);
+    sluice_job_t job = {"in", 0, 10, 20, 2, 77};
+    char err[256] = "";
+    cr_assert_eq (wrk_plugin_job_begin (p, &job, err, sizeof err), 0, "%s",
+                  err);
+    sluice_record_t recs[3] = {s_record (10, "a"), s_record (11, "b"),
+                               s_record (25, "c")};
+    sluice_outcome_t out[3];
+    cr_assert_eq (wrk_plugin_process (p, recs, 3, out), 0);
+    cr_expect_eq (out[0].code, SLUICE_OK, "%s", out[0].reason);
+    cr_expect_eq (out[1].code, SLUICE_OK, "%s", out[1].reason);
+    cr_expect_eq (out[2].code, SLUICE_REJECT);
+    cr_expect (strstr (out[2].reason, "outside the job's range"), "%s",
+               out[2].reason);
+    cr_expect_eq (wrk_plugin_job_end (p, &job, err, sizeof err), 0, "%s", err);
+    cr_assert_eq (cap.n, 3);
+    cr_expect_str_eq (cap.recs[0].value, "job=77 lane=0 offset=10");
+    cr_expect_str_eq (cap.recs[0].key, "k10");
+    cr_expect_str_eq (cap.recs[1].value, "job=77 lane=0 offset=11");
+    cr_expect_str_eq (cap.recs[2].value, "end job=77 lane=0 records=2");
+    wrk_plugin_destroy (&p);
+}
+
+//  One lane's run for the concurrent test: a handle, the jobs it runs and
+//  what arrived at its emit function.
+typedef struct {
+    wrk_plugin_t *plugin;
+    uint32_t lane;
+    size_t emitted, misrouted, failed;
+    char first_problem[SLUICE_REASON_MAX + 64];
+} lane_run_t;
+
+#define S_LANES   4
+#define S_JOBS    25
+#define S_BATCHES 4
+#define S_BATCH   8
+
+//  A lane's emit function: every record must be of a job of this lane
+//  (job id / 1000 == lane + 1) and say this lane.
+static int
+s_lane_capture (void *arg, const sluice_emit_t *r)
+{
+    lane_run_t *run = arg;
+    char text[128];
+    s_copy (text, sizeof text, r->value, r->value_len);
+    const char *p = strncmp (text, "end ", 4) == 0 ? text + 4 : text;
+    unsigned long long job = 0;
+    unsigned lane = 0;
+    if (sscanf (p, "job=%llu lane=%u", &job, &lane) != 2 || lane != run->lane ||
+        job / 1000 != run->lane + 1) {
+        if (!run->misrouted++)
+            snprintf (run->first_problem, sizeof run->first_problem,
+                      "lane %u got \"%s\"", (unsigned)run->lane, text);
+    }
+    run->emitted++;
+    return 0;
+}
+
+//  Note a failure of the lane's run (the first one's text is kept).
+static void
+s_lane_failed (lane_run_t *run, const char *what)
+{
+    if (!run->failed++)
+        snprintf (run->first_problem, sizeof run->first_problem, "%s", what);
+}
+
+//  Run S_JOBS jobs of S_BATCHES batches on the lane's handle.
+static void *
+s_lane_thread (void *arg)
+{
+    lane_run_t *run = arg;
+    char topic[16], err[256];
+    snprintf (topic, sizeof topic, "t%u", (unsigned)run->lane);
+    for (int64_t j = 0; j < S_JOBS; j++) {
+        int64_t start = j * 100;
+        sluice_job_t job = {topic, (int32_t)run->lane,
+                            start, start + S_BATCHES * S_BATCH,
+                            1,     (run->lane + 1) * 1000 + (uint64_t)j};
+        if (wrk_plugin_job_begin (run->plugin, &job, err, sizeof err) != 0)
+            s_lane_failed (run, err);
+        for (int64_t b = 0; b < S_BATCHES; b++) {
+            sluice_record_t recs[S_BATCH];
+            sluice_outcome_t out[S_BATCH];
+            for (int64_t i = 0; i < S_BATCH; i++)
+                recs[i] = (sluice_record_t){topic,
+                                            (int32_t)run->lane,
+                                            start + b * S_BATCH + i,
+                                            -1,
+                                            NULL,
+                                            0,
+                                            "v",
+                                            1,
+                                            NULL,
+                                            0};
+            if (wrk_plugin_process (run->plugin, recs, S_BATCH, out) != 0)
+                s_lane_failed (run, out[0].reason);
+            for (int i = 0; i < S_BATCH; i++)
+                if (out[i].code != SLUICE_OK)
+                    s_lane_failed (run, out[i].reason);
+        }
+        if (wrk_plugin_job_end (run->plugin, &job, err, sizeof err) != 0)
+            s_lane_failed (run, err);
+    }
+    return NULL;
+}
+
+Test (call, every_lane_of_a_shared_instance_sees_its_own_job)
+{
+    //  Four threads share one instance, each running its own jobs on its
+    //  own lane; the plugin checks each record against the call's job and
+    //  its lane's slot, and the emits must reach the right lane's emit
+    //  function.
+    lane_run_t runs[S_LANES];
+    memset (runs, 0, sizeof runs);
+    sluice_option_t opts[] = {OPT ("us_per_batch", "200")};
+    char err[256] = "";
+    runs[0].plugin =
+        wrk_plugin_new (FIXTURE ("call_context"), opts, 1, "out", S_LANES,
+                        s_lane_capture, &runs[0], err, sizeof err);
+    cr_assert_not_null (runs[0].plugin, "%s", err);
+    for (uint32_t l = 1; l < S_LANES; l++) {
+        runs[l].plugin = wrk_plugin_share (runs[0].plugin, s_lane_capture,
+                                           &runs[l], err, sizeof err);
+        cr_assert_not_null (runs[l].plugin, "%s", err);
+    }
+    pthread_t threads[S_LANES];
+    for (uint32_t l = 0; l < S_LANES; l++) {
+        runs[l].lane = l;
+        cr_assert_eq (
+            pthread_create (&threads[l], NULL, s_lane_thread, &runs[l]), 0);
+    }
+    for (uint32_t l = 0; l < S_LANES; l++)
+        pthread_join (threads[l], NULL);
+    for (uint32_t l = 0; l < S_LANES; l++) {
+        cr_expect_eq (runs[l].failed, 0, "lane %u: %s", (unsigned)l,
+                      runs[l].first_problem);
+        cr_expect_eq (runs[l].misrouted, 0, "lane %u: %s", (unsigned)l,
+                      runs[l].first_problem);
+        cr_expect_eq (runs[l].emitted, S_JOBS * (S_BATCHES * S_BATCH + 1),
+                      "lane %u", (unsigned)l);
+        wrk_plugin_destroy (&runs[l].plugin);
+    }
+}
+
+//  Run one job of one batch on a handle (for the relay test's lane 1).
+static void *
+s_one_batch (void *arg)
+{
+    wrk_plugin_t *p = arg;
+    sluice_job_t job = {"in", 0, 0, 1, 1, 2000 + wrk_plugin_lane (p)};
+    char err[256];
+    wrk_plugin_job_begin (p, &job, err, sizeof err);
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    wrk_plugin_process (p, &rec, 1, out);
+    return NULL;
+}
+
+Test (call, an_emit_made_on_another_thread_goes_to_the_calls_lane)
+{
+    //  Lane 0's process waits while lane 1, on its own thread, emits
+    //  through lane 0's call (a plugin batching across lanes would): the
+    //  record belongs to lane 0's job.
+    capture_t cap0 = {0}, cap1 = {0};
+    sluice_option_t opts[] = {OPT ("mode", "relay")};
+    char err[256] = "";
+    wrk_plugin_t *p0 = wrk_plugin_new (FIXTURE ("call_context"), opts, 1, "out",
+                                       2, s_capture, &cap0, err, sizeof err);
+    cr_assert_not_null (p0, "%s", err);
+    wrk_plugin_t *p1 = wrk_plugin_share (p0, s_capture, &cap1, err, sizeof err);
+    cr_assert_not_null (p1, "%s", err);
+    pthread_t t0, t1;
+    cr_assert_eq (pthread_create (&t0, NULL, s_one_batch, p0), 0);
+    cr_assert_eq (pthread_create (&t1, NULL, s_one_batch, p1), 0);
+    pthread_join (t0, NULL);
+    pthread_join (t1, NULL);
+    cr_assert_eq (cap0.n, 2, "lane 0 got %zu records", cap0.n);
+    cr_expect_str_eq (cap0.recs[0].value, "relayed by lane 1");
+    cr_expect_str_eq (cap0.recs[1].value, "job=2000 lane=0 offset=0");
+    cr_assert_eq (cap1.n, 1, "lane 1 got %zu records", cap1.n);
+    cr_expect_str_eq (cap1.recs[0].value, "job=2001 lane=1 offset=0");
+    wrk_plugin_destroy (&p1);
+    wrk_plugin_destroy (&p0);
+}
+
+Test (call, an_emit_through_a_call_whose_hook_returned_is_refused)
+{
+    //  mode=late: each process first emits through the call the previous
+    //  process was given. Lane 1's emit through lane 0's finished call is
+    //  refused (lane 0 may be on another job by then).
+    capture_t cap0 = {0}, cap1 = {0};
+    sluice_option_t opts[] = {OPT ("mode", "late")};
+    char err[256] = "";
+    wrk_plugin_t *p0 = wrk_plugin_new (FIXTURE ("call_context"), opts, 1, "out",
+                                       2, s_capture, &cap0, err, sizeof err);
+    cr_assert_not_null (p0, "%s", err);
+    wrk_plugin_t *p1 = wrk_plugin_share (p0, s_capture, &cap1, err, sizeof err);
+    cr_assert_not_null (p1, "%s", err);
+    s_one_batch (p0);
+    sluice_job_t job = {"in", 0, 0, 1, 1, 2001};
+    cr_assert_eq (wrk_plugin_job_begin (p1, &job, err, sizeof err), 0);
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    cr_assert_eq (wrk_plugin_process (p1, &rec, 1, out), 0);
+    cr_expect_eq (out[0].code, SLUICE_REJECT);
+    cr_expect_str_eq (out[0].reason, "late emit refused");
+    cr_expect_eq (cap0.n, 1, "only lane 0's own record");
+    wrk_plugin_destroy (&p1);
+    wrk_plugin_destroy (&p0);
 }
 
 //  --- the host table ---------------------------------------------------------
@@ -635,8 +957,29 @@ Test (copy, failed_emit_fails_the_batch)
     sluice_record_t rec = s_record (5, "x");
     sluice_outcome_t out[1];
     cr_expect_eq (wrk_plugin_process (p, &rec, 1, out), -1);
-    cr_expect_str_eq (out[0].reason, "could not queue the copy of offset 5");
+    cr_expect_str_eq (out[0].reason,
+                      "could not queue the output record for offset 5");
     wrk_plugin_destroy (&p);
+}
+
+Test (copy, copies_go_out_with_the_lane_that_read_them)
+{
+    //  One instance, two lanes: each copy goes to the emit function of the
+    //  lane whose call read the record (ABI 1.2).
+    capture_t cap0 = {0}, cap1 = {0};
+    char err[256] = "";
+    wrk_plugin_t *p0 = wrk_plugin_new (PLUGIN ("copy"), NULL, 0, "out", 2,
+                                       s_capture, &cap0, err, sizeof err);
+    cr_assert_not_null (p0, "%s", err);
+    wrk_plugin_t *p1 = wrk_plugin_share (p0, s_capture, &cap1, err, sizeof err);
+    cr_assert_not_null (p1, "%s", err);
+    sluice_record_t rec = s_record (3, "x");
+    sluice_outcome_t out[1];
+    cr_assert_eq (wrk_plugin_process (p1, &rec, 1, out), 0);
+    cr_expect_eq (cap0.n, 0);
+    cr_expect_eq (cap1.n, 1);
+    wrk_plugin_destroy (&p0);
+    wrk_plugin_destroy (&p1);
 }
 
 Test (jsonvalid, rejects_invalid_json_with_the_parser_error)
@@ -719,6 +1062,32 @@ Test (fault, empty_options_never_fire)
     wrk_plugin_destroy (&p);
 }
 
+Test (fault, fail_attempts_fails_a_jobs_first_attempts)
+{
+    sluice_option_t opts[] = {OPT ("fail_attempts", "2")};
+    capture_t cap = {0};
+    wrk_plugin_t *p = s_load (PLUGIN ("fault"), opts, 1, "out", &cap);
+    char err[256] = "";
+    for (uint32_t attempt = 1; attempt <= 3; attempt++) {
+        sluice_job_t job = {"in", 0, 0, 10, attempt, 42};
+        int rc = wrk_plugin_job_begin (p, &job, err, sizeof err);
+        cr_expect_eq (rc, attempt <= 2 ? -1 : 0, "attempt %u", attempt);
+        if (attempt == 2)
+            cr_expect_str_eq (err, "plugin fault: job_begin_call failed: "
+                                   "fault: failing attempt 2 of job 42 "
+                                   "(fail_attempts=2)");
+    }
+    sluice_record_t rec = s_record (0, "a");
+    sluice_outcome_t out[1];
+    cr_expect_eq (wrk_plugin_process (p, &rec, 1, out), 0);
+    cr_expect_eq (cap.n, 1, "the third attempt runs and copies");
+    wrk_plugin_destroy (&p);
+
+    sluice_option_t bad[] = {OPT ("fail_attempts", "many")};
+    s_refused (PLUGIN ("fault"), bad, 1, NULL,
+               "fault: option fail_attempts: \"many\" is not a whole number");
+}
+
 Test (fault, crash_on_aborts, .signal = SIGABRT)
 {
     sluice_option_t opts[] = {OPT ("crash_on", "BOOM")};
@@ -740,7 +1109,7 @@ Test (fault, hang_on_never_returns)
         sluice_option_t opts[] = {OPT ("hang_on", "STUCK")};
         capture_t cap = {0};
         char err[512];
-        wrk_plugin_t *p = wrk_plugin_new (PLUGIN ("fault"), opts, 1, NULL,
+        wrk_plugin_t *p = wrk_plugin_new (PLUGIN ("fault"), opts, 1, NULL, 1,
                                           s_capture, &cap, err, sizeof err);
         if (!p)
             _exit (2);

@@ -24,6 +24,9 @@
     Minor versions:
         1.0  the tables as first published
         1.1  sluice_plugin_t.description
+        1.2  a per-call context: sluice_plugin_t.job_begin_call,
+             process_call and job_end_call, which take a sluice_call_t;
+             sluice_host_t.call_job, call_lane, call_emit and lanes
 
     The worker reaches the plugin only through this table; the plugin reaches
     the worker only through the sluice_host_t table passed to create(), so a
@@ -35,6 +38,14 @@
     SLUICE_PLUGIN_F_THREAD_SAFE:
 
         create -> { job_begin -> process* -> job_end }* -> destroy
+
+    From 1.2 each of the three job hooks has a variant that takes a
+    sluice_call_t (in place of the job): the call context, owned by the
+    worker, which says for which job and on which lane (executor thread)
+    the call runs, and emits for that job (host->call_emit). With it a
+   thread-safe instance, which several lanes call at once, needs no thread-local
+   state to know on whose behalf it runs, as a Redis module's every call gets
+   its RedisModuleCtx.
 
     A job counts as done only after job_end returns 0 and everything the
     plugin emitted has been acknowledged by Kafka. docs/PLUGINS.md is the
@@ -70,7 +81,7 @@ extern "C" {
 #endif
 
 #define SLUICE_PLUGIN_ABI_MAJOR 1
-#define SLUICE_PLUGIN_ABI_MINOR 1
+#define SLUICE_PLUGIN_ABI_MINOR 2
 #define SLUICE_PLUGIN_ENTRY     "sluice_plugin_entry"
 #define SLUICE_PLUGIN_EXPORT    __attribute__ ((visibility ("default")))
 
@@ -162,11 +173,17 @@ typedef struct {
 
 typedef struct sluice_ctx sluice_ctx_t; /* opaque, owned by the host       */
 
+/*  One call of a *_call hook (ABI 1.2): opaque, owned by the host, valid
+    until that hook returns. Read it with host->call_job and call_lane;
+    emit for its job with host->call_emit. Calls through one sluice_call_t
+    must not overlap, but may come from another thread the hook waits for. */
+typedef struct sluice_call sluice_call_t;
+
 /*  Services the worker offers to a plugin. Append-only, like the plugin
     table: `size` is sizeof (sluice_host_t) of the worker's build, so a
     plugin checks that size covers a field added after minor 0 before it
     uses it, e.g. host->size >= offsetof (sluice_host_t, field) + sizeof
-    (host->field). Every field below is in 1.0.                           */
+    (host->field). Fields are in 1.0 unless marked otherwise.            */
 typedef struct {
     uint32_t abi_major;
     uint32_t abi_minor;
@@ -183,9 +200,31 @@ typedef struct {
     /*  The output topic (--output-topic), or NULL if there is none: emit()
         then fails, so a plugin that must emit refuses to be created.    */
     const char *(*output_topic) (sluice_ctx_t *ctx);
+
+    /*  --- 1.2: the call context ------------------------------------------
+        A worker calls the *_call hooks only if it has these fields, so a
+        *_call hook uses them without a size check; create() checks
+        host->size before it calls lanes().                              */
+
+    /*  The job the call runs for: topic, partition, range, attempt, job
+        id. Valid until the hook returns.                                */
+    const sluice_job_t *(*call_job) (sluice_call_t *call);
+    /*  The lane the call runs on, from 0 to lanes (ctx) - 1. A lane runs
+        one job at a time, so state kept per lane needs no lock.         */
+    uint32_t (*call_lane) (sluice_call_t *call);
+    /*  emit() for the call's job: the record goes out, and is counted,
+        with that job, and a record that cannot be queued fails that job,
+        whichever thread calls. Returns 0, or -1 as emit(), and also if
+        the hook the call was passed to has returned.                    */
+    int (*call_emit) (sluice_call_t *call, const sluice_emit_t *record);
+    /*  How many lanes may call this instance at once, fixed from create
+        on: --concurrency for a SLUICE_PLUGIN_F_THREAD_SAFE plugin (one
+        instance for all lanes), 1 for any other (an instance per lane).  */
+    uint32_t (*lanes) (sluice_ctx_t *ctx);
 } sluice_host_t;
 
-/*  The table a plugin exports. Any hook but process may be NULL.         */
+/*  The table a plugin exports. Any hook may be NULL but one of process
+    and process_call (1.2).                                               */
 typedef struct {
     uint32_t abi_major; /* SLUICE_PLUGIN_ABI_MAJOR: read before all else   */
     uint32_t abi_minor; /* SLUICE_PLUGIN_ABI_MINOR the plugin was built at */
@@ -222,6 +261,22 @@ typedef struct {
     /*  One line saying what the plugin does, shown by `sluice plugin
         check`; NULL: none. A plugin built at 1.0 reads as NULL.          */
     const char *description;
+
+    /*  --- 1.2 ------------------------------------------------------------ */
+
+    /*  job_begin, process and job_end with the call context: the job and
+        lane they run for and emits for that job (see sluice_host_t, 1.2).
+        Where one is set the worker calls it instead of the 1.0 hook of the
+        same name, with the same contract; set either, both, or a mix. A
+        worker before 1.2 ignores these: a plugin that must run there sets
+        process too (and checks host->size in create).                   */
+    int (*job_begin_call) (void *state, sluice_call_t *call, char *err,
+                           size_t errlen);
+    int (*process_call) (void *state, sluice_call_t *call,
+                         const sluice_record_t *records, size_t n,
+                         sluice_outcome_t *out);
+    int (*job_end_call) (void *state, sluice_call_t *call, char *err,
+                         size_t errlen);
 } sluice_plugin_t;
 
 typedef const sluice_plugin_t *(*sluice_plugin_entry_fn) (void);
