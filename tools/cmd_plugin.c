@@ -7,7 +7,7 @@
 
     `run` feeds records from a file or stdin to the plugin exactly as a
     worker would (one job, batches of --batch-size, per-record retries with
-    the same limit and backoff, then rejection: wrk_plugin_run_batch is the
+    the same limit and backoff, then rejection: wrk_batch_run is the
     worker's own code) and prints, one JSON object per line on
     stdout, what the plugin emitted, rejected and retried; a summary goes
     to stderr. Input, one record per line: with --format json (default)
@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include "sl_flags.h"
 #include "sluice_cmds.h"
+#include "wrk_batch.h"
 #include "wrk_plugin.h"
 
 #define PROG_RUN   "sluice plugin run"
@@ -287,7 +288,7 @@ s_on_retry (void *arg, size_t i, int64_t round)
 }
 
 //  Run the plugin over a batch (offsets first..first+n) as a worker does
-//  (wrk_plugin_run_batch: retries with the same backoff), printing each
+//  (wrk_batch_run: retries with the same backoff), printing each
 //  retry and reject. Counts into the totals. Returns 0 or -1 (batch
 //  failed).
 static int
@@ -297,8 +298,8 @@ s_run_batch (wrk_plugin_t *plugin, s_run_t *run, sluice_record_t *recs,
 {
     s_batch_t b = {recs, outs};
     int64_t plugin_ns = 0;
-    if (wrk_plugin_run_batch (plugin, recs, n, outs, retries, s_on_retry, &b,
-                              retried, &plugin_ns) != 0) {
+    if (wrk_batch_run (plugin, recs, n, outs, retries, s_on_retry, &b, retried,
+                       &plugin_ns) != 0) {
         json_t *obj = json_object ();
         json_object_set_new (obj, "batch_failed",
                              json_integer (recs[0].offset));
@@ -314,7 +315,7 @@ s_run_batch (wrk_plugin_t *plugin, s_run_t *run, sluice_record_t *recs,
         json_object_set_new (obj, "reject", json_integer (recs[i].offset));
         char reason[SLUICE_REASON_MAX + 64];
         json_object_set_new (obj, "reason",
-                             json_string (wrk_plugin_reject_reason (
+                             json_string (wrk_batch_reject_reason (
                                  &outs[i], reason, sizeof reason)));
         s_print (obj);
     }

@@ -1,5 +1,6 @@
 /*  wrk_exec - the worker's executor. See wrk_exec.h.                    */
 #include "wrk_exec.h"
+#include "wrk_batch.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -874,9 +875,9 @@ static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     s_build_records (self, job, n);
-    if (wrk_plugin_run_batch (
-            self->plugin, self->recs, n, self->outs, self->cfg->record_retries,
-            NULL, NULL, &self->tally->retried, &self->tally->plugin_ns) != 0) {
+    if (wrk_batch_run (self->plugin, self->recs, n, self->outs,
+                       self->cfg->record_retries, NULL, NULL,
+                       &self->tally->retried, &self->tally->plugin_ns) != 0) {
         snprintf (self->tally->error, sizeof self->tally->error,
                   "plugin failed the batch: %s", self->outs[0].reason);
         return -1;
@@ -886,7 +887,7 @@ s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
         if (self->outs[i].code == SLUICE_OK)
             continue;
         char reason[SLUICE_REASON_MAX + 64];
-        wrk_plugin_reject_reason (&self->outs[i], reason, sizeof reason);
+        wrk_batch_reject_reason (&self->outs[i], reason, sizeof reason);
         if (s_dead_letter (self, self->msgs[i], job->attempt, reason) != 0)
             return -1;
     }

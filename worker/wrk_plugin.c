@@ -1,12 +1,7 @@
 /*  wrk_plugin - loads a plugin shared object and runs it. See wrk_plugin.h.
 
-    Loading follows Redis's module loader: dlopen (RTLD_NOW | RTLD_LOCAL),
-    so an unresolved symbol fails at load and not in the middle of a job,
-    and the plugin's symbols never leak into the worker or another plugin;
-    one entry symbol; the ABI major read before any other field. The
-    plugin's table is then copied into a zero-filled table of our size, so
-    a hook appended in a later minor version reads as NULL when an older
-    plugin is loaded (SQLite's sqlite3_vfs does the same with iVersion).
+    Opening the object and reading its table is wrk_load's; this is the
+    instance, its lanes' handles, the host table and the hooks.
 
     Every error is one line, prefixed with the path the user gave, that
     says what is wrong and how to fix it.
@@ -21,6 +16,7 @@
     the calling thread (s_running), or to lane 0 from any other thread.
 */
 #include "wrk_plugin.h"
+#include "wrk_load.h"
 #include "sl_clock.h"
 #include "sl_log.h"
 
@@ -33,15 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-//  The ABI 1.0 table ends with destroy; anything smaller is malformed.
-//  Fields appended since (1.1: description) are read only if the plugin's
-//  `size` covers them: s_read_table copies no more than `size` bytes.
-#define S_TABLE_1_0_SIZE                                                       \
-    (offsetof (sluice_plugin_t, destroy) + sizeof (void (*) (void *)))
 
 typedef struct _s_instance_t s_instance_t;
 
@@ -93,26 +80,6 @@ typedef int (s_call_hook_fn) (void *state, sluice_call_t *call, char *err,
 //  The handle whose hook runs on this thread, if any: where an emit
 //  through the instance's ctx goes.
 static __thread wrk_plugin_t *s_running;
-
-//  Write one line into err (newlines become spaces). Always returns -1, so
-//  callers can `return s_error (...)`.
-static int s_error (char *err, size_t errlen, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static int
-s_error (char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return -1;
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, errlen, fmt, args);
-    va_end (args);
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    return -1;
-}
 
 //  --- the host table the plugin calls back through -----------------------
 
@@ -262,168 +229,6 @@ static const sluice_host_t s_host = {
     .lanes = s_host_lanes,
 };
 
-//  --- loading --------------------------------------------------------------
-
-//  A hint for a dlopen failure, from the text of dlerror().
-static const char *
-s_dlopen_hint (const char *why)
-{
-    if (strstr (why, "undefined symbol"))
-        return "link the plugin with every library it uses; plugins cannot "
-               "use worker symbols";
-    if (strstr (why, "wrong ELF class") || strstr (why, "ELF file"))
-        return "it was built for another machine: rebuild it here";
-    if (strstr (why, "invalid ELF header") || strstr (why, "file too short"))
-        return "not a shared object: build the plugin with cc -shared -fPIC";
-    return "check that it is a sluice plugin built for this machine";
-}
-
-//  dlerror() text usually starts with "<path>: "; drop it, ours says it.
-static const char *
-s_dlerror_text (const char *why, const char *dlpath)
-{
-    size_t len = strlen (dlpath);
-    if (strncmp (why, dlpath, len) == 0 && strncmp (why + len, ": ", 2) == 0)
-        return why + len + 2;
-    return why;
-}
-
-//  Refuse to run code that someone else could have written: the plugin
-//  file and the directory it is in must not be writable by other users,
-//  and each must belong to root or to us. Returns 0 or -1 with err.
-static int
-s_check_owner (const char *what, const char *path, const struct stat *st,
-               char *err, size_t errlen)
-{
-    if (st->st_mode & S_IWOTH)
-        return s_error (err, errlen,
-                        "plugin %s: %s is writable by other users (mode "
-                        "%03o); a plugin is code: chmod o-w it",
-                        path, what, (unsigned)(st->st_mode & 0777));
-    if (st->st_uid != 0 && st->st_uid != geteuid ())
-        return s_error (err, errlen,
-                        "plugin %s: %s belongs to uid %u, neither root nor "
-                        "us (uid %u); a plugin is code: chown it",
-                        path, what, (unsigned)st->st_uid, (unsigned)geteuid ());
-    return 0;
-}
-
-static int
-s_check_perms (const char *path, const struct stat *st, char *err,
-               size_t errlen)
-{
-    if (s_check_owner ("the file", path, st, err, errlen))
-        return -1;
-    char *real = realpath (path, NULL);
-    if (!real)
-        return s_error (err, errlen, "plugin %s: %s", path, strerror (errno));
-    char *slash = strrchr (real, '/');
-    if (slash == real)
-        slash[1] = 0; //  a file in "/"
-    else
-        *slash = 0;
-    struct stat dst;
-    int rc = stat (real, &dst) == 0
-                 ? s_check_owner ("its directory", path, &dst, err, errlen)
-                 : s_error (err, errlen, "plugin %s: %s: %s", path, real,
-                            strerror (errno));
-    free (real);
-    return rc;
-}
-
-//  dlopen the file at `path`. A path without a slash names a file in the
-//  current directory, as any other file argument would; dlopen would
-//  otherwise search the library path for it. Returns 0 or -1 with err.
-static int
-s_open (s_instance_t *self, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat (self->path, &st) != 0)
-        return s_error (err, errlen,
-                        "plugin %s: %s (give --plugin the path of a plugin "
-                        ".so, e.g. build/plugins/noop.so)",
-                        self->path, strerror (errno));
-    if (!S_ISREG (st.st_mode))
-        return s_error (err, errlen,
-                        "plugin %s: not a regular file (give --plugin the "
-                        "path of a plugin .so, e.g. build/plugins/noop.so)",
-                        self->path);
-    if (s_check_perms (self->path, &st, err, errlen) != 0)
-        return -1;
-    size_t size = strlen (self->path) + 3;
-    char *dlpath = malloc (size);
-    if (!dlpath)
-        return s_error (err, errlen, "plugin %s: out of memory", self->path);
-    snprintf (dlpath, size, "%s%s", strchr (self->path, '/') ? "" : "./",
-              self->path);
-    self->handle = dlopen (dlpath, RTLD_NOW | RTLD_LOCAL);
-    int rc = 0;
-    if (!self->handle) {
-        const char *why = dlerror ();
-        why = why ? why : "unknown dlopen error";
-        rc =
-            s_error (err, errlen, "plugin %s: cannot load: %s (%s)", self->path,
-                     s_dlerror_text (why, dlpath), s_dlopen_hint (why));
-    }
-    free (dlpath);
-    return rc;
-}
-
-//  Find the entry symbol, call it, and check the table it returns: the
-//  ABI major first, then the size, then process (or process_call). Copies
-//  the table into self->table. Returns 0 or -1 with err.
-static int
-s_read_table (s_instance_t *self, char *err, size_t errlen)
-{
-    dlerror ();
-    void *sym = dlsym (self->handle, SLUICE_PLUGIN_ENTRY);
-    if (!sym)
-        return s_error (err, errlen,
-                        "plugin %s: no symbol " SLUICE_PLUGIN_ENTRY
-                        " (is it a sluice plugin? build with "
-                        "SLUICE_PLUGIN_EXPORT)",
-                        self->path);
-    //  POSIX guarantees a function's address survives this conversion.
-    sluice_plugin_entry_fn entry = (sluice_plugin_entry_fn)sym;
-    const sluice_plugin_t *table = entry ();
-    if (!table)
-        return s_error (err, errlen,
-                        "plugin %s: " SLUICE_PLUGIN_ENTRY "() returned NULL "
-                        "(it must return the plugin's sluice_plugin_t table)",
-                        self->path);
-    if (table->abi_major != SLUICE_PLUGIN_ABI_MAJOR)
-        return s_error (err, errlen,
-                        "plugin %s: ABI major %u, this worker speaks %u: "
-                        "rebuild the plugin against this sluice",
-                        self->path, (unsigned)table->abi_major,
-                        (unsigned)SLUICE_PLUGIN_ABI_MAJOR);
-    if (table->size < S_TABLE_1_0_SIZE)
-        return s_error (err, errlen,
-                        "plugin %s: table size %zu is smaller than the ABI "
-                        "1.0 table (%zu bytes): set size to sizeof "
-                        "(sluice_plugin_t) and rebuild",
-                        self->path, table->size, (size_t)S_TABLE_1_0_SIZE);
-    size_t size =
-        table->size < sizeof self->table ? table->size : sizeof self->table;
-    memcpy (&self->table, table, size);
-    if (!self->table.process && !self->table.process_call)
-        return s_error (err, errlen,
-                        "plugin %s: process is NULL (every plugin must "
-                        "implement process, or process_call from ABI 1.2)",
-                        self->path);
-    return 0;
-}
-
-//  The name to show for the plugin: its own, or else its file name.
-static const char *
-s_display_name (s_instance_t *self)
-{
-    if (self->table.name && *self->table.name)
-        return self->table.name;
-    const char *slash = strrchr (self->path, '/');
-    return slash ? slash + 1 : self->path;
-}
-
 //  Copy the caller's options; the plugin may read them for its lifetime.
 //  Returns 0 or -1 with err.
 static int
@@ -432,7 +237,8 @@ s_copy_options (s_instance_t *self, const sluice_option_t *options,
 {
     self->options = calloc (count ? count : 1, sizeof *self->options);
     if (!self->options)
-        return s_error (err, errlen, "plugin %s: out of memory", self->path);
+        return wrk_load_error (err, errlen, "plugin %s: out of memory",
+                               self->path);
     for (size_t i = 0; i < count; i++) {
         assert (options[i].key);
         sluice_option_t *copy = &self->options[self->option_count];
@@ -440,46 +246,8 @@ s_copy_options (s_instance_t *self, const sluice_option_t *options,
         copy->value = strdup (options[i].value ? options[i].value : "");
         self->option_count++;
         if (!copy->key || !copy->value)
-            return s_error (err, errlen, "plugin %s: out of memory",
-                            self->path);
-    }
-    return 0;
-}
-
-//  True if the plugin lists `key` among the options it understands.
-static bool
-s_accepts (s_instance_t *self, const char *key)
-{
-    const char *const *accepted = self->table.options;
-    for (size_t i = 0; accepted && accepted[i]; i++)
-        if (strcmp (accepted[i], key) == 0)
-            return true;
-    return false;
-}
-
-//  Refuse any option the plugin does not list, naming the ones it does.
-//  Returns 0 or -1 with err.
-static int
-s_check_options (s_instance_t *self, char *err, size_t errlen)
-{
-    for (size_t i = 0; i < self->option_count; i++) {
-        const char *key = self->options[i].key;
-        if (s_accepts (self, key))
-            continue;
-        const char *const *accepted = self->table.options;
-        if (!accepted || !accepted[0])
-            return s_error (err, errlen,
-                            "plugin %s: unknown option '%s' (%s takes no "
-                            "options: drop --plugin-opt %s)",
-                            self->path, key, self->name, key);
-        char list[512] = "";
-        size_t len = 0;
-        for (size_t k = 0; accepted[k] && len < sizeof list; k++)
-            len += (size_t)snprintf (list + len, sizeof list - len, "%s%s",
-                                     k ? ", " : "", accepted[k]);
-        return s_error (err, errlen,
-                        "plugin %s: unknown option '%s' (%s accepts: %s)",
-                        self->path, key, self->name, list);
+            return wrk_load_error (err, errlen, "plugin %s: out of memory",
+                                   self->path);
     }
     return 0;
 }
@@ -499,9 +267,9 @@ s_create (s_instance_t *self, char *err, size_t errlen)
                             self->option_count, &self->state, why, sizeof why);
     if (rc != 0) {
         why[sizeof why - 1] = 0;
-        return s_error (err, errlen, "plugin %s: create failed: %s", self->path,
-                        *why ? why
-                             : "no reason given (the plugin must fill err)");
+        return wrk_load_error (
+            err, errlen, "plugin %s: create failed: %s", self->path,
+            *why ? why : "no reason given (the plugin must fill err)");
     }
     self->created = true;
     return 0;
@@ -557,7 +325,7 @@ wrk_plugin_new (const char *path, const sluice_option_t *options,
     wrk_plugin_t *self = inst ? s_handle_new (inst, emit_fn, emit_arg) : NULL;
     if (!self) {
         free (inst);
-        s_error (err, errlen, "plugin %s: out of memory", path);
+        wrk_load_error (err, errlen, "plugin %s: out of memory", path);
         return NULL;
     }
     inst->ctx.inst = inst;
@@ -567,17 +335,20 @@ wrk_plugin_new (const char *path, const sluice_option_t *options,
     if (output_topic && *output_topic)
         inst->output_topic = strdup (output_topic);
     if (!inst->path || (output_topic && *output_topic && !inst->output_topic)) {
-        s_error (err, errlen, "plugin %s: out of memory", path);
+        wrk_load_error (err, errlen, "plugin %s: out of memory", path);
         goto fail;
     }
-    if (s_open (inst, err, errlen) || s_read_table (inst, err, errlen))
+    if (wrk_load_open (inst->path, &inst->handle, &inst->table, err, errlen) !=
+        0)
         goto fail;
-    inst->name = s_display_name (inst);
+    inst->name = wrk_load_name (&inst->table, inst->path);
     //  Lanes share an instance only if the plugin says it is thread-safe.
     if ((inst->table.flags & SLUICE_PLUGIN_F_THREAD_SAFE) && lanes > 1)
         inst->lanes = lanes;
     if (s_copy_options (inst, options, option_count, err, errlen) ||
-        s_check_options (inst, err, errlen) || s_create (inst, err, errlen))
+        wrk_load_check_options (&inst->table, inst->path, inst->options,
+                                inst->option_count, err, errlen) ||
+        s_create (inst, err, errlen))
         goto fail;
     sl_debug ("plugin loaded plugin=%s version=%s path=%s thread_safe=%s "
               "lanes=%u",
@@ -598,14 +369,14 @@ wrk_plugin_share (wrk_plugin_t *plugin, wrk_emit_fn *emit_fn, void *emit_arg,
     assert (plugin);
     s_instance_t *inst = plugin->inst;
     if (inst->lanes_made >= inst->lanes) {
-        s_error (err, errlen,
-                 "plugin %s: its instance serves %u lane(s), all taken",
-                 inst->name, (unsigned)inst->lanes);
+        wrk_load_error (err, errlen,
+                        "plugin %s: its instance serves %u lane(s), all taken",
+                        inst->name, (unsigned)inst->lanes);
         return NULL;
     }
     wrk_plugin_t *self = s_handle_new (inst, emit_fn, emit_arg);
     if (!self)
-        s_error (err, errlen, "plugin %s: out of memory", inst->name);
+        wrk_load_error (err, errlen, "plugin %s: out of memory", inst->name);
     return self;
 }
 
@@ -764,9 +535,9 @@ s_job_hook (wrk_plugin_t *self, s_job_hook_fn *hook, s_call_hook_fn *call_hook,
     if (rc == 0)
         return 0;
     why[sizeof why - 1] = 0;
-    return s_error (err, errlen, "plugin %s: %s%s failed: %s", self->inst->name,
-                    what, call_hook ? "_call" : "",
-                    *why ? why : "no reason given");
+    return wrk_load_error (err, errlen, "plugin %s: %s%s failed: %s",
+                           self->inst->name, what, call_hook ? "_call" : "",
+                           *why ? why : "no reason given");
 }
 
 //  Tell the plugin a job starts. Returns 0 or -1 with err.
@@ -854,55 +625,4 @@ wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
                  "plugin=%s records=%zu",
                  inst->name, unknown);
     return 0;
-}
-
-//  Backoff before retry round `round`: 20 ms doubling to 640 ms.
-static void
-s_retry_backoff (int64_t round)
-{
-    struct timespec ts = {0, 10000000L << (round < 6 ? round : 6)};
-    while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-int
-wrk_plugin_run_batch (wrk_plugin_t *self, const sluice_record_t *records,
-                      size_t n, sluice_outcome_t *out, int64_t retries,
-                      wrk_retry_fn *on_retry, void *arg, uint64_t *retried,
-                      int64_t *plugin_ns)
-{
-    int64_t t0 = sl_now_ns ();
-    int rc = wrk_plugin_process (self, records, n, out);
-    *plugin_ns += sl_now_ns () - t0;
-    if (rc != 0)
-        return -1;
-    for (int64_t round = 1; round <= retries; round++) {
-        size_t waiting = 0;
-        for (size_t i = 0; i < n; i++)
-            waiting += out[i].code == SLUICE_RETRY;
-        if (waiting == 0)
-            break;
-        s_retry_backoff (round);
-        t0 = sl_now_ns ();
-        for (size_t i = 0; i < n; i++) {
-            if (out[i].code != SLUICE_RETRY)
-                continue;
-            (*retried)++;
-            if (on_retry)
-                on_retry (arg, i, round);
-            if (wrk_plugin_process (self, &records[i], 1, &out[i]) != 0)
-                out[i].code = SLUICE_RETRY;
-        }
-        *plugin_ns += sl_now_ns () - t0;
-    }
-    return 0;
-}
-
-const char *
-wrk_plugin_reject_reason (const sluice_outcome_t *out, char *buf, size_t size)
-{
-    snprintf (buf, size, "%s%s",
-              out->code == SLUICE_RETRY ? "gave up retrying: " : "",
-              out->reason[0] ? out->reason : "rejected by plugin");
-    return buf;
 }
