@@ -1,11 +1,13 @@
 /*  worker - the sluice worker daemon.
 
-    The main thread runs a zloop over one DEALER socket per scheduler, the
-    heartbeat timer and a signal pipe. Jobs run one at a time on the
-    executor thread (wrk_exec), which owns the Kafka consumer, the plugin
-    and the producer. Each scheduler connection gets --credits: the worker
-    holds at most that many of its jobs, so the next job's fetch overlaps
-    the current job's processing.
+    The main thread runs a zloop over one DEALER socket per scheduler
+    (wrk_scheds), one pipe per executor lane (wrk_lanes), the heartbeat
+    timer and a signal pipe. Jobs run on the executor threads (wrk_exec,
+    one per --concurrency lane), each of which owns a Kafka consumer, a
+    producer and the plugin (or shares a thread-safe one). Each scheduler
+    connection gets --credits: the worker holds at most that many of its
+    jobs, so the next job's fetch overlaps the current job's processing.
+    With --metrics-addr the loop publishes /metrics (wrk_metrics).
 */
 #ifndef WORKER_H_INCLUDED
 #define WORKER_H_INCLUDED

@@ -1,17 +1,15 @@
 /*  wrk_exec - the worker's executor: runs jobs one at a time.
 
-    It owns one long-lived Kafka consumer (assign/seek, no group), the
-    plugin instance and one idempotent producer for the output topic and
-    the DLQ. A job [start, end) is read until the consumer's position
-    reaches `end` (the record at end - 1, a record past it, or the
-    partition's end), so missing offsets (compaction, transaction markers)
-    do not stall it.
-    Records are handed to the plugin in batches that point into librdkafka's
-    buffers (no payload copies). Everything produced is flushed and
-    acknowledged before the job is reported DONE.
-    With no job for a moment the consumer's partition is paused (an idle
-    worker does not poll the broker). The consumer's librdkafka statistics
-    (what it fetched) are kept for the worker's metrics.
+    An actor thread with a FIFO of jobs. Each job is orchestrated from
+    here over three parts the executor owns: its reader (wrk_reader: one
+    long-lived Kafka consumer, assign/seek, no group, which reads a range
+    [start, end) until the consumer's position reaches end), the plugin
+    instance (wrk_plugin; shared between executors if it is thread-safe),
+    and its output (wrk_output: one idempotent producer for the output
+    topic and the DLQ). Records are handed to the plugin in batches that
+    point into librdkafka's buffers (no payload copies). Everything
+    produced is flushed and acknowledged before the job is reported DONE.
+    A fatal error of either Kafka client (wrk_kafka) stops the executor.
 
     The executor is an actor; what it and the main thread say on its pipe
     is the table in wrk_msg.h.

@@ -1,0 +1,250 @@
+/*  wrk_output - an executor's producer. See wrk_output.h.               */
+#include "wrk_output.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "sl_clock.h"
+#include "sl_kafka.h"
+#include "sl_log.h"
+
+struct _wrk_output_t {
+    const wrk_config_t *cfg;
+    wrk_kafka_fatal_t *fatal;
+    rd_kafka_t *producer;
+    rd_kafka_topic_t *out_rkt; /* output topic, held: metadata kept       */
+    rd_kafka_topic_t *dlq_rkt; /* last dead-letter topic, likewise        */
+    //  Delivery accounting: produce opaque = job serial.
+    uint64_t serial;
+    uint64_t dr_failures;
+    char dr_error[256];
+};
+
+//  Delivery report: count failures of the current job.
+static void
+s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    wrk_output_t *self = opaque;
+    if (msg->err && (uint64_t)(uintptr_t)msg->_private == self->serial) {
+        self->dr_failures++;
+        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
+                  rd_kafka_topic_name (msg->rkt), rd_kafka_err2str (msg->err));
+    }
+}
+
+//  The producer's errors: the fatal ones end the worker (wrk_kafka).
+static void
+s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    wrk_output_t *self = opaque;
+    wrk_kafka_fatal_check (self->fatal, rk, err, reason);
+}
+
+//  Look the output topic up and meet the cluster.
+void
+wrk_output_warm_up (wrk_output_t *self)
+{
+    const char *topic = self->cfg->output_topic;
+    wrk_kafka_topic_warm (self->producer, &self->out_rkt,
+                          topic && *topic ? topic : NULL);
+    rd_kafka_poll (self->producer, 0);
+}
+
+//  Look a dead-letter topic up.
+void
+wrk_output_warm_dlq (wrk_output_t *self, const char *topic)
+{
+    if (topic && *topic)
+        wrk_kafka_topic_warm (self->producer, &self->dlq_rkt, topic);
+}
+
+//  A new job: a new serial, no failures.
+void
+wrk_output_job_begin (wrk_output_t *self)
+{
+    self->serial++;
+    self->dr_failures = 0;
+}
+
+//  Produce one record (copied), waiting while the queue is full. Takes
+//  hdrs (may be NULL).
+static int
+s_produce (wrk_output_t *self, const char *topic, int32_t partition,
+           const void *key, size_t key_len, const void *value, size_t value_len,
+           rd_kafka_headers_t *hdrs)
+{
+    while (true) {
+        rd_kafka_resp_err_t err = rd_kafka_producev (
+            self->producer, RD_KAFKA_V_TOPIC (topic),
+            RD_KAFKA_V_PARTITION (partition < 0 ? RD_KAFKA_PARTITION_UA
+                                                : partition),
+            RD_KAFKA_V_KEY (key, key_len),
+            RD_KAFKA_V_VALUE ((void *)value, value_len),
+            RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS (hdrs),
+            RD_KAFKA_V_OPAQUE ((void *)(uintptr_t)self->serial),
+            RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs)
+                rd_kafka_headers_destroy (hdrs);
+            snprintf (self->dr_error, sizeof self->dr_error,
+                      "produce to %s: %s", topic, rd_kafka_err2str (err));
+            self->dr_failures++;
+            return -1;
+        }
+        rd_kafka_poll (self->producer, 50);
+    }
+}
+
+//  A record for the output topic.
+int
+wrk_output_emit (wrk_output_t *self, const sluice_emit_t *rec)
+{
+    if (!self->cfg->output_topic || !*self->cfg->output_topic)
+        return -1;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rec->header_count) {
+        hdrs = rd_kafka_headers_new (rec->header_count);
+        for (size_t i = 0; i < rec->header_count; i++)
+            rd_kafka_header_add (hdrs, rec->headers[i].name, -1,
+                                 rec->headers[i].value,
+                                 (ssize_t)rec->headers[i].value_len);
+    }
+    return s_produce (self, self->cfg->output_topic, rec->partition, rec->key,
+                      rec->key_len, rec->value, rec->value_len, hdrs);
+}
+
+//  Copy one raw record to a dead-letter topic.
+int
+wrk_output_dead_letter (wrk_output_t *self, const char *topic,
+                        const rd_kafka_message_t *msg, uint32_t attempts,
+                        const char *reason)
+{
+    rd_kafka_headers_t *src = NULL;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers (msg, &src) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        hdrs = rd_kafka_headers_copy (src);
+    else
+        hdrs = rd_kafka_headers_new (5);
+    char partition[16], offset[24], attempt[16];
+    snprintf (partition, sizeof partition, "%" PRId32, msg->partition);
+    snprintf (offset, sizeof offset, "%" PRId64, msg->offset);
+    snprintf (attempt, sizeof attempt, "%u", attempts);
+    rd_kafka_header_add (hdrs, "sluice.source.topic", -1,
+                         rd_kafka_topic_name (msg->rkt), -1);
+    rd_kafka_header_add (hdrs, "sluice.source.partition", -1, partition, -1);
+    rd_kafka_header_add (hdrs, "sluice.source.offset", -1, offset, -1);
+    rd_kafka_header_add (hdrs, "sluice.attempts", -1, attempt, -1);
+    rd_kafka_header_add (hdrs, "sluice.reason", -1, reason, -1);
+    return s_produce (self, topic, -1, msg->key, msg->key_len, msg->payload,
+                      msg->len, hdrs);
+}
+
+//  Serve the producer's callbacks.
+void
+wrk_output_poll (wrk_output_t *self)
+{
+    rd_kafka_poll (self->producer, 0);
+}
+
+//  Wait until everything produced for this job is acknowledged.
+int
+wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
+{
+    int64_t deadline = sl_now_ms () + self->cfg->flush_timeout_ms;
+    while (rd_kafka_outq_len (self->producer) > 0 && sl_now_ms () < deadline)
+        rd_kafka_flush (self->producer, 100);
+    if (rd_kafka_outq_len (self->producer) > 0) {
+        snprintf (err, errlen, "producer did not flush within %" PRId64 " ms",
+                  self->cfg->flush_timeout_ms);
+        return -1;
+    }
+    if (self->dr_failures) {
+        snprintf (err, errlen, "%s", self->dr_error);
+        return -1;
+    }
+    return 0;
+}
+
+//  Drop what is queued for sending.
+void
+wrk_output_purge (wrk_output_t *self)
+{
+    rd_kafka_purge (self->producer, RD_KAFKA_PURGE_F_QUEUE);
+}
+
+//  The producer's configuration. Consumer-only properties (fetch.*,
+//  isolation.level...) are refused by a producer configuration, so the
+//  producer gets only the properties it knows; librdkafka warns about the
+//  rest.
+static rd_kafka_conf_t *
+s_conf_new (wrk_output_t *self, char *err, size_t errlen)
+{
+    static const char *defaults[] = {"enable.idempotence=true",
+                                     "client.id=sluice-worker", NULL};
+    const wrk_config_t *cfg = self->cfg;
+    rd_kafka_conf_t *conf =
+        sl_kafka_conf_new (cfg->brokers, defaults, NULL, err, errlen);
+    if (!conf)
+        return NULL;
+    for (size_t i = 0; i < cfg->props.count; i++) {
+        char key[256], rderr[512];
+        const char *value;
+        if (sl_kv_split (cfg->props.items[i], key, sizeof key, &value) == 0 &&
+            rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr) !=
+                RD_KAFKA_CONF_OK)
+            sl_debug ("property not for the producer name=%s", key);
+    }
+    rd_kafka_conf_set_opaque (conf, self);
+    rd_kafka_conf_set_dr_msg_cb (conf, s_dr_cb);
+    rd_kafka_conf_set_error_cb (conf, s_error_cb);
+    return conf;
+}
+
+//  Create the output.
+wrk_output_t *
+wrk_output_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
+                size_t errlen)
+{
+    wrk_output_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = cfg;
+    self->fatal = fatal;
+    rd_kafka_conf_t *conf = s_conf_new (self, err, errlen);
+    if (!conf)
+        goto fail;
+    char rderr[512];
+    self->producer =
+        rd_kafka_new (RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    if (!self->producer) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka producer: %s", rderr);
+        goto fail;
+    }
+    return self;
+fail:
+    wrk_output_destroy (&self);
+    return NULL;
+}
+
+//  Destroy the output.
+void
+wrk_output_destroy (wrk_output_t **self_p)
+{
+    wrk_output_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->out_rkt)
+        rd_kafka_topic_destroy (self->out_rkt);
+    if (self->dlq_rkt)
+        rd_kafka_topic_destroy (self->dlq_rkt);
+    if (self->producer) {
+        rd_kafka_flush (self->producer, 5000);
+        rd_kafka_destroy (self->producer);
+    }
+    free (self);
+    *self_p = NULL;
+}

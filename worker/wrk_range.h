@@ -1,0 +1,144 @@
+/*  wrk_range - the reader's decisions, without I/O: where a job starts
+    reading (the consumer is there, reads on, or seeks), how a job's range
+    is walked record by record and where it ends, what is lost to
+    retention, when an idle partition is paused and when a fetcher that
+    stopped at a full queue is woken.
+
+    The reader (wrk_reader.c) does the Kafka calls around these;
+    tests/unit/worker/test_reader.c checks them, the walk against a model
+    of a partition with gaps.
+
+    Edge cases, decided:
+    - A position with no topic is unknown: every job seeks.
+    - Reading on needs the job a short way ahead on the same partition:
+      0 < start - next <= a quarter of what librdkafka prefetches (in
+      records and in bytes at the mean record size). A job behind the
+      position seeks: its records have left the queue. Nothing is
+      prefetched (queued.min.messages 0): every move seeks.
+    - A record before start is dropped (reading on walks over them).
+    - A range is done when its last offset (end - 1) is taken, when a
+      record at or past end arrives (that record and the rest of its batch
+      belong to the next job: unread), or when an end-of-partition event
+      at or past end arrives. It never waits for a record at end - 1,
+      which compaction or a transaction marker may have removed.
+    - An end-of-partition event below end says nothing: the range waits.
+      One at or past end moves the position to the event's offset (past
+      markers and aborted records), not to end, so a job starting at end
+      seeks rather than wait for an event already delivered.
+    - Once done the position is at least end.
+    - Lost: the consumer at `next` is out of range and the log now starts
+      at log_start. Nothing is lost if log_start <= next. Otherwise
+      [next, min(log_start, end)) is lost; if that reaches end the range
+      is done (and the reader forgets its position), else the reader
+      re-assigns at log_start and the walk goes on from there. `next` may
+      lie below start when the job read on (see the disabled test
+      lost_range_starts_at_the_job in test_reader.c).
+    - A job reports at most WRK_RANGE_LOST_MAX lost ranges; every lost
+      offset is counted.
+*/
+#ifndef WRK_RANGE_H_INCLUDED
+#define WRK_RANGE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sl_meta.h"
+
+/*  An idle reader with records still queued waits this long before it
+    pauses its partition, since a pause drops them.                      */
+#define WRK_RANGE_IDLE_PAUSE_MS 5000
+#define WRK_RANGE_LOST_MAX      16
+
+/*  Where the consumer stands: the next offset it gives on
+    topic/partition. topic NULL: unknown.                                */
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t next;
+} wrk_range_pos_t;
+
+/*  What librdkafka prefetches into the consumer's queue, and the mean
+    size (key + value) of the records seen.                              */
+typedef struct {
+    int64_t min_records; /* queued.min.messages                          */
+    int64_t max_bytes;   /* queued.max.messages.kbytes * 1024            */
+    double rec_bytes;
+} wrk_range_prefetch_t;
+
+typedef enum {
+    WRK_RANGE_HERE,    /* the consumer's next record is the job's start   */
+    WRK_RANGE_READ_ON, /* a short way before start: read on to it         */
+    WRK_RANGE_SEEK     /* anywhere else: assign at start                  */
+} wrk_range_plan_t;
+
+/*  How a job at topic/partition/start is reached from `at`.             */
+wrk_range_plan_t wrk_range_plan (const wrk_range_pos_t *at, const char *topic,
+                                 int32_t partition, int64_t start,
+                                 const wrk_range_prefetch_t *pf);
+
+/*  One job's range while it is read.                                    */
+typedef struct {
+    int64_t start, end; /* the job's range [start, end)                  */
+    int64_t next;       /* the consumer's position on the partition      */
+    bool done;          /* the position reached end                      */
+} wrk_range_t;
+
+typedef enum {
+    WRK_RANGE_DROP,  /* not the job's record: drop it                     */
+    WRK_RANGE_TAKE,  /* the job's record: hand it to the plugin           */
+    WRK_RANGE_UNREAD /* past end: it and the rest of its batch go back    */
+} wrk_range_verdict_t;
+
+/*  The walk of [start, end) from position next, not done.               */
+wrk_range_t wrk_range_begin (int64_t start, int64_t end, int64_t next);
+
+/*  A record of the job's topic and partition at offset arrived: what to
+    do with it. Moves the position and may mark the range done.          */
+wrk_range_verdict_t wrk_range_record (wrk_range_t *r, int64_t offset);
+
+/*  The end-of-partition event of the job's partition, at offset.        */
+void wrk_range_eof (wrk_range_t *r, int64_t offset);
+
+/*  The consumer is out of range at r->next and the log starts at
+    log_start. Returns true with the lost range in *lost, the range done
+    or its position moved to log_start; false if nothing is lost.        */
+bool wrk_range_lost (wrk_range_t *r, int64_t log_start, sl_range_t *lost);
+
+/*  After a batch: a done range leaves the position at least at end.     */
+void wrk_range_settle (wrk_range_t *r);
+
+/*  What one job lost to retention.                                      */
+typedef struct {
+    uint64_t offsets; /* every lost offset, counted                      */
+    sl_range_t ranges[WRK_RANGE_LOST_MAX];
+    size_t n;
+} wrk_range_lost_t;
+
+/*  Count a lost range; keep it if there is room.                        */
+void wrk_range_lost_add (wrk_range_lost_t *lost, sl_range_t range);
+
+/*  A new mean record size after a batch of n records of `bytes` in all
+    (n > 0): a moving average, 1/8 per batch.                            */
+double wrk_range_mean_bytes (double mean, size_t bytes, size_t n);
+
+typedef enum {
+    WRK_RANGE_WATCH_NONE, /* nothing to do                                */
+    WRK_RANGE_WATCH_HELD, /* the queue reached a threshold: the fetcher
+                             may stop until its broker thread wakes       */
+    WRK_RANGE_WATCH_WAKE  /* held, and now half drained: wake the fetcher */
+} wrk_range_watch_t;
+
+/*  After taking `taken` records off the consumer's queue, which holds
+    `queued` now. `held`: the queue was seen at a threshold since the
+    last wake-up. The look may come just after the fetch that crossed a
+    threshold, so 90% of it counts as reached.                           */
+wrk_range_watch_t wrk_range_watch (const wrk_range_prefetch_t *pf,
+                                   size_t queued, size_t taken, bool held);
+
+/*  True if a reader idle for idle_ms pauses its partition: at once when
+    the queue is empty or holds one event (the end of the partition: the
+    consumer would only long-poll the end of the log), after
+    WRK_RANGE_IDLE_PAUSE_MS with records still queued.                   */
+bool wrk_range_idle_pause (int64_t idle_ms, size_t queued);
+
+#endif

@@ -1,0 +1,542 @@
+/*  wrk_reader - an executor's consumer and its position. See
+    wrk_reader.h.                                                         */
+#include "wrk_reader.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sl_clock.h"
+#include "sl_kafka.h"
+#include "sl_log.h"
+#include "wrk_stash.h"
+
+/*  Longest wait for the first record of a batch.                        */
+#define READER_POLL_MS 100
+
+struct _wrk_reader_t {
+    wrk_kafka_fatal_t *fatal;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_topic_t *in_rkt; /* last input topic, held: metadata kept     */
+    //  The handle the job's records arrived with, once one was seen to
+    //  name the job's topic: later records compare pointers, not names.
+    const rd_kafka_topic_t *job_rkt;
+    //  What the consumer is assigned to, and the next offset it will give.
+    char *asg_topic;
+    int32_t asg_partition;
+    int64_t asg_next;
+    bool asg_paused;    /* idle: the partition fetches nothing            */
+    wrk_stash_t *stash; /* records fetched past the end of the last job   */
+    //  The consumer's librdkafka statistics (s_stats_cb; read by the main
+    //  thread for its metrics): records and bytes fetched, reports seen.
+    _Atomic uint64_t fetched_records, fetched_bytes, stats_reports;
+    int64_t stats_interval_ms; /* statistics.interval.ms, 0: off          */
+    uint64_t taken;            /* records taken from the consumer's queue  */
+    uint64_t taken_reported;   /* taken when the last report was served    */
+    //  Fetch watch (s_fetch_watch): librdkafka's thresholds on the
+    //  consumer's queue and the mean record size, whether the queue
+    //  reached a threshold, and the waker thread that gets a partition
+    //  fetched again.
+    wrk_range_prefetch_t pf;
+    bool fetch_held;
+    pthread_t wk_thread;
+    bool wk_started, wk_want, wk_stop;
+    pthread_mutex_t wk_mtx;
+    pthread_cond_t wk_cond;
+    char wk_topic[256];
+    int32_t wk_partition;
+    _Atomic uint64_t wakes; /* wake-ups sent                             */
+};
+
+//  ---------------------------------------------------------------------
+//  Callbacks
+
+//  Statistics of the consumer: keep what it fetched. librdkafka's totals
+//  are cumulative, so each report replaces the last.
+static int
+s_stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+    wrk_reader_t *self = opaque;
+    json_t *root = json_loadb (json, json_len, 0, NULL);
+    if (!root)
+        return 0;
+    json_int_t records = json_integer_value (json_object_get (root, "rxmsgs"));
+    json_int_t bytes = json_integer_value (json_object_get (root, "rx_bytes"));
+    json_decref (root);
+    if (records >= 0)
+        atomic_store (&self->fetched_records, (uint64_t)records);
+    if (bytes >= 0)
+        atomic_store (&self->fetched_bytes, (uint64_t)bytes);
+    atomic_fetch_add (&self->stats_reports, 1);
+    self->taken_reported = self->taken;
+    return 0;
+}
+
+//  The consumer's errors: the fatal ones end the worker (wrk_kafka).
+static void
+s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    wrk_reader_t *self = opaque;
+    wrk_kafka_fatal_check (self->fatal, rk, err, reason);
+}
+
+//  Serve the consumer's callbacks.
+void
+wrk_reader_poll (wrk_reader_t *self, int timeout_ms)
+{
+    rd_kafka_poll (self->consumer, timeout_ms);
+}
+
+//  Wait for a statistics report that covers every record taken.
+void
+wrk_reader_stats_final (wrk_reader_t *self, bool hurry)
+{
+    bool behind = self->taken != self->taken_reported;
+    wrk_reader_poll (self, 0); //  reports made before now do not count
+    if (!behind || self->stats_interval_ms <= 0 ||
+        self->stats_interval_ms > SL_KAFKA_STATS_EXACT_MS || hurry)
+        return;
+    int64_t deadline = sl_now_ms () + 2 * self->stats_interval_ms + 100;
+    uint64_t seen = atomic_load (&self->stats_reports);
+    while (atomic_load (&self->stats_reports) == seen &&
+           sl_now_ms () < deadline)
+        wrk_reader_poll (self, 20);
+}
+
+//  ---------------------------------------------------------------------
+//  The fetch wake-up
+
+//  librdkafka (2.0.2) stops fetching a partition once the consumer's
+//  queue holds queued.min.messages records (or queued.max.messages.kbytes)
+//  and looks at it again only when its broker thread next wakes up, which
+//  with nothing else to do is up to a second later. A plugin slower than
+//  the broker fills the queue, drains it in a fraction of that second and
+//  then waits out the rest: a plugin good for 200,000 records a second got
+//  116,000. So the reader watches the queue: once it has been full and is
+//  half drained, the waker thread asks the partition's leader for its
+//  latest offset. That request goes through the very broker thread that
+//  fetches the partition, which wakes, sees the room and fetches again.
+static void *
+s_waker (void *arg)
+{
+    wrk_reader_t *self = arg;
+    pthread_mutex_lock (&self->wk_mtx);
+    while (!self->wk_stop) {
+        if (!self->wk_want) {
+            pthread_cond_wait (&self->wk_cond, &self->wk_mtx);
+            continue;
+        }
+        self->wk_want = false;
+        rd_kafka_topic_partition_list_t *list =
+            rd_kafka_topic_partition_list_new (1);
+        rd_kafka_topic_partition_list_add (list, self->wk_topic,
+                                           self->wk_partition)
+            ->offset = -1; //  the latest offset
+        pthread_mutex_unlock (&self->wk_mtx);
+        rd_kafka_resp_err_t rc =
+            rd_kafka_offsets_for_times (self->consumer, list, 2000);
+        if (rc)
+            sl_debug ("fetch wake-up failed reason=\"%s\"",
+                      rd_kafka_err2str (rc));
+        rd_kafka_topic_partition_list_destroy (list);
+        atomic_fetch_add (&self->wakes, 1);
+        pthread_mutex_lock (&self->wk_mtx);
+    }
+    pthread_mutex_unlock (&self->wk_mtx);
+    return NULL;
+}
+
+//  Have the assigned partition's broker thread look at it again (without
+//  waiting for it here).
+static void
+s_fetch_wake (wrk_reader_t *self)
+{
+    self->fetch_held = false;
+    if (!self->asg_topic)
+        return;
+    pthread_mutex_lock (&self->wk_mtx);
+    if (!self->wk_started && !self->wk_stop)
+        self->wk_started =
+            pthread_create (&self->wk_thread, NULL, s_waker, self) == 0;
+    snprintf (self->wk_topic, sizeof self->wk_topic, "%s", self->asg_topic);
+    self->wk_partition = self->asg_partition;
+    self->wk_want = true;
+    pthread_cond_signal (&self->wk_cond);
+    pthread_mutex_unlock (&self->wk_mtx);
+}
+
+//  After taking n records off the consumer's queue: note when the queue
+//  had reached one of librdkafka's thresholds, and wake the fetcher once
+//  half of that is consumed (wrk_range_watch).
+static void
+s_fetch_watch (wrk_reader_t *self, size_t n)
+{
+    switch (wrk_range_watch (&self->pf, rd_kafka_queue_length (self->queue), n,
+                             self->fetch_held)) {
+        case WRK_RANGE_WATCH_HELD:
+            self->fetch_held = true;
+            break;
+        case WRK_RANGE_WATCH_WAKE:
+            s_fetch_wake (self);
+            break;
+        case WRK_RANGE_WATCH_NONE:
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  The position
+
+//  Pause the assigned partition (no job for a while: an idle consumer
+//  polls the broker no more), or resume it. Pausing drops what it fetched
+//  past the records already taken (the stash keeps those); resumed, it
+//  fetches on from there. A paused partition is always resumed before the
+//  assignment changes: the pause would outlive it. librdkafka (2.0.2)
+//  starts fetching a resumed partition only when its broker thread next
+//  wakes, 0.7 s later in a test of this machine, so a resume is followed
+//  by a wake-up (s_fetch_wake), which makes that 4-7 ms.
+static void
+s_asg_pause (wrk_reader_t *self, bool pause)
+{
+    if (!self->asg_topic || self->asg_paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new (1);
+    rd_kafka_topic_partition_list_add (list, self->asg_topic,
+                                       self->asg_partition);
+    rd_kafka_resp_err_t rc =
+        pause ? rd_kafka_pause_partitions (self->consumer, list)
+              : rd_kafka_resume_partitions (self->consumer, list);
+    rd_kafka_topic_partition_list_destroy (list);
+    if (rc)
+        sl_debug ("%s failed topic=%s partition=%d reason=\"%s\"",
+                  pause ? "pause" : "resume", self->asg_topic,
+                  self->asg_partition, rd_kafka_err2str (rc));
+    else
+        sl_debug ("partition %s topic=%s partition=%d",
+                  pause ? "paused" : "resumed", self->asg_topic,
+                  self->asg_partition);
+    self->asg_paused = pause;
+    if (!pause && !rc)
+        s_fetch_wake (self);
+}
+
+//  Pause the partition of an idle reader once wrk_range says so.
+void
+wrk_reader_idle (wrk_reader_t *self, int64_t idle_ms)
+{
+    if (wrk_range_idle_pause (idle_ms, rd_kafka_queue_length (self->queue)))
+        s_asg_pause (self, true);
+}
+
+//  Forget the consumer's position: the next job seeks.
+void
+wrk_reader_forget (wrk_reader_t *self)
+{
+    free (self->asg_topic);
+    self->asg_topic = NULL;
+}
+
+//  Assign the consumer at topic/partition/start, dropping the stash.
+static int
+s_assign (wrk_reader_t *self, const char *topic, int32_t partition,
+          int64_t start, char *err, size_t errlen)
+{
+    wrk_stash_clear (self->stash, rd_kafka_message_destroy);
+    self->job_rkt = NULL;
+    self->fetch_held = false;
+    wrk_kafka_topic_warm (self->consumer, &self->in_rkt, topic);
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new (1);
+    rd_kafka_topic_partition_list_add (list, topic, partition)->offset = start;
+    rd_kafka_resp_err_t rc = rd_kafka_assign (self->consumer, list);
+    rd_kafka_topic_partition_list_destroy (list);
+    wrk_reader_forget (self);
+    if (rc) {
+        snprintf (err, errlen, "assign %s/%d: %s", topic, partition,
+                  rd_kafka_err2str (rc));
+        return -1;
+    }
+    self->asg_topic = strdup (topic);
+    self->asg_partition = partition;
+    self->asg_next = start;
+    return 0;
+}
+
+//  Point the consumer at a job's start unless it is there or reads on.
+int
+wrk_reader_position (wrk_reader_t *self, const char *topic, int32_t partition,
+                     int64_t start, char *err, size_t errlen)
+{
+    s_asg_pause (self, false);
+    wrk_range_pos_t at = {self->asg_topic, self->asg_partition, self->asg_next};
+    if (wrk_range_plan (&at, topic, partition, start, &self->pf) !=
+        WRK_RANGE_SEEK)
+        return 0;
+    return s_assign (self, topic, partition, start, err, errlen);
+}
+
+//  ---------------------------------------------------------------------
+//  Reading a range
+
+//  The consumer is out of range (retention deleted what it was to read
+//  next): record [next, log start) as lost and re-assign at the log start,
+//  or end the range if the whole rest is gone. The consumer stopped at the
+//  error and has no position either way.
+static void
+s_lost (wrk_reader_t *self, const Sluice__Job *job, wrk_range_t *r,
+        wrk_range_lost_t *lost)
+{
+    int64_t lo = 0, hi = 0;
+    sl_range_t gone;
+    rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets (
+        self->consumer, job->topic, job->partition, &lo, &hi, 5000);
+    if (rc || !wrk_range_lost (r, lo, &gone))
+        return;
+    wrk_range_lost_add (lost, gone);
+    sl_error ("records lost to retention before they were processed "
+              "topic=%s partition=%d start=%" PRId64 " end=%" PRId64,
+              job->topic, job->partition, gone.start, gone.end);
+    wrk_reader_forget (self);
+    if (!r->done) {
+        char err[256];
+        s_assign (self, job->topic, job->partition, r->next, err, sizeof err);
+    }
+}
+
+//  Take up to max messages: first those kept from the previous job, then
+//  whatever the queue has now, waiting at most READER_POLL_MS for the
+//  first. (consume_batch_queue with a timeout waits for a full batch, so
+//  it is only ever called with 0.)
+static size_t
+s_take (wrk_reader_t *self, rd_kafka_message_t **msgs, size_t max)
+{
+    size_t n = wrk_stash_take (self->stash, msgs, max);
+    if (n > 0)
+        return n;
+    ssize_t got = rd_kafka_consume_batch_queue (self->queue, 0, msgs, max);
+    if (got > 0) {
+        self->taken += (uint64_t)got;
+        s_fetch_watch (self, (size_t)got);
+        return (size_t)got;
+    }
+    //  Ran dry after the queue was full: the fetcher may be waiting for
+    //  its next look.
+    if (self->fetch_held)
+        s_fetch_wake (self);
+    rd_kafka_message_t *m =
+        rd_kafka_consume_queue (self->queue, READER_POLL_MS);
+    if (!m)
+        return 0;
+    msgs[0] = m;
+    got = rd_kafka_consume_batch_queue (self->queue, 0, msgs + 1, max - 1);
+    n = 1 + (size_t)(got > 0 ? got : 0);
+    self->taken += n;
+    s_fetch_watch (self, n);
+    return n;
+}
+
+//  Put messages past the job's end back in front of the stash, in order,
+//  for the next job on this partition; if they do not fit, drop them and
+//  the stash, and seek next time.
+static void
+s_unread (wrk_reader_t *self, rd_kafka_message_t **left, size_t n)
+{
+    if (wrk_stash_unread (self->stash, left, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_message_destroy (left[i]);
+    wrk_stash_clear (self->stash, rd_kafka_message_destroy);
+    wrk_reader_forget (self);
+}
+
+//  What to do with one message taken while reading job's range r: events
+//  and errors are dropped (an end of partition or records lost may end
+//  the range), records of other partitions or topics too; the job's
+//  records are judged by wrk_range.
+static wrk_range_verdict_t
+s_verdict (wrk_reader_t *self, const Sluice__Job *job, wrk_range_t *r,
+           const rd_kafka_message_t *m, wrk_range_lost_t *lost)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->partition == job->partition)
+            wrk_range_eof (r, m->offset);
+        return WRK_RANGE_DROP;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        s_lost (self, job, r, lost);
+        return WRK_RANGE_DROP;
+    }
+    if (m->err) {
+        sl_warn ("consumer error topic=%s partition=%d reason=\"%s\"",
+                 job->topic, job->partition, rd_kafka_message_errstr (m));
+        return WRK_RANGE_DROP;
+    }
+    if (m->rkt != self->job_rkt && m->partition == job->partition &&
+        strcmp (rd_kafka_topic_name (m->rkt), job->topic) == 0)
+        self->job_rkt = m->rkt;
+    if (m->partition != job->partition || m->rkt != self->job_rkt)
+        return WRK_RANGE_DROP;
+    return wrk_range_record (r, m->offset);
+}
+
+//  Fetch the job's next records.
+ssize_t
+wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
+                  rd_kafka_message_t **msgs, size_t max, wrk_range_lost_t *lost,
+                  bool *done)
+{
+    size_t n = s_take (self, msgs, max);
+    wrk_range_t r = wrk_range_begin (job->start, job->end, self->asg_next);
+    size_t keep = 0, i = 0, bytes = 0;
+    for (; i < n && !r.done; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        wrk_range_verdict_t v = s_verdict (self, job, &r, m, lost);
+        if (v == WRK_RANGE_UNREAD)
+            break; //  m and the rest belong to the next job
+        if (v == WRK_RANGE_TAKE) {
+            msgs[keep++] = m;
+            bytes += m->len + m->key_len;
+        } else
+            rd_kafka_message_destroy (m);
+    }
+    if (keep > 0) //  for s_fetch_watch and the read-on distance
+        self->pf.rec_bytes =
+            wrk_range_mean_bytes (self->pf.rec_bytes, bytes, keep);
+    if (i < n)
+        s_unread (self, msgs + i, n - i);
+    wrk_range_settle (&r);
+    self->asg_next = r.next;
+    *done = r.done;
+    return (ssize_t)keep;
+}
+
+//  ---------------------------------------------------------------------
+//  Lifecycle
+
+//  The consumer's configuration: our defaults, -X, our callbacks.
+//  fetch.wait.max.ms: a seek (the next job elsewhere) waits for the Fetch
+//  in flight, and once the consumer has read to the end of the log that
+//  Fetch is a long poll of fetch.wait.max.ms (500 ms by default): on a
+//  real broker most jobs would pay it. At the tail of a drain, where
+//  workers share the last partitions, each job is a seek on a partition
+//  read to its end: 10 ms, not 50. An idle reader pauses its partition,
+//  so the short poll costs the broker nothing while there is no work.
+//  statistics.interval.ms: what the consumer fetched (its prefetch and
+//  any re-reads included) is exported as metrics.
+static rd_kafka_conf_t *
+s_conf_new (wrk_reader_t *self, const wrk_config_t *cfg, char *err,
+            size_t errlen)
+{
+    static const char *defaults[] = {"enable.auto.commit=false",
+                                     "enable.auto.offset.store=false",
+                                     "enable.partition.eof=true",
+                                     "auto.offset.reset=error",
+                                     "fetch.wait.max.ms=10",
+                                     "client.id=sluice-worker",
+                                     "group.id=sluice-worker-unused",
+                                     "statistics.interval.ms=1000",
+                                     NULL};
+    rd_kafka_conf_t *conf =
+        sl_kafka_conf_new (cfg->brokers, defaults, &cfg->props, err, errlen);
+    if (!conf)
+        return NULL;
+    rd_kafka_conf_set_opaque (conf, self);
+    rd_kafka_conf_set_error_cb (conf, s_error_cb);
+    rd_kafka_conf_set_stats_cb (conf, s_stats_cb);
+    self->stats_interval_ms =
+        sl_kafka_conf_int (conf, "statistics.interval.ms");
+    self->pf.min_records = sl_kafka_conf_int (conf, "queued.min.messages");
+    self->pf.max_bytes =
+        sl_kafka_conf_int (conf, "queued.max.messages.kbytes") * 1024;
+    return conf;
+}
+
+//  Create the reader.
+wrk_reader_t *
+wrk_reader_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
+                size_t errlen)
+{
+    wrk_reader_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->fatal = fatal;
+    pthread_mutex_init (&self->wk_mtx, NULL);
+    pthread_cond_init (&self->wk_cond, NULL);
+    self->stash = wrk_stash_new (2 * (size_t)cfg->batch_size);
+    if (!self->stash) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
+    rd_kafka_conf_t *conf = s_conf_new (self, cfg, err, errlen);
+    if (!conf)
+        goto fail;
+    char rderr[512];
+    self->consumer =
+        rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
+    if (!self->consumer) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka consumer: %s", rderr);
+        goto fail;
+    }
+    //  Records come from the consumer's queue, callbacks from the main
+    //  queue (rd_kafka_poll): the two are kept apart so that callbacks are
+    //  served between jobs without taking records off the queue.
+    self->queue = rd_kafka_queue_get_consumer (self->consumer);
+    return self;
+fail:
+    wrk_reader_destroy (&self);
+    return NULL;
+}
+
+//  What the consumer fetched, from its last statistics report.
+void
+wrk_reader_fetched (wrk_reader_t *self, uint64_t *records, uint64_t *bytes,
+                    uint64_t *wakes)
+{
+    *records = atomic_load (&self->fetched_records);
+    *bytes = atomic_load (&self->fetched_bytes);
+    *wakes = atomic_load (&self->wakes);
+}
+
+//  Stop the waker thread, if it was started.
+static void
+s_waker_stop (wrk_reader_t *self)
+{
+    pthread_mutex_lock (&self->wk_mtx);
+    self->wk_stop = true;
+    pthread_cond_signal (&self->wk_cond);
+    pthread_mutex_unlock (&self->wk_mtx);
+    if (self->wk_started)
+        pthread_join (self->wk_thread, NULL);
+    pthread_mutex_destroy (&self->wk_mtx);
+    pthread_cond_destroy (&self->wk_cond);
+}
+
+//  Destroy the reader.
+void
+wrk_reader_destroy (wrk_reader_t **self_p)
+{
+    wrk_reader_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->stash)
+        wrk_stash_clear (self->stash, rd_kafka_message_destroy);
+    wrk_stash_destroy (&self->stash);
+    s_waker_stop (self);
+    if (self->in_rkt)
+        rd_kafka_topic_destroy (self->in_rkt);
+    if (self->consumer) {
+        rd_kafka_queue_destroy (self->queue);
+        rd_kafka_consumer_close (self->consumer);
+        rd_kafka_destroy (self->consumer);
+    }
+    free (self->asg_topic);
+    free (self);
+    *self_p = NULL;
+}
