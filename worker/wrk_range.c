@@ -78,8 +78,12 @@ wrk_range_lost (wrk_range_t *r, int64_t log_start, sl_range_t *lost)
 {
     if (log_start <= r->next)
         return false;
-    lost->start = r->next;
+    //  Below start are the records of jobs read on through: not this
+    //  job's to report (the scheduler refuses a lost range outside it).
+    lost->start = r->next > r->start ? r->next : r->start;
     lost->end = log_start < r->end ? log_start : r->end;
+    if (lost->end < lost->start)
+        lost->end = lost->start;
     if (lost->end >= r->end)
         r->done = true;
     else

@@ -100,8 +100,11 @@ wrk_range_verdict_t wrk_range_record (wrk_range_t *r, int64_t offset);
 void wrk_range_eof (wrk_range_t *r, int64_t offset);
 
 /*  The consumer is out of range at r->next and the log starts at
-    log_start. Returns true with the lost range in *lost, the range done
-    or its position moved to log_start; false if nothing is lost.        */
+    log_start. Returns true with the job's lost range in *lost and the
+    range done or its position moved past what is lost; false if the log
+    still starts at or below r->next. What was lost below the job's start
+    (a consumer reading on from before it) is other jobs' and not in
+    *lost, which is then empty if none of the job's records are gone.    */
 bool wrk_range_lost (wrk_range_t *r, int64_t log_start, sl_range_t *lost);
 
 /*  After a batch: a done range leaves the position at least at end.     */

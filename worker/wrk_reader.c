@@ -297,10 +297,12 @@ s_lost (wrk_reader_t *self, const Sluice__Job *job, wrk_range_t *r,
         self->consumer, job->topic, job->partition, &lo, &hi, 5000);
     if (rc || !wrk_range_lost (r, lo, &gone))
         return;
-    wrk_range_lost_add (lost, gone);
-    sl_error ("records lost to retention before they were processed "
-              "topic=%s partition=%d start=%" PRId64 " end=%" PRId64,
-              job->topic, job->partition, gone.start, gone.end);
+    if (gone.end > gone.start) {
+        wrk_range_lost_add (lost, gone);
+        sl_error ("records lost to retention before they were processed "
+                  "topic=%s partition=%d start=%" PRId64 " end=%" PRId64,
+                  job->topic, job->partition, gone.start, gone.end);
+    }
     wrk_reader_forget (self);
     if (!r->done) {
         char err[256];
