@@ -27,6 +27,7 @@ struct _worker_t {
     wrk_scheds_t *scheds; /* the schedulers and their connections      */
     zloop_t *loop;
     bool stopping;
+    bool grace_armed; /* the grace-over timer is set                  */
     bool stopped;
     bool drain_finished; /* every scheduler said its drain is complete  */
     int64_t started_ms;  /* when worker_run began                       */
@@ -352,12 +353,11 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
                   self->cfg->grace_ms, stuck);
         _exit (3);
     }
-    static bool armed = false;
     for (size_t i = 0; i < wrk_scheds_size (self->scheds); i++)
         if (!wrk_scheds_announced (self->scheds, i))
             s_send_hello (self, i);
-    if (self->stopping && !armed) {
-        armed = true;
+    if (self->stopping && !self->grace_armed) {
+        self->grace_armed = true;
         zloop_timer (loop, (size_t)self->cfg->grace_ms + 2000, 1,
                      s_on_grace_over, self);
     }
