@@ -195,7 +195,8 @@ void
 sched_drain_progress (sched_drain_t *self, int64_t now, bool final)
 {
     const sched_config_t *cfg = self->cfg;
-    if (!cfg->drain || streq (cfg->progress, "off"))
+    //  off hides the progress, not the summary: scripts read it.
+    if (!cfg->drain || (streq (cfg->progress, "off") && !final))
         return;
     //  auto: a bar on a terminal, unless the lines are JSON for a machine.
     bool bar = streq (cfg->progress, "bar") ||

@@ -140,6 +140,18 @@ sched_failure_worker_lost (sched_failure_t *self, sched_worker_t *worker,
     zlistx_destroy (&held);
 }
 
+//  Forgive a stall of our own; see sched_failure.h.
+void
+sched_failure_forgive (sched_failure_t *self, int64_t gap)
+{
+    size_t cursor = 0;
+    sched_model_t *m = self->model;
+    for (sched_job_t *job = sched_idmap_next (m->jobs, &cursor); job;
+         job = sched_idmap_next (m->jobs, &cursor))
+        if (job->worker)
+            job->deadline_ms += gap;
+}
+
 //  The jobs whose lease expired; see sched_failure.h.
 zlistx_t *
 sched_failure_leases (sched_failure_t *self, int64_t now)

@@ -91,6 +91,11 @@ void sched_failure_worker_lost (sched_failure_t *self, sched_worker_t *worker,
                                 const char *reason, bool count_attempt,
                                 int64_t now);
 
+/*  The scheduler's own loop stalled for gap ms: every lease in flight
+    runs that much longer (deadlines only move later, so the bound on the
+    next look stays true).                                                */
+void sched_failure_forgive (sched_failure_t *self, int64_t gap);
+
 /*  The jobs whose lease expired by now, in a new list (the caller cancels
     each at its holder, then fails it), or NULL when none can have.
     Deadlines only move later (a new lease or a PROGRESS runs from now),

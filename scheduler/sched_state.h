@@ -31,6 +31,8 @@ struct _scheduler_t {
     zloop_t *loop;
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
     int64_t metrics_next_ms;
+    int64_t loop_seen_ms;      /* when a timer last ran: a longer gap than
+                                  SCHED_STALL_MS is a stall of our own loop  */
     sched_model_t model;       /* partitions, jobs, workers              */
     sched_stats_t stats;       /* counters and histograms                */
     sched_member_t member;     /* the consumer group                     */

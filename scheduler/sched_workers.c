@@ -109,6 +109,17 @@ sched_workers_heartbeat (sched_workers_t *self, int64_t now, int64_t limit_ms)
     zlistx_destroy (&dead);
 }
 
+//  Forgive a stall of our own; see sched_workers.h.
+void
+sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now)
+{
+    zhashx_t *workers = self->model->workers;
+    for (sched_worker_t *w = zhashx_first (workers); w;
+         w = zhashx_next (workers))
+        w->last_seen_ms =
+            w->last_seen_ms + gap < now ? w->last_seen_ms + gap : now;
+}
+
 //  BYE to everyone; see sched_workers.h.
 void
 sched_workers_bye_all (sched_workers_t *self, bool finished)

@@ -52,6 +52,11 @@ void sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
 void sched_workers_heartbeat (sched_workers_t *self, int64_t now,
                               int64_t limit_ms);
 
+/*  The scheduler's own loop stalled for gap ms until now: each worker's
+    silence is counted without it (last heard from moves on by gap, never
+    past now).                                                            */
+void sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now);
+
 /*  Say BYE to every worker: the scheduler stops, or (finished) the drain
     is over.                                                              */
 void sched_workers_bye_all (sched_workers_t *self, bool finished);

@@ -28,6 +28,12 @@
 #define SCHED_OFFSETS_MS 10
 /*  Most messages taken from the ROUTER per wake-up.                      */
 #define SCHED_RECV_BURST 256
+/*  Most messages read before judging silence (workers' or leases').     */
+#define SCHED_RECV_BEFORE_JUDGING 100000
+/*  The tick runs every SCHED_TICK_MS: a gap this long between timers is
+    the loop itself stalled (SIGSTOP, a rebalance callback waiting on a
+    slow coordinator, a starved CPU), not the workers.                    */
+#define SCHED_STALL_MS 1000
 
 //  ---------------------------------------------------------------------
 //  Dispatch and drain
@@ -326,12 +332,43 @@ s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
 //  ---------------------------------------------------------------------
 //  Timers
 
+//  Before anyone is judged silent: read what is waiting. After a stall,
+//  zloop runs the expired timers before the readers, and the heartbeats
+//  and PROGRESS of live workers would still be in the socket.
+static void
+s_read_before_judging (scheduler_t *self)
+{
+    int taken = 0;
+    while (taken < SCHED_RECV_BEFORE_JUDGING && s_router_recv (self))
+        taken++;
+}
+
+//  A timer runs: if the loop itself was stalled since the last one, the
+//  stall is not the workers' silence nor their jobs' slowness: their
+//  clocks (last heard from, lease deadlines) move on by its length.
+static void
+s_loop_check (scheduler_t *self, int64_t now)
+{
+    int64_t gap = self->loop_seen_ms ? now - self->loop_seen_ms : 0;
+    self->loop_seen_ms = now;
+    if (gap <= SCHED_STALL_MS)
+        return;
+    sl_warn ("scheduler loop stalled, not counted against workers or leases "
+             "stall_ms=%" PRId64,
+             gap);
+    sched_workers_forgive (&self->workers, gap, now);
+    sched_failure_forgive (&self->failure, gap);
+}
+
 //  Send heartbeats; drop workers that went silent.
 static int
 s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     scheduler_t *self = arg;
-    sched_workers_heartbeat (&self->workers, sl_now_ms (),
+    int64_t now = sl_now_ms ();
+    s_loop_check (self, now);
+    s_read_before_judging (self);
+    sched_workers_heartbeat (&self->workers, now,
                              self->cfg->heartbeat_ms * self->cfg->liveness);
     s_dispatch (self);
     return 0;
@@ -364,6 +401,8 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     scheduler_t *self = arg;
     int64_t now = sl_now_ms ();
+    s_loop_check (self, now);
+    s_read_before_judging (self);
     s_check_leases (self, now);
     sched_member_poll (&self->member);
     sched_member_offsets_query (&self->member, now);

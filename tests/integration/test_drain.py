@@ -78,6 +78,25 @@ def drain_copies_every_record_and_commits_to_the_end():
 
 
 @test
+def progress_off_hides_progress_not_the_summary():
+    """--progress off silences the bar and the progress lines, not the
+    closing `drain complete` line that scripts read for the totals."""
+    src, group = unique("in"), unique("g")
+    with Broker(topics={src: 2}) as kafka:
+        total = produce(kafka, src, ((None, b"r%d" % i, i % 2)
+                                     for i in range(2000)))
+        sched = start_scheduler(kafka, src, group, args=[
+            "--progress", "off", "--job-records", "100"])
+        worker = start_worker(kafka, sched.endpoint, "noop")
+        expect(sched.wait(60, watch=[worker]) == 0, "the drain finishes")
+        expect(not log_events(sched, "drain progress"),
+               "no progress line", sched.log_path)
+        summary = log_events(sched, "drain complete")
+        expect(len(summary) == 1 and int(summary[0]["records"]) == total,
+               "one `drain complete` line with the totals", summary)
+
+
+@test
 def a_drain_worker_that_comes_after_the_drain_gives_up():
     """--drain-wait-ms: a --drain worker that hears from no unfinished
     scheduler for that long exits 1 with one line saying so, instead of
