@@ -196,7 +196,7 @@ s_add_changed (sched_commit_t *self, sched_part_t *p,
     char meta[SL_META_DEFAULT_LIMIT * 4], digest[64];
     s_part_meta (self, p, meta, sizeof meta);
     s_digest (meta, digest, sizeof digest);
-    if (committed == p->commit.sent && streq (digest, p->commit.meta))
+    if (!sched_commit_wanted (p, committed, digest, sync))
         return;
     rd_kafka_topic_partition_t *tp =
         rd_kafka_topic_partition_list_add (list, p->topic, p->partition);
@@ -248,6 +248,21 @@ sched_commit_assigned (sched_commit_t *self, sched_part_t *part,
     char meta[SL_META_DEFAULT_LIMIT * 4];
     s_part_meta (self, part, meta, sizeof meta);
     s_digest (meta, part->commit.meta, sizeof part->commit.meta);
+}
+
+//  Whether part goes in a commit now; see sched_commit.h.
+bool
+sched_commit_wanted (const sched_part_t *part, int64_t committed,
+                     const char *digest, bool sync)
+{
+    //  A sync commit (revoke, exit) is the last word on the partition: it
+    //  goes out unless the broker acknowledged exactly this, not merely
+    //  because it was sent (an asynchronous one may be unanswered, or its
+    //  failure not read yet).
+    if (sync && (committed != part->commit.acked ||
+                 part->commit.sent != part->commit.acked))
+        return true;
+    return committed != part->commit.sent || !streq (digest, part->commit.meta);
 }
 
 //  Whether part's prefix is ahead of the last commit; see sched_commit.h.

@@ -60,6 +60,13 @@ void sched_commit_answered (sched_commit_t *self, rd_kafka_resp_err_t err,
 void sched_commit_assigned (sched_commit_t *self, sched_part_t *part,
                             int64_t committed, bool known);
 
+/*  True if part goes in a commit now, at committed with metadata digest:
+    its offset or metadata changed since the last commit sent; or, sync
+    (on revoke and at exit), the broker has not acknowledged this offset
+    as the last one sent.                                                 */
+bool sched_commit_wanted (const sched_part_t *part, int64_t committed,
+                          const char *digest, bool sync);
+
 /*  True if part's completed prefix is ahead of what was last sent.       */
 bool sched_commit_behind (const sched_part_t *part);
 

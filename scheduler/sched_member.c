@@ -143,6 +143,10 @@ s_read_committed (sched_member_t *self, rd_kafka_topic_partition_list_t *list)
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int attempt = 1; attempt <= SCHED_KAFKA_ATTEMPTS; attempt++) {
         err = rd_kafka_committed (self->rk, list, SCHED_KAFKA_TIMEOUT_MS);
+        //  A partition's own error is no answer for it: read as "nothing
+        //  committed", its processing would start over at the log start.
+        if (!err)
+            err = sched_member_committed_error (list);
         if (!err)
             break;
         sl_warn ("cannot read committed offsets attempt=%d of=%d "
@@ -482,6 +486,17 @@ sched_member_stop (sched_member_t *self)
         close (self->pipe[0]);
         close (self->pipe[1]);
     }
+}
+
+//  The first partition-level error of a committed-offsets answer; see
+//  sched_member.h.
+rd_kafka_resp_err_t
+sched_member_committed_error (const rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++)
+        if (list->elems[i].err)
+            return list->elems[i].err;
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 //  Whether the group's assignment stands; see sched_member.h.

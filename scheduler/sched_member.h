@@ -57,6 +57,12 @@ void sched_member_stop (sched_member_t *self);
 /*  Serve the consumer queue until it is empty (rebalances run here).     */
 void sched_member_poll (sched_member_t *self);
 
+/*  The first partition-level error in an answer of rd_kafka_committed,
+    or NO_ERROR. Such a partition has no committed offset in the answer
+    (not "none committed"): the question is asked again.                 */
+rd_kafka_resp_err_t
+sched_member_committed_error (const rd_kafka_topic_partition_list_t *list);
+
 /*  True once assigned, unless every partition was revoked since.         */
 bool sched_member_settled (const sched_member_t *self);
 

@@ -101,6 +101,7 @@ struct _sched_worker_t {
     char name[128];
     char plugin[128];
     uint32_t credits;
+    uint32_t credits_max; /* what its HELLO granted (--credits)         */
     uint32_t in_flight;
     uint64_t jobs_done;
     int64_t last_seen_ms;

@@ -15,6 +15,7 @@
 #include "sched_member.h"
 #include "sched_model.h"
 #include "sched_stats.h"
+#include "sched_status.h"
 #include "sched_config.h"
 #include "sched_workers.h"
 
@@ -31,6 +32,7 @@ struct _scheduler_t {
     zloop_t *loop;
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
     int64_t metrics_next_ms;
+    sched_status_limit_t status_limit; /* STATUS answers a second       */
     int64_t loop_seen_ms;      /* when a timer last ran: a longer gap than
                                   SCHED_STALL_MS is a stall of our own loop  */
     sched_model_t model;       /* partitions, jobs, workers              */

@@ -31,6 +31,23 @@ s_worker_row (Sluice__WorkerStatus *ws, sched_worker_t *w, int64_t now)
     ws->plugin = w->plugin;
 }
 
+//  Rate-limit the answers; see sched_status.h.
+bool
+sched_status_allow (sched_status_limit_t *limit, int64_t now)
+{
+    int64_t second = now / 1000;
+    if (second != limit->second) {
+        limit->second = second;
+        limit->used = 0;
+    }
+    if (limit->used >= SCHED_STATUS_PER_S) {
+        limit->refused++;
+        return false;
+    }
+    limit->used++;
+    return true;
+}
+
 //  Answer with a snapshot; see sched_status.h.
 int
 sched_status_send (zsock_t *router, zframe_t *rid, const char *group,

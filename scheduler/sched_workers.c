@@ -61,6 +61,7 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
               (int)sizeof worker->name - 1, name);
     snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
     worker->credits = hello->credits;
+    worker->credits_max = hello->credits;
     sched_dispatch_lanes (worker, hello->lanes);
     worker->last_seen_ms = now;
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
@@ -72,9 +73,11 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
 void
 sched_workers_credit (sched_worker_t *worker, uint32_t credits)
 {
-    worker->credits += credits;
-    if (worker->credits > SL_PROTO_MAX_CREDITS)
-        worker->credits = SL_PROTO_MAX_CREDITS;
+    //  Never more than it announced, whatever it sends: a peer that sends
+    //  CREDIT after CREDIT cannot make us send it the whole backlog.
+    uint64_t sum = (uint64_t)worker->credits + credits;
+    worker->credits =
+        (uint32_t)(sum < worker->credits_max ? sum : worker->credits_max);
 }
 
 //  Forget a worker; see sched_workers.h.

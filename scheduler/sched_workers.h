@@ -39,7 +39,8 @@ sched_worker_t *sched_workers_hello (sched_workers_t *self, zframe_t *rid,
                                      const char *key,
                                      const Sluice__Hello *hello, int64_t now);
 
-/*  A worker gave credits back (CREDIT), capped at SL_PROTO_MAX_CREDITS.   */
+/*  A worker gave credits back (CREDIT, or with a DONE): its credit never
+    exceeds what its HELLO granted (its --credits).                      */
 void sched_workers_credit (sched_worker_t *worker, uint32_t credits);
 
 /*  Forget a worker: its jobs fail for reason (blamed only if count_attempt

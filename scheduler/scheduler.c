@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <unistd.h>
+#include "sched_done.h"
 #include "sched_metrics.h"
 #include "sched_state.h"
 #include "sched_status.h"
@@ -185,7 +186,7 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
 {
     int64_t now = sl_now_ms ();
     sched_job_t *job = sched_model_job_find (&self->model, done->job_id);
-    worker->credits += done->credits;
+    sched_workers_credit (worker, done->credits);
     worker->jobs_done++;
     //  The job knows its partition; a stale id is judged by the range.
     sched_part_t *part = job && job->part->partition == done->partition &&
@@ -199,8 +200,20 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
                   done->topic, done->partition);
         return;
     }
-    if (job && (job->part != part || job->worker != worker))
-        job = NULL; //  a stale id: judge by the range alone
+    switch (sched_done_judge (job, part, worker, done->start, done->end)) {
+        case SCHED_DONE_RANGE:
+            job = NULL; //  a late DONE: judge by the range alone
+            break;
+        case SCHED_DONE_REFUSED:
+            sl_warn ("DONE names a job of this worker with another range, "
+                     "ignored worker=%s job=%" PRIu64 " start=%" PRId64
+                     " end=%" PRId64 " job_start=%" PRId64 " job_end=%" PRId64,
+                     worker->name, job->id, done->start, done->end, job->start,
+                     job->end);
+            return;
+        case SCHED_DONE_JOB:
+            break;
+    }
     if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
         s_done_measure (self, part, job, done, now);
         if (job)
@@ -269,6 +282,24 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
     }
 }
 
+//  STATUS_REQUEST: a snapshot, SCHED_STATUS_PER_S a second at most (the
+//  rest get none; `sluice status` says the scheduler did not answer).
+static void
+s_on_status (scheduler_t *self, zframe_t *rid)
+{
+    int64_t now = sl_now_ms ();
+    sched_status_limit_t *limit = &self->status_limit;
+    if (sched_status_allow (limit, now)) {
+        sched_status_send (self->router, rid, self->cfg->group, &self->model,
+                           &self->stats, now);
+        return;
+    }
+    if (limit->refused == 1 || limit->refused % 1000 == 0)
+        sl_warn ("too many STATUS requests, not answered per_second=%d "
+                 "refused_total=%" PRIu64,
+                 SCHED_STATUS_PER_S, limit->refused);
+}
+
 //  One message from a worker or a status client, if one is waiting.
 //  Returns false if none was.
 static bool
@@ -294,8 +325,7 @@ s_router_recv (scheduler_t *self)
     } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO)
         s_on_hello (self, rid, key, msg->hello);
     else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST)
-        sched_status_send (self->router, rid, self->cfg->group, &self->model,
-                           &self->stats, sl_now_ms ());
+        s_on_status (self, rid);
     else if (!worker)
         //  A worker of a previous incarnation, or one we dropped.
         sched_wire_bye (self->router, rid, "unknown worker: say HELLO", true,
