@@ -34,6 +34,7 @@ typedef struct {
     char *curve_clients_dir; /* allowed workers' public certificates       */
     bool curve_allow_any;    /* any client that completes CURVE            */
     int64_t max_workers;     /* HELLOs beyond this many workers are refused */
+    char *instance_id; /* group.instance.id (static membership), or ""   */
 } sched_config_t;
 
 #endif

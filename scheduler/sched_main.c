@@ -70,6 +70,12 @@ main (int argc, char **argv)
          "accept -X properties that load code or run commands "
          "(plugin.library.paths, sasl.kerberos.kinit.cmd, ...)",
          NULL},
+        {"instance-id", 0, SL_FLAG_STR, &cfg.instance_id, "", 0, 0, false, "ID",
+         "static group membership (group.instance.id): restarted with the "
+         "same ID, the scheduler takes its partitions back at once instead "
+         "of after the session timeout; unique in the group (the chart "
+         "sets the pod name)",
+         NULL},
         {"max-workers", 0, SL_FLAG_INT, &cfg.max_workers, "10000", 1, 1000000,
          false, "N", "most workers at once; more HELLOs are refused", NULL},
         {"curve-cert", 0, SL_FLAG_STR, &cfg.curve_cert, "", 0, 0, false, "FILE",

@@ -389,7 +389,10 @@ sched_member_start (sched_member_t *self, char *err, size_t errlen)
         sl_kafka_conf_new (cfg->brokers, defaults, &cfg->props, err, errlen);
     if (!conf)
         return -1;
-    if (sl_kafka_conf_set (conf, "group.id", cfg->group, err, errlen) != 0) {
+    if (sl_kafka_conf_set (conf, "group.id", cfg->group, err, errlen) != 0 ||
+        (cfg->instance_id && *cfg->instance_id &&
+         sl_kafka_conf_set (conf, "group.instance.id", cfg->instance_id, err,
+                            errlen) != 0)) {
         rd_kafka_conf_destroy (conf);
         return -1;
     }

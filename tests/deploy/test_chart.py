@@ -322,6 +322,14 @@ def defaults_run_schedulers_and_workers():
            "sluice-scheduler", sc.get("command"))
     expect("--drain" not in [k for k, _ in flags(sc)], "a long-running "
            "scheduler has no --drain")
+    iid = env_map(sc).get("SLUICE_INSTANCE_ID", {})
+    expect(iid.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") ==
+           "metadata.name", "each scheduler joins as a static member named "
+           "after its pod (--instance-id)", iid)
+    off = render(sets=["scheduler.staticMembership=false"])
+    expect("SLUICE_INSTANCE_ID" not in
+           env_map(container(off.one("StatefulSet"), "scheduler")),
+           "staticMembership=false leaves the scheduler a dynamic member")
 
     dep = r.one("Deployment")
     wc = container(dep, "worker")
@@ -378,6 +386,10 @@ def drain_mode_runs_jobs_that_complete():
     check_labels(r)
     check_pods_hardened(r)
     sj, wj = r.one("Job", "scheduler"), r.one("Job", "worker")
+    expect("SLUICE_INSTANCE_ID" not in env_map(container(sj, "scheduler")),
+           "drain schedulers are dynamic members (a retried Job pod has a "
+           "new name; a static member's partitions would wait out its "
+           "session)")
     svc = r.one("Service", "scheduler")
     n = v["scheduler"]["replicas"]
     expect(sj["spec"].get("completionMode") == "Indexed", "the scheduler "

@@ -376,6 +376,12 @@ containers:
       {{- include "sluice.scheduler.args" . | trim | nindent 6 }}
     env:
       {{- include "sluice.kafka.env" (dict "ctx" . "component" "scheduler") | trim | nindent 6 }}
+      {{- if and .Values.scheduler.staticMembership (not .Values.drain.enabled) }}
+      - name: SLUICE_INSTANCE_ID
+        valueFrom:
+          fieldRef:
+            fieldPath: metadata.name
+      {{- end }}
       {{- with .Values.scheduler.extraEnv }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
