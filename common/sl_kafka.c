@@ -135,6 +135,24 @@ sl_kafka_error_is_setup (int err, const char *reason)
            err == RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE;
 }
 
+//  Whether a produce error is the record's; see sl_kafka.h.
+bool
+sl_kafka_error_is_record (int err)
+{
+    switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+        case RD_KAFKA_RESP_ERR__BAD_MSG:
+        case RD_KAFKA_RESP_ERR__INVALID_ARG:
+            return true;
+        default:
+            return false;
+    }
+}
+
 //  True if props sets name.
 bool
 sl_kafka_props_have (const sl_strlist_t *props, const char *name)

@@ -55,4 +55,11 @@ void sl_kafka_props_log (const sl_strlist_t *props);
     retrying will not help, so the process reports it and exits 2.       */
 bool sl_kafka_error_is_setup (int err, const char *reason);
 
+/*  True if a produce that failed with err failed for the record itself
+    (too large, invalid: it would fail anywhere, every time), false if it
+    failed for the destination or the cluster (authorization, unknown
+    topic, timeouts, brokers or leaders unavailable, fencing...), which
+    says nothing about the record and passes when the fault clears.      */
+bool sl_kafka_error_is_record (int err);
+
 #endif

@@ -105,6 +105,10 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
                                    i, done->start, done->end);
                 at = r->end;
             }
+            if ((done->fault_code && strlen (done->fault_code) > 64) ||
+                (done->fault_target && strlen (done->fault_target) > 249))
+                return s_fail (err, errlen,
+                               "DONE: fault code or target too long");
             return s_check_range ("DONE", done->topic, done->partition,
                                   done->start, done->end, err, errlen);
         }

@@ -140,6 +140,80 @@ sched_failure_worker_lost (sched_failure_t *self, sched_worker_t *worker,
     zlistx_destroy (&held);
 }
 
+//  The pause after n destination failures in a row; see sched_failure.h.
+int64_t
+sched_failure_outage_backoff (uint32_t n)
+{
+    int64_t ms = SCHED_OUTAGE_BACKOFF_MIN_MS;
+    for (uint32_t i = 1; i < n && ms < SCHED_OUTAGE_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < SCHED_OUTAGE_BACKOFF_MAX_MS ? ms : SCHED_OUTAGE_BACKOFF_MAX_MS;
+}
+
+//  A job failed for its destination; see sched_failure.h.
+void
+sched_failure_outage (sched_failure_t *self, sched_job_t *job, const char *code,
+                      const char *target, int64_t now)
+{
+    sched_outage_t *o = &self->outage;
+    if (!o->since_ms) {
+        o->since_ms = now;
+        snprintf (o->code, sizeof o->code, "%s", code && *code ? code : "?");
+        snprintf (o->target, sizeof o->target, "%s", target ? target : "");
+        sl_warn ("output refused, pausing dispatch; no attempt is charged "
+                 "target=%s code=%s",
+                 o->target, o->code);
+    }
+    //  The pause doubles when a job sent after the last one ended fails
+    //  too (the probe): the jobs that were in flight together with the
+    //  first failure say nothing new.
+    o->deferred++;
+    if (now >= o->until_ms) {
+        o->failures++;
+        o->until_ms = now + sched_failure_outage_backoff (o->failures);
+    }
+    int64_t pause = o->until_ms - now;
+    self->stats->jobs_deferred++;
+    sl_debug ("job deferred job=%" PRIu64
+              " target=%s code=%s pause_ms=%" PRId64,
+              job->id, target, code, pause);
+    sched_model_job_enqueue (self->model, job, o->until_ms);
+}
+
+//  The outage is over; see sched_failure.h.
+void
+sched_failure_outage_over (sched_failure_t *self, int64_t now)
+{
+    sched_outage_t *o = &self->outage;
+    if (!o->since_ms)
+        return;
+    sl_info ("output accepts again, dispatch resumes target=%s code=%s "
+             "outage_ms=%" PRId64 " jobs_deferred=%" PRIu64,
+             o->target, o->code, now - o->since_ms, o->deferred);
+    memset (o, 0, sizeof *o);
+}
+
+//  Whether dispatch pauses; see sched_failure.h.
+bool
+sched_failure_paused (const sched_failure_t *self, int64_t now)
+{
+    return self->outage.since_ms && now < self->outage.until_ms;
+}
+
+//  The outage in words; see sched_failure.h.
+const char *
+sched_failure_outage_text (const sched_failure_t *self, int64_t now, char *buf,
+                           size_t size)
+{
+    const sched_outage_t *o = &self->outage;
+    if (!o->since_ms)
+        snprintf (buf, size, "%s", "");
+    else
+        snprintf (buf, size, "output %s: %s for %" PRId64 " s", o->target,
+                  o->code, (now - o->since_ms) / 1000);
+    return buf;
+}
+
 //  Forgive a stall of our own; see sched_failure.h.
 void
 sched_failure_forgive (sched_failure_t *self, int64_t gap)

@@ -25,7 +25,16 @@
       the only way forward is to copy it;
     - a range that completed meanwhile (a late DONE from another holder)
       cannot be bisected: it goes back to the queue as it is, and the
-      completion drops it.
+      completion drops it;
+    - a job that failed for its destination or the cluster (the worker
+      says INFRA: authorization, unknown topic, timeouts, brokers away) is
+      no record's fault: it spends no attempt, is never bisected or
+      dead-lettered, and goes back to the queue behind an outage: dispatch
+      pauses for a backoff (SCHED_OUTAGE_BACKOFF_MIN_MS) that doubles,
+      up to _MAX_MS, each time a job sent after a pause fails too (the
+      jobs in flight with the first failure say nothing new); the first
+      job done ends the outage. A record bad on its own (too large for the
+   output) is the record's fault, as before.
 */
 #ifndef SCHED_FAILURE_H_INCLUDED
 #define SCHED_FAILURE_H_INCLUDED
@@ -37,6 +46,10 @@
 
 /*  The longest a failed dead-letter copy waits before its next try.      */
 #define SCHED_FAILURE_BACKOFF_MAX_MS 30000
+/*  Dispatch pauses this long after a job failed for its destination,
+    twice as long after each further one in a row, at most _MAX_MS.       */
+#define SCHED_OUTAGE_BACKOFF_MIN_MS 500
+#define SCHED_OUTAGE_BACKOFF_MAX_MS 30000
 
 typedef enum {
     SCHED_FAIL_REQUEUE,     /* back to the queue, no attempt spent          */
@@ -71,12 +84,26 @@ bool sched_failure_blamed (bool count_attempt, bool started);
     lease running).                                                      */
 bool sched_failure_lease_expired (const sched_job_t *job, int64_t now);
 
+/*  The n-th pause in a row of an outage (n >= 1).                        */
+int64_t sched_failure_outage_backoff (uint32_t n);
+
+/*  A fault of the destination or the cluster, while it lasts.            */
+typedef struct {
+    char code[65];     /* the Kafka error's name, "" when there is none    */
+    char target[250];  /* the topic it concerns                            */
+    int64_t since_ms;  /* when the first job failed for it (0: no outage)  */
+    uint32_t failures; /* pauses in a row (probes that failed, plus one) */
+    uint64_t deferred; /* jobs failed for it                             */
+    int64_t until_ms;  /* dispatch pauses until then                      */
+} sched_outage_t;
+
 typedef struct {
     sched_model_t *model;
     sched_stats_t *stats;
     int64_t max_attempts;   /* --max-attempts                              */
     int64_t lease_ms;       /* --job-timeout-ms                            */
     int64_t lease_check_ms; /* no lease can expire before this time        */
+    sched_outage_t outage;
 } sched_failure_t;
 
 /*  A job failed for `reason`: apply sched_failure_decide to it (the job
@@ -84,6 +111,24 @@ typedef struct {
     has cancelled it at its holder if that one lives on.                 */
 void sched_failure_job (sched_failure_t *self, sched_job_t *job,
                         const char *reason, bool count_attempt, int64_t now);
+
+/*  A job failed for its destination or the cluster (code, target): back
+    to the queue with no attempt spent, and dispatch paused per
+    sched_failure_outage_backoff. The caller cancels nothing: the holder
+    gave the job up itself.                                               */
+void sched_failure_outage (sched_failure_t *self, sched_job_t *job,
+                           const char *code, const char *target, int64_t now);
+
+/*  A job was done: an outage, if one was on, is over.                   */
+void sched_failure_outage_over (sched_failure_t *self, int64_t now);
+
+/*  True while dispatch pauses for an outage.                             */
+bool sched_failure_paused (const sched_failure_t *self, int64_t now);
+
+/*  The outage in words ("output T: CODE for N s") into buf, or "" if
+    there is none. Returns buf.                                           */
+const char *sched_failure_outage_text (const sched_failure_t *self, int64_t now,
+                                       char *buf, size_t size);
 
 /*  A worker is gone or forgot its jobs: each job it held fails for
     `reason`, blamed per sched_failure_blamed.                            */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "sl_clock.h"
 #include "sl_http.h"
 
 //  One per-partition gauge family.
@@ -45,6 +46,7 @@ s_jobs (FILE *f, sched_state_t *self)
                 {"expired", st->jobs_expired},
                 {"bisected", st->jobs_bisected},
                 {"dead_lettered", st->jobs_dead_lettered},
+                {"deferred", st->jobs_deferred},
                 {"late", st->done_duplicates}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         fprintf (f, "sluice_jobs_total{outcome=\"%s\"} %" PRIu64 "\n",
@@ -116,14 +118,25 @@ sched_metrics_publish (sched_state_t *self)
     sl_prom_counter (f, "sluice_scheduler_fetched_records_total",
                      "Records the scheduler's own consumer fetched (always 0).",
                      (uint64_t)self->stats.rxmsgs);
+    const sched_outage_t *o = &self->failure.outage;
+    sl_prom_gauge (f, "sluice_output_outage_seconds",
+                   "How long the output has refused (jobs failed for the "
+                   "destination or the cluster, no attempt charged); 0: "
+                   "none.",
+                   o->since_ms ? (double)(sl_now_ms () - o->since_ms) / 1000.0
+                               : 0);
     sl_prom_gauge (
         f, "sluice_drain_eta_seconds",
         "Total lag divided by recent throughput (NaN: no throughput).",
         sched_drain_eta (&self->drain, lag));
     fclose (f);
-    bool ready = self->member.assigned && !self->member.fatal;
+    char outage[384];
+    sched_failure_outage_text (&self->failure, sl_now_ms (), outage,
+                               sizeof outage);
+    bool ready = self->member.assigned && !self->member.fatal && !*outage;
     sl_http_publish (self->http, page, len, ready,
                      self->member.fatal ? "fatal Kafka error"
+                     : *outage          ? outage
                                         : "waiting for a partition assignment");
     free (page);
 }

@@ -52,7 +52,7 @@ sched_status_allow (sched_status_limit_t *limit, int64_t now)
 int
 sched_status_send (zsock_t *router, zframe_t *rid, const char *group,
                    sched_model_t *model, const sched_stats_t *stats,
-                   int64_t now)
+                   const char *outage, int64_t now)
 {
     size_t np = zhashx_size (model->parts), nw = zhashx_size (model->workers);
     Sluice__PartitionStatus *ps = calloc (np + 1, sizeof *ps);
@@ -83,6 +83,7 @@ sched_status_send (zsock_t *router, zframe_t *rid, const char *group,
     st.records_done = stats->records_done;
     st.jobs_done = stats->jobs_done;
     st.jobs_queued = model->queued;
+    st.outage = (char *)outage;
     rc = sl_proto_send (router, rid, SLUICE__ENVELOPE__BODY_STATUS, &st);
 done:
     free (ps);

@@ -25,10 +25,11 @@ typedef struct {
     SCHED_STATUS_PER_S were answered this second already.                */
 bool sched_status_allow (sched_status_limit_t *limit, int64_t now);
 
-/*  Answer a STATUS_REQUEST from rid with a snapshot of group's book.
+/*  Answer a STATUS_REQUEST from rid with a snapshot of group's book and
+    the outage in words (sched_failure_outage_text).
     Returns 0, or -1 if it could not be built or sent.                    */
 int sched_status_send (zsock_t *router, zframe_t *rid, const char *group,
                        sched_model_t *model, const sched_stats_t *stats,
-                       int64_t now);
+                       const char *outage, int64_t now);
 
 #endif

@@ -46,6 +46,8 @@ s_dispatch (scheduler_t *self)
 {
     int64_t now = sl_now_ms ();
     int64_t lease = self->cfg->job_timeout_ms;
+    if (sched_failure_paused (&self->failure, now))
+        return; //  the output refuses: nothing goes out until the pause ends
     sched_pick_t pick;
     sched_dispatch_begin (&self->dispatch);
     while (sched_dispatch_next (&self->dispatch, now, &pick)) {
@@ -215,11 +217,15 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
             break;
     }
     if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
+        sched_failure_outage_over (&self->failure, now);
         s_done_measure (self, part, job, done, now);
         if (job)
             sched_model_job_forget (&self->model, job);
         s_done_ok (self, part, done);
-    } else if (job)
+    } else if (job && done->fault == SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA)
+        sched_failure_outage (&self->failure, job, done->fault_code,
+                              done->fault_target, now);
+    else if (job)
         sched_failure_job (&self->failure, job,
                            *done->error ? done->error : "worker failed", true,
                            now);
@@ -290,8 +296,12 @@ s_on_status (scheduler_t *self, zframe_t *rid)
     int64_t now = sl_now_ms ();
     sched_status_limit_t *limit = &self->status_limit;
     if (sched_status_allow (limit, now)) {
+        char outage[384];
         sched_status_send (self->router, rid, self->cfg->group, &self->model,
-                           &self->stats, now);
+                           &self->stats,
+                           sched_failure_outage_text (&self->failure, now,
+                                                      outage, sizeof outage),
+                           now);
         return;
     }
     if (limit->refused == 1 || limit->refused % 1000 == 0)
@@ -514,8 +524,10 @@ s_parts_init (scheduler_t *self)
     sched_commit_init (&self->commit, &self->model, &self->stats,
                        cfg->metadata_max_bytes);
     self->dispatch.model = &self->model;
-    self->failure = (sched_failure_t){
-        &self->model, &self->stats, cfg->max_attempts, cfg->job_timeout_ms, 0};
+    self->failure = (sched_failure_t){.model = &self->model,
+                                      .stats = &self->stats,
+                                      .max_attempts = cfg->max_attempts,
+                                      .lease_ms = cfg->job_timeout_ms};
     self->workers = (sched_workers_t){
         &self->model, &self->failure, self->router, cfg->max_workers, 0, 0};
     self->drain = (sched_drain_t){.cfg = cfg,

@@ -22,6 +22,9 @@ s_print_table (const Sluice__Status *st)
     printf ("group %s: %" PRIu64 " records done, %" PRIu64
             " jobs done, %" PRIu64 " jobs queued\n\n",
             st->group, st->records_done, st->jobs_done, st->jobs_queued);
+    if (st->outage && *st->outage)
+        printf ("OUTAGE: %s (dispatch paused, no attempt charged)\n\n",
+                st->outage);
     printf ("%-32s %9s %14s %14s %12s %9s\n", "TOPIC", "PARTITION", "COMMITTED",
             "HIGH-WATERMARK", "LAG", "IN-FLIGHT");
     int64_t total_lag = 0;
@@ -71,11 +74,11 @@ s_print_json (const Sluice__Status *st)
                 (json_int_t)w->jobs_done, "last_heartbeat_ms_ago",
                 (json_int_t)w->last_heartbeat_ms_ago, "plugin", w->plugin));
     }
-    json_t *root = json_pack ("{s:s,s:I,s:I,s:I,s:o,s:o}", "group", st->group,
-                              "records_done", (json_int_t)st->records_done,
-                              "jobs_done", (json_int_t)st->jobs_done,
-                              "jobs_queued", (json_int_t)st->jobs_queued,
-                              "partitions", parts, "workers", workers);
+    json_t *root = json_pack (
+        "{s:s,s:I,s:I,s:I,s:s,s:o,s:o}", "group", st->group, "records_done",
+        (json_int_t)st->records_done, "jobs_done", (json_int_t)st->jobs_done,
+        "jobs_queued", (json_int_t)st->jobs_queued, "outage",
+        st->outage ? st->outage : "", "partitions", parts, "workers", workers);
     char *text = json_dumps (root, JSON_COMPACT);
     printf ("%s\n", text);
     free (text);

@@ -440,6 +440,21 @@ s_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
     return rc;
 }
 
+//  Whose fault a failed job was. If the output refused something of it
+//  (a delivery, or a produce call, which fails the plugin's emit and so
+//  its batch), the output's classification says; otherwise the plugin
+//  or a record failed it.
+static void
+s_job_fault (wrk_exec_t *self, wrk_tally_t *t)
+{
+    const char *code = "", *target = "";
+    t->fault = wrk_output_failed (self->output)
+                   ? wrk_output_fault (self->output, &code, &target)
+                   : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+    snprintf (t->fault_code, sizeof t->fault_code, "%s", code);
+    snprintf (t->fault_target, sizeof t->fault_target, "%s", target);
+}
+
 //  A job ended, done (rc 0) or failed: log it and send DONE.
 static void
 s_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc, int64_t t0)
@@ -447,6 +462,7 @@ s_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc, int64_t t0)
     const Sluice__Job *job = ej->job;
     if (rc != 0) {
         t->failed = true;
+        s_job_fault (self, t);
         wrk_reader_forget (self->reader);
         sl_warn ("job failed job=%" PRIu64 " topic=%s partition=%d "
                  "start=%" PRId64 " end=%" PRId64 " reason=\"%s\"",

@@ -7,6 +7,7 @@
 #include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_proto.h"
 
 struct _wrk_output_t {
     const wrk_config_t *cfg;
@@ -18,18 +19,46 @@ struct _wrk_output_t {
     uint64_t serial;
     uint64_t dr_failures;
     char dr_error[256];
+    //  Whose fault the job's failed deliveries were: a record's (too
+    //  large, invalid) if any was, else the destination's, by the first.
+    bool dr_record;
+    bool dr_timeout; /* the flush timed out                            */
+    //  A topic the destination refused: librdkafka keeps the error on the
+    //  topic (later produce calls fail at once) until its metadata is
+    //  read again, five minutes by default; the next job asks for it
+    //  first, so it finds out whether the fault cleared.
+    bool refresh;
+    rd_kafka_resp_err_t dr_err;
+    char dr_topic[256];
 };
+
+//  Note one failed delivery (or produce call) of the current job.
+static void
+s_failed (wrk_output_t *self, const char *topic, rd_kafka_resp_err_t err)
+{
+    if (!self->dr_failures++) {
+        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
+                  topic, rd_kafka_err2str (err));
+        self->dr_err = err;
+        snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
+    }
+    if (!sl_kafka_error_is_record (err))
+        self->refresh = true;
+    if (sl_kafka_error_is_record (err) && !self->dr_record) {
+        self->dr_record = true;
+        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
+                  topic, rd_kafka_err2str (err));
+        self->dr_err = err;
+    }
+}
 
 //  Delivery report: count failures of the current job.
 static void
 s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     wrk_output_t *self = opaque;
-    if (msg->err && (uint64_t)(uintptr_t)msg->_private == self->serial) {
-        self->dr_failures++;
-        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
-                  rd_kafka_topic_name (msg->rkt), rd_kafka_err2str (msg->err));
-    }
+    if (msg->err && (uint64_t)(uintptr_t)msg->_private == self->serial)
+        s_failed (self, rd_kafka_topic_name (msg->rkt), msg->err);
 }
 
 //  The producer's errors: the fatal ones end the worker (wrk_kafka).
@@ -58,12 +87,29 @@ wrk_output_warm_dlq (wrk_output_t *self, const char *topic)
         wrk_kafka_topic_warm (self->producer, &self->dlq_rkt, topic);
 }
 
+//  Read a topic's metadata again (see `refresh`).
+static void
+s_refresh (wrk_output_t *self, rd_kafka_topic_t *rkt)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rkt && rd_kafka_metadata (self->producer, 0, rkt, &md, 5000) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy (md);
+}
+
 //  A new job: a new serial, no failures.
 void
 wrk_output_job_begin (wrk_output_t *self)
 {
+    if (self->refresh) {
+        self->refresh = false;
+        s_refresh (self, self->out_rkt);
+        s_refresh (self, self->dlq_rkt);
+    }
     self->serial++;
     self->dr_failures = 0;
+    self->dr_record = false;
+    self->dr_timeout = false;
 }
 
 //  Produce one record (copied), waiting while the queue is full. Takes
@@ -89,9 +135,7 @@ s_produce (wrk_output_t *self, const char *topic, int32_t partition,
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs)
                 rd_kafka_headers_destroy (hdrs);
-            snprintf (self->dr_error, sizeof self->dr_error,
-                      "produce to %s: %s", topic, rd_kafka_err2str (err));
-            self->dr_failures++;
+            s_failed (self, topic, err);
             return -1;
         }
         rd_kafka_poll (self->producer, 50);
@@ -159,6 +203,7 @@ wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
     if (rd_kafka_outq_len (self->producer) > 0) {
         snprintf (err, errlen, "producer did not flush within %" PRId64 " ms",
                   self->cfg->flush_timeout_ms);
+        self->dr_timeout = true;
         return -1;
     }
     if (self->dr_failures) {
@@ -166,6 +211,27 @@ wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+//  Whether the output failed the current job; see wrk_output.h.
+bool
+wrk_output_failed (const wrk_output_t *self)
+{
+    return self->dr_failures > 0 || self->dr_timeout;
+}
+
+//  Whose fault a failed flush was; see wrk_output.h.
+int
+wrk_output_fault (const wrk_output_t *self, const char **code,
+                  const char **target)
+{
+    const char *out = self->cfg->output_topic ? self->cfg->output_topic : "";
+    if (self->dr_failures && self->dr_record)
+        return SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+    *code =
+        self->dr_failures ? rd_kafka_err2name (self->dr_err) : "FLUSH_TIMEOUT";
+    *target = self->dr_failures ? self->dr_topic : out;
+    return SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA;
 }
 
 //  Drop what is queued for sending.

@@ -66,4 +66,16 @@ int wrk_output_flush (wrk_output_t *self, char *err, size_t errlen);
 /*  Drop what is still queued for sending (an abandoned job).            */
 void wrk_output_purge (wrk_output_t *self);
 
+/*  True if the output refused something of the current job (a delivery
+    or a produce call failed) or its flush timed out.                    */
+bool wrk_output_failed (const wrk_output_t *self);
+
+/*  After the output failed a job (wrk_output_failed): whose fault, as a
+    Sluice__FaultClass. RECORD if a record of the job was refused for
+    itself (too large, invalid); else INFRA, with the Kafka error's name
+    (FLUSH_TIMEOUT if nothing was refused but acks never came) in *code
+    and the topic in *target.                                            */
+int wrk_output_fault (const wrk_output_t *self, const char **code,
+                      const char **target);
+
 #endif

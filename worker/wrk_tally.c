@@ -23,6 +23,12 @@ wrk_tally_done (const wrk_tally_t *t, const Sluice__Job *job,
     done.status = t->failed ? SLUICE__JOB_STATUS__JOB_STATUS_FAILED
                             : SLUICE__JOB_STATUS__JOB_STATUS_OK;
     done.error = (char *)t->error;
+    if (t->failed) {
+        done.fault = t->fault ? (Sluice__FaultClass)t->fault
+                              : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+        done.fault_code = (char *)t->fault_code;
+        done.fault_target = (char *)t->fault_target;
+    }
     done.records = t->records;
     done.rejected = t->rejected;
     done.lost = t->lost.offsets;

@@ -23,6 +23,12 @@ typedef struct {
     wrk_range_lost_t lost;
     bool failed;
     char error[SLUICE_REASON_MAX + 64];
+    /*  With failed: whose fault (Sluice__FaultClass; 0 is the record's, as
+        before there were classes), and for the destination's, the Kafka
+        error's name and the topic it concerns.                         */
+    int fault;
+    char fault_code[64];
+    char fault_target[256];
 } wrk_tally_t;
 
 /*  A packed Sluice__Done for job, status OK or FAILED (t->failed) with

@@ -182,6 +182,40 @@ def produce_errors_fail_the_job_or_are_retried():
 
 
 @test
+def an_output_that_refuses_is_no_records_fault():
+    """The output refuses every produce for a while (an ACL missing, then
+    added): the jobs fail for their destination, not for a record. None
+    spends an attempt, none is bisected, nothing is dead-lettered; the
+    scheduler pauses dispatch with a backoff, says why, and resumes when
+    produces pass again."""
+    result = {}
+
+    def refused():
+        return [e for w in result["workers"]
+                for e in log_events(w, "job failed")
+                if "authorization" in e.get("reason", "")]
+
+    def inject(kafka, sched):
+        kafka.control("errors Produce 40 TOPIC_AUTHORIZATION_FAILED")
+        wait_for(refused, 30, "a job to fail on the refused output")
+    sched, took = drain_with_fault(inject, result=result)
+    for what in ("job failed, retrying", "job keeps failing, bisecting",
+                 "offset keeps failing, dead-lettering"):
+        expect(not log_events(sched, what), "no job was charged for the "
+               "output's refusal (%s)" % what, sched.log_path)
+    outage = log_events(sched, "output refused, pausing dispatch; no "
+                        "attempt is charged")
+    expect(outage and outage[0]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+           "the outage is named with its Kafka error", outage)
+    back = log_events(sched, "output accepts again, dispatch resumes")
+    expect(back, "the scheduler says when the output accepts again")
+    log_note("outage %s ms, %s jobs deferred, none charged; %d jobs "
+             "failed on the refused output" % (back[0]["outage_ms"],
+                                               back[0]["jobs_deferred"],
+                                               len(refused())))
+
+
+@test
 def broker_down_for_two_seconds():
     def inject(kafka, sched):
         kafka.control("broker down all")

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "sched_failure.h"
+#include "sl_kafka.h"
 #include "sl_log.h"
 #include "test_rand.h"
 
@@ -119,7 +120,10 @@ s_book (s_book_t *b, int64_t hwm, int64_t job_records)
 {
     cr_assert_eq (sched_model_init (&b->model, 100000, job_records, NULL), 0);
     sched_stats_init (&b->stats);
-    b->failure = (sched_failure_t){&b->model, &b->stats, MAX_ATTEMPTS, 5000, 0};
+    b->failure = (sched_failure_t){.model = &b->model,
+                                   .stats = &b->stats,
+                                   .max_attempts = MAX_ATTEMPTS,
+                                   .lease_ms = 5000};
     b->part = sched_model_part_add (&b->model, "t", 0, 0, NULL, 0);
     cr_assert_not_null (b->part);
     sched_model_part_learn_hwm (b->part, hwm);
@@ -371,4 +375,71 @@ Test (failure_property, exactly_the_poison_is_dead_lettered)
     uint64_t base = s_base_seed ();
     for (uint64_t i = 0; i < 300; i++)
         s_play (base + i);
+}
+
+//  ---------------------------------------------------------------------
+//  Faults of the destination: no attempt, a paused dispatch
+
+Test (failure_outage, the_pause_doubles_up_to_its_cap)
+{
+    cr_assert_eq (sched_failure_outage_backoff (1), 500);
+    cr_assert_eq (sched_failure_outage_backoff (2), 1000);
+    cr_assert_eq (sched_failure_outage_backoff (6), 16000);
+    cr_assert_eq (sched_failure_outage_backoff (7), 30000);
+    cr_assert_eq (sched_failure_outage_backoff (1000), 30000);
+}
+
+Test (failure_outage, a_refused_output_costs_no_attempt_and_pauses_dispatch)
+{
+    s_book_t b;
+    s_book (&b, 200, 100);
+    sched_job_t *job = s_held (&b, 1000);
+    job->attempt = MAX_ATTEMPTS; //  a counted failure now would bisect
+    sched_failure_outage (&b.failure, job, "TOPIC_AUTHORIZATION_FAILED", "out",
+                          2000);
+    cr_assert_eq (job->attempt, MAX_ATTEMPTS);
+    cr_assert_eq (b.part->jobs_head, job, "not bisected");
+    cr_assert_not (job->dead_letter);
+    cr_assert (job->queued);
+    cr_assert_eq (job->not_before, 2500);
+    cr_assert_eq (b.stats.jobs_failed, 0);
+    cr_assert_eq (b.stats.jobs_deferred, 1);
+    cr_assert (sched_failure_paused (&b.failure, 2499));
+    cr_assert_not (sched_failure_paused (&b.failure, 2500));
+    char text[128];
+    cr_assert_str_eq (
+        sched_failure_outage_text (&b.failure, 42000, text, sizeof text),
+        "output out: TOPIC_AUTHORIZATION_FAILED for 40 s");
+    //  Another job that was in flight with it fails during the pause: it
+    //  waits for the same pause, which does not grow.
+    sched_job_t *other = s_held (&b, 1000);
+    sched_failure_outage (&b.failure, other, "TOPIC_AUTHORIZATION_FAILED",
+                          "out", 2100);
+    cr_assert_eq (other->not_before, 2500);
+    //  Failing again on the probe sent after the pause: it doubles.
+    sched_model_job_held (&b.model, job, b.worker, 2600, 5000);
+    sched_failure_outage (&b.failure, job, "TOPIC_AUTHORIZATION_FAILED", "out",
+                          2600);
+    cr_assert_eq (job->not_before, 3600);
+    cr_assert_eq (b.stats.jobs_deferred, 3);
+    //  A job done: the outage is over, nothing paused, no text.
+    sched_failure_outage_over (&b.failure, 2700);
+    cr_assert_not (sched_failure_paused (&b.failure, 2701));
+    cr_assert_str_eq (
+        sched_failure_outage_text (&b.failure, 2800, text, sizeof text), "");
+    sched_model_fini (&b.model);
+}
+
+Test (failure_outage, a_record_too_large_is_the_records_fault)
+{
+    cr_assert (sl_kafka_error_is_record (RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+    cr_assert (sl_kafka_error_is_record (RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    cr_assert_not (sl_kafka_error_is_record (
+        RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+    cr_assert_not (
+        sl_kafka_error_is_record (RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    cr_assert_not (sl_kafka_error_is_record (RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+    cr_assert_not (
+        sl_kafka_error_is_record (RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
+    cr_assert_not (sl_kafka_error_is_record (RD_KAFKA_RESP_ERR__TRANSPORT));
 }

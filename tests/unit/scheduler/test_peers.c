@@ -36,7 +36,10 @@ s_book (s_book_t *b)
 {
     cr_assert_eq (sched_model_init (&b->model, 16, 100, NULL), 0);
     sched_stats_init (&b->stats);
-    b->failure = (sched_failure_t){&b->model, &b->stats, 3, 5000, 0};
+    b->failure = (sched_failure_t){.model = &b->model,
+                                   .stats = &b->stats,
+                                   .max_attempts = 3,
+                                   .lease_ms = 5000};
     b->workers = (sched_workers_t){&b->model, &b->failure, NULL, 10, 0, 0};
     b->part = sched_model_part_add (&b->model, "t", 0, 0, NULL, 0);
     sched_model_part_learn_hwm (b->part, 1000);
