@@ -448,9 +448,14 @@ static void
 s_job_fault (wrk_exec_t *self, wrk_tally_t *t)
 {
     const char *code = "", *target = "";
-    t->fault = wrk_output_failed (self->output)
-                   ? wrk_output_fault (self->output, &code, &target)
-                   : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+    bool output = wrk_output_failed (self->output);
+    t->fault = output ? wrk_output_fault (self->output, &code, &target)
+                      : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+    //  The output's reason is the precise one (the plugin only saw that
+    //  its emit failed); it is what a dead letter will carry.
+    const char *why = output ? wrk_output_error (self->output) : "";
+    if (*why)
+        snprintf (t->error, sizeof t->error, "%s", why);
     snprintf (t->fault_code, sizeof t->fault_code, "%s", code);
     snprintf (t->fault_target, sizeof t->fault_target, "%s", target);
 }

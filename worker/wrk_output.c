@@ -213,6 +213,13 @@ wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
     return 0;
 }
 
+//  Why the output failed the current job; see wrk_output.h.
+const char *
+wrk_output_error (const wrk_output_t *self)
+{
+    return self->dr_failures ? self->dr_error : "";
+}
+
 //  Whether the output failed the current job; see wrk_output.h.
 bool
 wrk_output_failed (const wrk_output_t *self)

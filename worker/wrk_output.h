@@ -70,6 +70,10 @@ void wrk_output_purge (wrk_output_t *self);
     or a produce call failed) or its flush timed out.                    */
 bool wrk_output_failed (const wrk_output_t *self);
 
+/*  Why: the first refusal ("produce to T: ..."; a record's own before
+    others), or "" if nothing was refused (the flush timed out).         */
+const char *wrk_output_error (const wrk_output_t *self);
+
 /*  After the output failed a job (wrk_output_failed): whose fault, as a
     Sluice__FaultClass. RECORD if a record of the job was refused for
     itself (too large, invalid); else INFRA, with the Kafka error's name

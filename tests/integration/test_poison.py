@@ -94,6 +94,42 @@ def run_fault(fault, sched_args, worker_args):
 
 
 @test
+def a_record_too_large_for_the_output_is_its_own_fault():
+    """A record the plugin turns into one too large for the output (its
+    copy is 1 MiB; the workers' producers take 100,000 bytes) is bad on its
+    own: a record fault, unlike the output refusing everything. It is
+    isolated like a crashing record and dead-lettered raw, with the
+    producer's reason; the rest reaches the output."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    dlq = src + ".dlq"
+    with Broker(topics={src: 1, out: 1, dlq: 1}) as kafka:
+        produce(kafka, src, ((str(i), "record %d%s" % (
+            i, " BIG" if i == POISON_AT else ""), 0) for i in range(RECORDS)))
+        sched = start_scheduler(kafka, src, group, args=[
+            "--max-attempts", "2", "--job-records", "500"])
+        workers = [start_worker(kafka, sched.endpoint, "fault",
+                                name="worker-%d" % i, output_topic=out,
+                                plugin_opts={"big_on": "BIG"},
+                                args=["-X", "message.max.bytes=100000"])
+                   for i in (1, 2)]
+        expect(sched.wait(120, watch=workers) == 0, "the drain finishes")
+        dead = consume_all(kafka, dlq)
+        expect(len(dead) == 1 and int(dead[0].key) == POISON_AT,
+               "exactly the big record is dead-lettered",
+               [(r.key, r.value) for r in dead])
+        headers = {k: (v or b"").decode() for k, v in dead[0].headers or []}
+        expect("too large" in headers.get("sluice.reason", ""),
+               "its reason says it was too large for the output", headers)
+        expect(not log_events(sched, "output refused, pausing dispatch; no "
+                              "attempt is charged"),
+               "not taken for an outage of the output", sched.log_path)
+        seen = set(int(r.key) for r in consume_all(kafka, out))
+        missing = sorted(set(range(RECORDS)) - {POISON_AT} - seen)
+        expect(not missing, "every other record is in the output",
+               missing[:20])
+
+
+@test
 def poison_record_is_bisected_and_dead_lettered():
     run_fault("crash_on", ["--job-records", "500"], [])
 

@@ -5,6 +5,8 @@
         crash_on=TEXT   the process logs a line and aborts (SIGABRT)
         hang_on=TEXT    the call never returns (it sleeps in a loop)
         reject_on=TEXT  the record is rejected: "matched reject_on"
+        big_on=TEXT     its copy gets a 1 MiB value (too large for an
+                        output whose message.max.bytes is smaller)
 
     and except every job on its first attempts:
 
@@ -36,12 +38,13 @@ typedef struct {
     const char *crash_on; //  NULL: never; point into the host's options
     const char *hang_on;
     const char *reject_on;
+    const char *big_on;
     int64_t fail_attempts;
     int emit; //  copy records: there is an output topic
 } fault_t;
 
-static const char *const s_options[] = {"crash_on", "hang_on", "reject_on",
-                                        "fail_attempts", NULL};
+static const char *const s_options[] = {
+    "crash_on", "hang_on", "reject_on", "big_on", "fail_attempts", NULL};
 
 //  The text of option `key`, or NULL if it is unset or empty.
 static const char *
@@ -66,6 +69,7 @@ s_create (const sluice_host_t *host, sluice_ctx_t *ctx,
     self->crash_on = s_text (&o, "crash_on");
     self->hang_on = s_text (&o, "hang_on");
     self->reject_on = s_text (&o, "reject_on");
+    self->big_on = s_text (&o, "big_on");
     self->fail_attempts = sluice_opt_int (&o, "fail_attempts", 0, 0, 1000);
     self->emit = host->output_topic (ctx) != NULL;
     if (o.failed)
@@ -122,6 +126,28 @@ s_hang (void)
         nanosleep (&second, NULL);
 }
 
+//  big_on: emit r's key with a 1 MiB value. Returns -1 (reason in out)
+//  if the host could not queue it.
+static int
+s_emit_big (fault_t *self, sluice_call_t *call, const sluice_record_t *r,
+            sluice_outcome_t *out)
+{
+    size_t size = 1 << 20;
+    char *value = malloc (size);
+    if (!value) {
+        sluice_outcome_set (out, SLUICE_RETRY, "fault: out of memory");
+        return -1;
+    }
+    memset (value, 'B', size);
+    sluice_emit_t rec = sluice_emit_of (r);
+    rec.value = value;
+    rec.value_len = size;
+    s_log_fault (self, call, SLUICE_LOG_INFO, "fault: big_on matched", r);
+    int rc = sluice_emit_record (self->host, NULL, call, &rec, r->offset, out);
+    free (value);
+    return rc;
+}
+
 //  Apply the faults to each record and copy the others. Returns -1
 //  (reason in out [0]) if a copy could not be queued.
 static int
@@ -143,8 +169,11 @@ s_process (void *state, sluice_call_t *call, const sluice_record_t *records,
         }
         if (s_matches (r, self->reject_on))
             sluice_outcome_set (&out[i], SLUICE_REJECT, "matched reject_on");
-        else if (self->emit &&
-                 sluice_emit_copy (self->host, NULL, call, r, &out[0]))
+        else if (self->emit && s_matches (r, self->big_on)) {
+            if (s_emit_big (self, call, r, &out[0]))
+                return -1;
+        } else if (self->emit &&
+                   sluice_emit_copy (self->host, NULL, call, r, &out[0]))
             return -1;
     }
     return 0;

@@ -342,7 +342,7 @@ Test (refuse, unknown_option_lists_the_accepted_ones)
                "unknown option 'speed' (sleep accepts: us_per_record)");
     sluice_option_t fopts[] = {OPT ("crash", "x")};
     s_refused (PLUGIN ("fault"), fopts, 1, NULL,
-               "fault accepts: crash_on, hang_on, reject_on, fail_attempts");
+               "fault accepts: crash_on, hang_on, reject_on, big_on, fail_attempts");
 }
 
 Test (refuse, create_failing)
