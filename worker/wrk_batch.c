@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 #include "sl_clock.h"
+#include <stdlib.h>
 
 //  Backoff before retry round `round`: 20 ms doubling to 640 ms.
 static void
@@ -58,4 +59,57 @@ wrk_batch_reject_reason (const sluice_outcome_t *out, char *buf, size_t size)
               out->code == SLUICE_RETRY ? "gave up retrying: " : "",
               out->reason[0] ? out->reason : "rejected by plugin");
     return buf;
+}
+
+//  The plugin's view of a batch; see wrk_batch.h.
+void
+wrk_batch_records (sluice_record_t *recs, sluice_header_t **hdrs_p,
+                   size_t *hdr_cap, rd_kafka_message_t **msgs, size_t n,
+                   const char *topic, bool want)
+{
+    size_t nh = 0;
+    for (size_t i = 0; want && i < n; i++) {
+        rd_kafka_headers_t *h = NULL;
+        if (rd_kafka_message_headers (msgs[i], &h) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            nh += rd_kafka_header_cnt (h);
+    }
+    if (nh > *hdr_cap) {
+        free (*hdrs_p);
+        *hdrs_p = calloc (nh, sizeof **hdrs_p);
+        *hdr_cap = *hdrs_p ? nh : 0;
+    }
+    sluice_header_t *hdrs = *hdrs_p;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        sluice_record_t *r = &recs[i];
+        r->topic = topic;
+        r->partition = m->partition;
+        r->offset = m->offset;
+        r->timestamp = rd_kafka_message_timestamp (m, NULL);
+        r->key = m->key;
+        r->key_len = m->key_len;
+        r->value = m->payload;
+        r->value_len = m->len;
+        r->headers = NULL;
+        r->header_count = 0;
+        rd_kafka_headers_t *h = NULL;
+        if (want && hdrs &&
+            rd_kafka_message_headers (m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->headers = &hdrs[used];
+            const char *name;
+            const void *val;
+            size_t size;
+            for (size_t k = 0; used < *hdr_cap && !rd_kafka_header_get_all (
+                                                      h, k, &name, &val, &size);
+                 k++) {
+                hdrs[used].name = name;
+                hdrs[used].value = val;
+                hdrs[used].value_len = size;
+                used++;
+                r->header_count++;
+            }
+        }
+    }
 }

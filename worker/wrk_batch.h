@@ -7,6 +7,8 @@
 #ifndef WRK_BATCH_H_INCLUDED
 #define WRK_BATCH_H_INCLUDED
 
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "wrk_plugin.h"
 
@@ -32,5 +34,15 @@ int wrk_batch_run (wrk_plugin_t *self, const sluice_record_t *records, size_t n,
     for a RETRY. Returns buf.                                            */
 const char *wrk_batch_reject_reason (const sluice_outcome_t *out, char *buf,
                                      size_t size);
+
+/*  The plugin's view of msgs[0..n), records of topic, in recs[0..n):
+    pointers into the messages, valid while they live. With want, each
+    record's headers too, kept in *hdrs (grown to *hdr_cap as needed; the
+    caller frees it); without, none are parsed (the plugin said
+    SLUICE_PLUGIN_F_NO_HEADERS: the largest cost per record of a cheap
+    plugin).                                                              */
+void wrk_batch_records (sluice_record_t *recs, sluice_header_t **hdrs,
+                        size_t *hdr_cap, rd_kafka_message_t **msgs, size_t n,
+                        const char *topic, bool want);
 
 #endif

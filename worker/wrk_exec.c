@@ -236,65 +236,15 @@ s_pump (wrk_exec_t *self)
 //  ---------------------------------------------------------------------
 //  Running a job
 
-//  Build the plugin's view of msgs[0..n), all of them records of job.
-static void
-s_build_records (wrk_exec_t *self, const Sluice__Job *job, size_t n)
-{
-    //  A plugin that never reads headers does not pay for parsing them.
-    bool want = !(wrk_plugin_flags (self->plugin) & SLUICE_PLUGIN_F_NO_HEADERS);
-    size_t nh = 0;
-    for (size_t i = 0; want && i < n; i++) {
-        rd_kafka_headers_t *h = NULL;
-        if (rd_kafka_message_headers (self->msgs[i], &h) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-            nh += rd_kafka_header_cnt (h);
-    }
-    if (nh > self->hdr_cap) {
-        free (self->hdrs);
-        self->hdrs = calloc (nh, sizeof *self->hdrs);
-        self->hdr_cap = self->hdrs ? nh : 0;
-    }
-    size_t used = 0;
-    for (size_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = self->msgs[i];
-        sluice_record_t *r = &self->recs[i];
-        r->topic = job->topic;
-        r->partition = m->partition;
-        r->offset = m->offset;
-        r->timestamp = rd_kafka_message_timestamp (m, NULL);
-        r->key = m->key;
-        r->key_len = m->key_len;
-        r->value = m->payload;
-        r->value_len = m->len;
-        r->headers = NULL;
-        r->header_count = 0;
-        rd_kafka_headers_t *h = NULL;
-        if (want && self->hdrs &&
-            rd_kafka_message_headers (m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            r->headers = &self->hdrs[used];
-            const char *name;
-            const void *val;
-            size_t size;
-            for (size_t k = 0;
-                 used < self->hdr_cap &&
-                 !rd_kafka_header_get_all (h, k, &name, &val, &size);
-                 k++) {
-                self->hdrs[used].name = name;
-                self->hdrs[used].value = val;
-                self->hdrs[used].value_len = size;
-                used++;
-                r->header_count++;
-            }
-        }
-    }
-}
-
 //  Run the plugin over records; retry RETRY outcomes with backoff, then
 //  reject them. Returns 0, or -1 if the batch failed as a whole.
 static int
 s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
-    s_build_records (self, job, n);
+    //  A plugin that never reads headers does not pay for parsing them.
+    wrk_batch_records (
+        self->recs, &self->hdrs, &self->hdr_cap, self->msgs, n, job->topic,
+        !(wrk_plugin_flags (self->plugin) & SLUICE_PLUGIN_F_NO_HEADERS));
     if (wrk_batch_run (self->plugin, self->recs, n, self->outs,
                        self->cfg->record_retries, NULL, NULL,
                        &self->tally->retried, &self->tally->plugin_ns) != 0) {

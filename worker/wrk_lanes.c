@@ -17,6 +17,9 @@ typedef struct {
                                 by then or the plugin is stuck             */
     bool running_flushing;   /* the plugin is done with the running job; it
                                 waits for Kafka (--flush-timeout-ms)       */
+    int64_t alive_ms; /* the running job's last sign of progress (it began,
+                         or a batch ended: BEGIN, PROGRESS)               */
+    int64_t lease_ms; /* the lease of the jobs it was given (their JOB)    */
 } lane_t;
 
 struct _wrk_lanes_t {
@@ -80,6 +83,8 @@ wrk_lanes_give (wrk_lanes_t *self, int sched, const Sluice__Job *job)
     snprintf (load->tail_topic, sizeof load->tail_topic, "%s", job->topic);
     load->tail_partition = job->partition;
     load->tail_next = job->end;
+    if (job->lease_ms)
+        self->lanes[l].lease_ms = job->lease_ms;
     zframe_t *frame = zframe_new (NULL, sluice__job__get_packed_size (job));
     sluice__job__pack (job, zframe_data (frame));
     int rc =
@@ -91,13 +96,21 @@ wrk_lanes_give (wrk_lanes_t *self, int sched, const Sluice__Job *job)
 }
 
 //  Arm lane's stuck-plugin watchdog if `runs` (it runs the job meant) and
-//  the job is sched's and the plugin still works on it.
+//  the job is sched's and the plugin still works on it. A plugin is stuck
+//  only if it makes no progress at all: the batch it is in may go on as
+//  long as a batch may between two signs of progress (the job's lease,
+//  which the scheduler holds it to as well), and at least --grace-ms
+//  after the cancel. A slow batch that a CANCEL came during (a rebalance)
+//  is let finish; the executor drops the job after it.
 static void
 s_arm (wrk_lanes_t *self, lane_t *lane, int sched, bool runs)
 {
-    if (runs && lane->running_sched == sched && !lane->cancel_deadline &&
-        !lane->running_flushing)
-        lane->cancel_deadline = sl_now_ms () + self->cfg->grace_ms;
+    if (!runs || lane->running_sched != sched || lane->cancel_deadline ||
+        lane->running_flushing)
+        return;
+    int64_t deadline = sl_now_ms () + self->cfg->grace_ms;
+    int64_t batch_end = lane->alive_ms + lane->lease_ms;
+    lane->cancel_deadline = deadline > batch_end ? deadline : batch_end;
 }
 
 //  CANCEL a job on every lane.
@@ -154,6 +167,7 @@ s_begin (lane_t *lane, int sched, uint64_t job_id)
     lane->running_job = job_id;
     lane->cancel_deadline = 0;
     lane->running_flushing = false;
+    lane->alive_ms = sl_now_ms ();
 }
 
 //  Keep count of one message from lane l.
@@ -165,6 +179,10 @@ wrk_lanes_note (wrk_lanes_t *self, size_t l, const wrk_msg_t *m)
     switch (m->type) {
         case WRK_MSG_BEGIN:
             s_begin (lane, m->sched, m->value);
+            break;
+        case WRK_MSG_PROGRESS: //  a batch ended: the plugin moves
+            if (m->value == lane->running_job)
+                lane->alive_ms = sl_now_ms ();
             break;
         case WRK_MSG_PROCESSED:
             //  Not the plugin any more: a cancelled job that waits for

@@ -341,8 +341,9 @@ Test (refuse, unknown_option_lists_the_accepted_ones)
     s_refused (PLUGIN ("sleep"), opts, 2, NULL,
                "unknown option 'speed' (sleep accepts: us_per_record)");
     sluice_option_t fopts[] = {OPT ("crash", "x")};
-    s_refused (PLUGIN ("fault"), fopts, 1, NULL,
-               "fault accepts: crash_on, hang_on, reject_on, big_on, fail_attempts");
+    s_refused (
+        PLUGIN ("fault"), fopts, 1, NULL,
+        "fault accepts: crash_on, hang_on, reject_on, big_on, fail_attempts");
 }
 
 Test (refuse, create_failing)
