@@ -12,11 +12,17 @@ copies records to an output topic) while:
     the drain, and a new one started on the same endpoint and group;
   * the broker goes away for a second (embedded: `broker down all` on the
     control channel of `sluice kafka`; real Kafka: the JVM is SIGSTOPped);
+  * the scheduler's own loop stalls for 3 s (SIGSTOP, then SIGCONT),
+    longer than its workers' liveness window and the workers' own;
+  * (embedded) the output refuses produces for a while (40 Produce
+    requests answered TOPIC_AUTHORIZATION_FAILED): a fault of the
+    destination, which must cost no record an attempt;
   * 3 poison records make `fault` abort the worker that meets them.
 
 Then an independent client (python3-confluent-kafka) checks: every
 non-poison id is in the output topic; the 3 poison ids, and nothing else,
-are in the DLQ with their source headers; the committed offsets equal the
+are in the DLQ with their source headers (so neither the stall nor the
+refusing output sent an innocent record there); the committed offsets equal the
 high watermarks. Duplicates are counted and checked against the bound
 implied by the jobs that ran: no id may appear more often than the
 number of started jobs that covered its offset (worker logs, "job begin"),
@@ -194,7 +200,8 @@ def chaos():
                       "--commit-interval-ms", "200", "--max-attempts", "3",
                       "--heartbeat-ms", str(HEARTBEAT_MS),
                       "--liveness", str(LIVENESS),
-                      "--job-timeout-ms", "20000"] + GROUP_PROPS
+                      "--job-timeout-ms", "20000",
+                      "--instance-id", "chaos-scheduler"] + GROUP_PROPS
         scheds = []
 
         def new_scheduler():
@@ -228,8 +235,10 @@ def chaos():
         outage = BrokerOutage(kafka)
 
         # Events by drain progress (fraction of records committed).
-        plan = [(0.15, "freeze"), (0.30, "scheduler"), (0.50, "broker"),
-                (0.65, "scheduler")]
+        plan = [(0.15, "freeze"), (0.30, "scheduler"), (0.40, "stall"),
+                (0.50, "broker"), (0.65, "scheduler")]
+        if kafka.embedded:
+            plan.append((0.80, "output"))
         done_events = []
         recoveries = collections.defaultdict(list)
         kills_in_flight = []    # (what, jobs, records) at each kill
@@ -296,6 +305,16 @@ def chaos():
                 elif what == "broker":
                     outage(1.0)
                     counts["broker outages"] += 1
+                elif what == "stall":
+                    sched.signal(signal.SIGSTOP)
+                    time.sleep(3.0)  # the fault: a stall this long
+                    sched.signal(signal.SIGCONT)
+                    counts["scheduler stalls"] += 1
+                    log_note("fault: %s stalled 3 s" % sched.name)
+                elif what == "output":
+                    kafka.control("errors Produce 40 "
+                                  "TOPIC_AUTHORIZATION_FAILED")
+                    counts["output outages"] += 1
                 done_events.append((what, round(frac, 2), t_event, level))
             time.sleep(0.02)
 
@@ -307,6 +326,15 @@ def chaos():
                "exit %s; log %s" % (sched.returncode, sched.log_path))
         expect(not plan, "every planned fault happened before the end",
                "left: %s" % plan)
+        refused = sum(len(log_events(s, "output refused, pausing dispatch; "
+                                        "no attempt is charged"))
+                      for s in scheds)
+        if counts["output outages"]:
+            expect(refused, "the schedulers saw the output refuse")
+        stalls = sum(len(log_events(s, "scheduler loop stalled, not "
+                                       "counted against workers or leases"))
+                     for s in scheds)
+        expect(stalls, "the stalled scheduler saw its own stall")
         for what, frac, t_event, level in done_events:
             r = progress.resumed_after(t_event, level)
             recoveries[what].append(r)
