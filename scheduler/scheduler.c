@@ -389,7 +389,7 @@ s_read_before_judging (scheduler_t *self)
 static void
 s_loop_check (scheduler_t *self, int64_t now)
 {
-    int64_t gap = self->loop_seen_ms ? now - self->loop_seen_ms : 0;
+    int64_t gap = now - self->loop_seen_ms;
     self->loop_seen_ms = now;
     if (gap <= SCHED_STALL_MS)
         return;
@@ -644,6 +644,8 @@ scheduler_run (scheduler_t *self)
                  self);
     zloop_timer (loop, (size_t)self->cfg->commit_interval_ms, 0, s_on_commit,
                  self);
+    //  A stall before the first timer counts too (s_loop_check).
+    self->loop_seen_ms = sl_now_ms ();
     sl_info ("scheduler started endpoint=%s group=%s drain=%s", self->endpoint,
              self->cfg->group, self->cfg->drain ? "yes" : "no");
     zloop_start (loop);

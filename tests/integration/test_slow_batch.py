@@ -12,7 +12,7 @@ all is stuck (test_poison's hang variant keeps that).
 
 Here each job is one batch of 100 records at 50 ms (5 s), --grace-ms is
 1 s and the lease 30 s. 1.5 s into the batches the scheduler is
-stopped (SIGTERM: it commits and says BYE), so each worker drops the
+stopped (SIGTERM: it commits and says BYE), so a worker drops the
 running job of that scheduler, as a revoke's CANCEL does. The workers
 finish their batches and live on; a new scheduler on the same endpoint
 then drains the topic to the end."""
@@ -50,8 +50,10 @@ def a_slow_batch_outlives_its_cancel():
                                       "--grace-ms", "1000",
                                       "--heartbeat-ms", "250"])
                    for i in (1, 2)]
-        wait_for(lambda: all(log_events(w, "job begin") for w in workers),
-                 30, "both workers in a batch")
+        # One worker may hold both jobs (it had the credit first): one in
+        # a batch is enough.
+        wait_for(lambda: any(log_events(w, "job begin") for w in workers),
+                 30, "a worker in a batch")
         time.sleep(1.5)  # into the 5 s batches: the fault comes mid-batch
         first.signal(signal.SIGTERM)
         first.wait(20)
@@ -63,7 +65,8 @@ def a_slow_batch_outlives_its_cancel():
                        "call its slow plugin stuck and exit 3)" % w.name,
                        w.log_tail(3))
             return all(log_events(w, "job abandoned") or
-                       log_events(w, "job done") for w in workers)
+                       log_events(w, "job done") for w in workers
+                       if log_events(w, "job begin"))
         wait_for(ended, 30, "the workers to finish their batches")
         log_note("batches ended %.1f s after the BYE (grace 1 s)"
                  % (time.monotonic() - t_bye))
