@@ -6,7 +6,9 @@
 #ifndef TEST_RAND_H_INCLUDED
 #define TEST_RAND_H_INCLUDED
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static uint64_t s_seed;
@@ -37,5 +39,18 @@ s_rand (void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
+
+/*  In a Criterion test: fail with the message and the seed that
+    reproduces the failure.                                              */
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            char why_[512];                                                    \
+            snprintf (why_, sizeof why_, __VA_ARGS__);                         \
+            cr_assert_fail ("%s (seed %" PRIu64                                \
+                            ", rerun with SLUICE_TEST_SEED=%" PRIu64 ")",      \
+                            why_, s_seed, s_seed);                             \
+        }                                                                      \
+    } while (0)
 
 #endif

@@ -561,7 +561,7 @@ s_below (size_t n)
 }
 
 //  Fail with the seed and iteration that reproduce the failure.
-#define CHECK(cond, i, ...)                                                    \
+#define CHECK_AT(cond, i, ...)                                                 \
     do {                                                                       \
         if (!(cond)) {                                                         \
             char why_[512];                                                    \
@@ -575,29 +575,32 @@ s_below (size_t n)
 static void
 s_check_accepted (const sl_msg_t *msg, int i)
 {
-    CHECK (msg->version == SL_PROTO_VERSION, i, "version %u", msg->version);
+    CHECK_AT (msg->version == SL_PROTO_VERSION, i, "version %u", msg->version);
     switch (msg->body_case) {
         case SLUICE__ENVELOPE__BODY_HELLO:
-            CHECK (msg->hello->credits <= SL_PROTO_MAX_CREDITS, i, "credits");
-            CHECK (strlen (msg->hello->worker_id) <= 256, i, "worker id");
+            CHECK_AT (msg->hello->credits <= SL_PROTO_MAX_CREDITS, i,
+                      "credits");
+            CHECK_AT (strlen (msg->hello->worker_id) <= 256, i, "worker id");
             break;
         case SLUICE__ENVELOPE__BODY_CREDIT:
-            CHECK (msg->credit->credits <= SL_PROTO_MAX_CREDITS, i, "credit");
+            CHECK_AT (msg->credit->credits <= SL_PROTO_MAX_CREDITS, i,
+                      "credit");
             break;
         case SLUICE__ENVELOPE__BODY_JOB:
-            CHECK (*msg->job->topic && strlen (msg->job->topic) <= 249, i,
-                   "job topic");
-            CHECK (msg->job->partition >= 0, i, "job partition");
-            CHECK (0 <= msg->job->start && msg->job->start < msg->job->end, i,
-                   "job range");
+            CHECK_AT (*msg->job->topic && strlen (msg->job->topic) <= 249, i,
+                      "job topic");
+            CHECK_AT (msg->job->partition >= 0, i, "job partition");
+            CHECK_AT (0 <= msg->job->start && msg->job->start < msg->job->end,
+                      i, "job range");
             break;
         case SLUICE__ENVELOPE__BODY_DONE:
-            CHECK (*msg->done->topic && strlen (msg->done->topic) <= 249, i,
-                   "done topic");
-            CHECK (msg->done->partition >= 0, i, "done partition");
-            CHECK (0 <= msg->done->start && msg->done->start < msg->done->end,
-                   i, "done range");
-            CHECK (msg->done->credits <= SL_PROTO_MAX_CREDITS, i, "credits");
+            CHECK_AT (*msg->done->topic && strlen (msg->done->topic) <= 249, i,
+                      "done topic");
+            CHECK_AT (msg->done->partition >= 0, i, "done partition");
+            CHECK_AT (0 <= msg->done->start &&
+                          msg->done->start < msg->done->end,
+                      i, "done range");
+            CHECK_AT (msg->done->credits <= SL_PROTO_MAX_CREDITS, i, "credits");
             break;
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
@@ -606,11 +609,11 @@ s_check_accepted (const sl_msg_t *msg, int i)
         case SLUICE__ENVELOPE__BODY_PROGRESS:
         case SLUICE__ENVELOPE__BODY_STATUS_REQUEST:
         case SLUICE__ENVELOPE__BODY_STATUS:
-            CHECK (msg->heartbeat, i, "%s without a body",
-                   sl_proto_name (msg->body_case));
+            CHECK_AT (msg->heartbeat, i, "%s without a body",
+                      sl_proto_name (msg->body_case));
             break;
         default:
-            CHECK (false, i, "accepted body case %d", (int)msg->body_case);
+            CHECK_AT (false, i, "accepted body case %d", (int)msg->body_case);
     }
 }
 
@@ -626,18 +629,18 @@ s_fuzz_one (const uint8_t *data, size_t size, int i)
     strcpy (err, "");
     sl_msg_t *msg = sl_proto_decode (data, size, err, sizeof err);
     if (!msg) {
-        CHECK (err[0] && !strchr (err, '\n'), i, "bad reason '%s'", err);
+        CHECK_AT (err[0] && !strchr (err, '\n'), i, "bad reason '%s'", err);
         return false;
     }
     s_check_accepted (msg, i);
     size_t again_size = sluice__envelope__get_packed_size (msg);
     uint8_t *again = malloc (again_size + 1);
     cr_assert_not_null (again);
-    CHECK (sluice__envelope__pack (msg, again) == again_size, i,
-           "packed size changed");
+    CHECK_AT (sluice__envelope__pack (msg, again) == again_size, i,
+              "packed size changed");
     free (again);
     sl_proto_free (&msg);
-    CHECK (msg == NULL, i, "sl_proto_free left the pointer");
+    CHECK_AT (msg == NULL, i, "sl_proto_free left the pointer");
     return true;
 }
 

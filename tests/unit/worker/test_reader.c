@@ -21,18 +21,6 @@
 #include "wrk_range.h"
 #include "wrk_stash.h"
 
-//  Fail with the message and the seed that reproduces the failure.
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            char why_[512];                                                    \
-            snprintf (why_, sizeof why_, __VA_ARGS__);                         \
-            cr_assert_fail ("%s (seed %" PRIu64                                \
-                            ", rerun with SLUICE_TEST_SEED=%" PRIu64 ")",      \
-                            why_, s_seed, s_seed);                             \
-        }                                                                      \
-    } while (0)
-
 //  Uniform in [0, n).
 static int64_t
 s_below (int64_t n)
