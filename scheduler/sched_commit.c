@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include "sl_clock.h"
+#include "sl_hash.h"
 #include "sl_log.h"
 #include "sl_meta.h"
 
@@ -28,10 +29,7 @@ sched_commit_init (sched_commit_t *self, sched_model_t *model,
 static void
 s_digest (const char *s, char *out, size_t size)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    snprintf (out, size, "%016" PRIx64, h);
+    snprintf (out, size, "%016" PRIx64, sl_hash_fnv_str (SL_HASH_FNV_INIT, s));
 }
 
 //  Encode the partition's completed ranges above committed.
@@ -122,12 +120,9 @@ s_commit_digest (const rd_kafka_topic_partition_list_t *list)
     uint64_t sum = (uint64_t)list->cnt;
     for (int i = 0; i < list->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &list->elems[i];
-        uint64_t h = 1469598103934665603ULL;
-        for (const char *c = tp->topic; *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-        h = (h ^ (uint32_t)tp->partition) * 1099511628211ULL;
-        h = (h ^ (uint64_t)tp->offset) * 1099511628211ULL;
-        sum += h;
+        uint64_t h = sl_hash_fnv_str (SL_HASH_FNV_INIT, tp->topic);
+        h = sl_hash_fnv_step (h, (uint32_t)tp->partition);
+        sum += sl_hash_fnv_step (h, (uint64_t)tp->offset);
     }
     return sum;
 }
@@ -263,11 +258,4 @@ sched_commit_wanted (const sched_part_t *part, int64_t committed,
                  part->commit.sent != part->commit.acked))
         return true;
     return committed != part->commit.sent || !streq (digest, part->commit.meta);
-}
-
-//  Whether part's prefix is ahead of the last commit; see sched_commit.h.
-bool
-sched_commit_behind (const sched_part_t *part)
-{
-    return part->commit.sent != sched_window_committed (part->window);
 }

@@ -67,7 +67,4 @@ void sched_commit_assigned (sched_commit_t *self, sched_part_t *part,
 bool sched_commit_wanted (const sched_part_t *part, int64_t committed,
                           const char *digest, bool sync);
 
-/*  True if part's completed prefix is ahead of what was last sent.       */
-bool sched_commit_behind (const sched_part_t *part);
-
 #endif

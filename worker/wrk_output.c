@@ -32,24 +32,23 @@ struct _wrk_output_t {
     char dr_topic[256];
 };
 
-//  Note one failed delivery (or produce call) of the current job.
+//  Note one failed delivery (or produce call) of the current job. The
+//  job's failure is its first, unless a record's own comes later: that
+//  one says what to dead-letter and why.
 static void
 s_failed (wrk_output_t *self, const char *topic, rd_kafka_resp_err_t err)
 {
-    if (!self->dr_failures++) {
-        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
-                  topic, rd_kafka_err2str (err));
-        self->dr_err = err;
-        snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
-    }
-    if (!sl_kafka_error_is_record (err))
+    bool record = sl_kafka_error_is_record (err);
+    if (!record)
         self->refresh = true;
-    if (sl_kafka_error_is_record (err) && !self->dr_record) {
-        self->dr_record = true;
-        snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s",
-                  topic, rd_kafka_err2str (err));
-        self->dr_err = err;
-    }
+    bool first = self->dr_failures++ == 0;
+    if (!first && (!record || self->dr_record))
+        return;
+    self->dr_record = record;
+    self->dr_err = err;
+    snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
+    snprintf (self->dr_error, sizeof self->dr_error, "produce to %s: %s", topic,
+              rd_kafka_err2str (err));
 }
 
 //  Delivery report: count failures of the current job.
