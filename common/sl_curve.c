@@ -131,18 +131,13 @@ sl_curve_monitor_new (zsock_t *sock)
 
 //  See sl_curve.h.
 void
-sl_curve_monitor_log (zactor_t *monitor, const char *side)
+sl_curve_event_log (const char *side, const char *event, const char *value,
+                    const char *address)
 {
-    zmsg_t *msg = zmsg_recv (monitor);
-    if (!msg)
-        return;
-    char *event = zmsg_popstr (msg);
-    char *value = zmsg_popstr (msg);
-    char *address = zmsg_popstr (msg);
-    if (event && streq (event, "HANDSHAKE_SUCCEEDED"))
+    if (streq (event, "HANDSHAKE_SUCCEEDED"))
         sl_debug ("handshake ok side=%s peer=%s", side,
                   address ? address : "-");
-    else if (event)
+    else if (strncmp (event, "HANDSHAKE_FAILED", 16) == 0)
         sl_warn ("handshake refused side=%s peer=%s reason=%s detail=%s", side,
                  address ? address : "-",
                  streq (event, "HANDSHAKE_FAILED_AUTH")
@@ -152,6 +147,20 @@ sl_curve_monitor_log (zactor_t *monitor, const char *side)
                        "do not match)"
                      : "handshake failed",
                  value ? value : "-");
+}
+
+//  See sl_curve.h.
+void
+sl_curve_monitor_log (zactor_t *monitor, const char *side)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return;
+    char *event = zmsg_popstr (msg);
+    char *value = zmsg_popstr (msg);
+    char *address = zmsg_popstr (msg);
+    if (event)
+        sl_curve_event_log (side, event, value, address);
     zstr_free (&event);
     zstr_free (&value);
     zstr_free (&address);

@@ -41,4 +41,9 @@ zactor_t *sl_curve_monitor_new (zsock_t *sock);
     `side` names the socket in the line ("scheduler", "worker").         */
 void sl_curve_monitor_log (zactor_t *monitor, const char *side);
 
+/*  Log one handshake event by its name ("HANDSHAKE_FAILED_AUTH"), as
+    sl_curve_monitor_log does; other events are ignored.                  */
+void sl_curve_event_log (const char *side, const char *event, const char *value,
+                         const char *address);
+
 #endif

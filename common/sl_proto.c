@@ -46,6 +46,8 @@ sl_proto_name (Sluice__Envelope__BodyCase body)
             return "STATUS_REQUEST";
         case SLUICE__ENVELOPE__BODY_STATUS:
             return "STATUS";
+        case SLUICE__ENVELOPE__BODY_CRASH:
+            return "CRASH";
         default:
             return "NONE";
     }
@@ -111,6 +113,24 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
                                "DONE: fault code or target too long");
             return s_check_range ("DONE", done->topic, done->partition,
                                   done->start, done->end, err, errlen);
+        }
+        case SLUICE__ENVELOPE__BODY_CRASH: {
+            const Sluice__Crash *c = msg->crash;
+            if (strlen (c->worker_id) > 256 || strlen (c->cause) > 64)
+                return s_fail (err, errlen,
+                               "CRASH: worker id or cause too long");
+            if (c->n_lanes > 64)
+                return s_fail (err, errlen, "CRASH: %zu lanes is too many",
+                               c->n_lanes);
+            for (size_t i = 0; i < c->n_lanes; i++) {
+                const Sluice__CrashLane *l = c->lanes[i];
+                if (!l || (l->start != l->end &&
+                           s_check_range ("CRASH", l->topic, l->partition,
+                                          l->start, l->end, err, errlen) != 0))
+                    return s_fail (err, errlen, "CRASH: lane %zu is malformed",
+                                   i);
+            }
+            return 0;
         }
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
@@ -245,6 +265,9 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
         case SLUICE__ENVELOPE__BODY_STATUS:
             env->status = body;
             break;
+        case SLUICE__ENVELOPE__BODY_CRASH:
+            env->crash = body;
+            break;
         default:
             env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
             break;
@@ -284,7 +307,7 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id,
 //  Receive one message; with ZMQ_DONTWAIT in flags, return at once (NULL,
 //  err empty, no routing id) when nothing is waiting.
 static sl_msg_t *
-s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, char *err,
+s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
         size_t errlen)
 {
     err[0] = 0;
@@ -299,6 +322,8 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, char *err,
         //  A ROUTER: that was the peer's routing id; the body follows.
         *routing_id_p =
             zframe_new (zmq_msg_data (&frame), zmq_msg_size (&frame));
+        if (fd_p)
+            *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
         bool more = zmq_msg_more (&frame);
         zmq_msg_close (&frame);
         if (!*routing_id_p || !more) {
@@ -338,7 +363,7 @@ sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err, size_t errlen)
 {
     if (routing_id_p)
         *routing_id_p = NULL;
-    return s_recv (sock, 0, routing_id_p, err, errlen);
+    return s_recv (sock, 0, routing_id_p, NULL, err, errlen);
 }
 
 sl_msg_t *
@@ -347,5 +372,14 @@ sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
 {
     if (routing_id_p)
         *routing_id_p = NULL;
-    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, err, errlen);
+    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, NULL, err, errlen);
+}
+
+sl_msg_t *
+sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p, int *fd_p,
+                      char *err, size_t errlen)
+{
+    *routing_id_p = NULL;
+    *fd_p = -1;
+    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, fd_p, err, errlen);
 }

@@ -106,6 +106,14 @@ sched_metrics_publish (sched_state_t *self)
     sl_prom_counter (f, "sluice_records_lost_total",
                      "Records deleted by retention before they were processed.",
                      self->stats.records_lost);
+    sl_prom_counter (f, "sluice_plugin_crashes_total",
+                     "Worker deaths its supervising parent pinned on a job "
+                     "(CRASH reports at fault).",
+                     self->stats.plugin_crashes);
+    sl_prom_counter (f, "sluice_worker_disconnects_total",
+                     "Workers dropped at once because their connection "
+                     "closed.",
+                     self->stats.workers_closed);
     sl_prom_counter (f, "sluice_commits_total", "Offset commits sent.",
                      self->stats.commits);
     sl_prom_counter (f, "sluice_commit_failures_total",

@@ -276,6 +276,7 @@ sched_model_worker_add (sched_model_t *self, zframe_t *rid, const char *key)
         return NULL;
     worker->rid = zframe_dup (rid);
     worker->key = strdup (key);
+    worker->fd = -1;
     if (!worker->rid || !worker->key) {
         zframe_destroy (&worker->rid);
         free (worker->key);

@@ -84,6 +84,10 @@ struct _sched_job_t {
     bool dead_letter;
     bool queued;  /* waiting for a worker                                */
     bool started; /* its holder said it began (PROGRESS)                */
+    bool careful; /* a plugin crashed in one call on several of its
+                     records: sent with one record a call               */
+    bool suspect; /* its supervised holder died: its CRASH report is
+                     awaited (sched_failure_crash) before it is charged */
 };
 
 /*  One executor lane of a worker and where its last job ended (a job
@@ -111,6 +115,9 @@ struct _sched_worker_t {
     sched_lane_t lane[SCHED_LANES_MAX];
     uint32_t nlanes;
     uint64_t passed; /* the dispatch pass that found nothing for it     */
+    bool supervised; /* HELLO: a parent reports its crashes (CRASH)     */
+    int fd;          /* the descriptor its last message came on (sched_conn) */
+    char peer[64];   /* that connection's remote address                */
 };
 
 typedef struct {

@@ -9,6 +9,8 @@
 
 #include <czmq.h>
 #include "sched_commit.h"
+#include "sched_conn.h"
+#include "sched_crash.h"
 #include "sched_dispatch.h"
 #include "sched_drain.h"
 #include "sched_failure.h"
@@ -27,7 +29,7 @@ struct _scheduler_t {
     const sched_config_t *cfg;
     zsock_t *router;
     zactor_t *auth;    /* zauth, with CURVE                                */
-    zactor_t *monitor; /* handshake events, with CURVE                     */
+    sched_conn_t conn; /* connections closing, handshakes (CURVE)         */
     char *endpoint;
     zloop_t *loop;
     struct _sl_http_t *http; /* --metrics-addr, or NULL                   */
@@ -41,6 +43,7 @@ struct _scheduler_t {
     sched_commit_t commit;     /* committing what is done                */
     sched_dispatch_t dispatch; /* which job to which worker              */
     sched_failure_t failure;   /* retries, bisection, DLQ, leases        */
+    sched_crash_t crash;       /* a supervised worker's death: whose fault */
     sched_workers_t workers;   /* HELLO, credit, heartbeats, BYE         */
     sched_drain_t drain;       /* --drain: targets, progress, linger     */
 };

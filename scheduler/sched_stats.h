@@ -13,7 +13,9 @@
 typedef struct {
     uint64_t jobs_sent, jobs_done, jobs_failed, jobs_retried, jobs_expired;
     uint64_t jobs_bisected, jobs_dead_lettered, done_duplicates;
-    uint64_t jobs_deferred; /* failed for the destination: no attempt    */
+    uint64_t jobs_deferred;  /* failed for the destination: no attempt    */
+    uint64_t plugin_crashes; /* CRASH reports pinning a job's lane     */
+    uint64_t workers_closed; /* workers dropped when their connection closed */
     uint64_t records_done, records_processed, records_rejected;
     uint64_t records_lost, job_ms_total;
     uint64_t commits, commit_failures;

@@ -329,12 +329,13 @@ sched_window_complete (sched_window_t *self, int64_t start, int64_t end)
     return newly;
 }
 
-//  Split an outstanding, incomplete job entry at its midpoint.
-int64_t
-sched_window_bisect (sched_window_t *self, int64_t start, int64_t end)
+//  Split an outstanding, incomplete job entry at `at`.
+int
+sched_window_split (sched_window_t *self, int64_t start, int64_t end,
+                    int64_t at)
 {
     assert (self);
-    if (!sched_window_is_pending (self, start, end) || end - start < 2)
+    if (at <= start || at >= end || !sched_window_is_pending (self, start, end))
         return -1;
     if (s_reserve (self, 1) != 0)
         return -1;
@@ -342,12 +343,21 @@ sched_window_bisect (sched_window_t *self, int64_t start, int64_t end)
     s_entry_t *e = s_entry (self, k);
     memmove (e + 1, e, (self->count - k) * sizeof (s_entry_t));
     self->count++;
-    int64_t mid = start + (end - start) / 2;
-    e[0].end = mid;
-    e[1].start = mid;
+    e[0].end = at;
+    e[1].start = at;
     self->jobs++;
     self->incomplete++;
-    return mid;
+    return 0;
+}
+
+//  Split an outstanding, incomplete job entry at its midpoint.
+int64_t
+sched_window_bisect (sched_window_t *self, int64_t start, int64_t end)
+{
+    if (end - start < 2)
+        return -1;
+    int64_t mid = start + (end - start) / 2;
+    return sched_window_split (self, start, end, mid) == 0 ? mid : -1;
 }
 
 //  True if [start, end) is exactly an outstanding, incomplete entry.

@@ -91,6 +91,12 @@ int64_t sched_window_complete (sched_window_t *self, int64_t start,
     entry, it holds a single offset, or out of memory.                    */
 int64_t sched_window_bisect (sched_window_t *self, int64_t start, int64_t end);
 
+/*  Split the outstanding, incomplete entry [start, end) at `at` (start <
+    at < end) into [start, at) and [at, end). Returns 0, or -1 if there is
+    no such entry, `at` is not inside it, or out of memory.               */
+int sched_window_split (sched_window_t *self, int64_t start, int64_t end,
+                        int64_t at);
+
 /*  True if [start, end) is exactly an outstanding, incomplete entry
     (false for a range that was bisected, completed or restored).        */
 bool sched_window_is_pending (sched_window_t *self, int64_t start, int64_t end);

@@ -21,6 +21,7 @@ sched_wire_job (zsock_t *router, const sched_worker_t *worker,
     msg.dlq_topic = job->part->dlq_topic;
     msg.reason = job->reason ? job->reason : "";
     msg.lease_ms = (uint32_t)lease_ms;
+    msg.records_per_call = job->careful ? 1 : 0;
     return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
                           &msg);
 }

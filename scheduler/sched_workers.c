@@ -3,6 +3,7 @@
 #include "sched_workers.h"
 
 #include <inttypes.h>
+#include "sched_conn.h"
 #include "sched_dispatch.h"
 #include "sched_wire.h"
 #include "sl_log.h"
@@ -62,6 +63,7 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
     snprintf (worker->plugin, sizeof worker->plugin, "%s", hello->plugin);
     worker->credits = hello->credits;
     worker->credits_max = hello->credits;
+    worker->supervised = hello->supervised;
     sched_dispatch_lanes (worker, hello->lanes);
     worker->last_seen_ms = now;
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
@@ -87,9 +89,52 @@ sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
 {
     sl_info ("worker gone worker=%s reason=\"%s\" jobs=%u", worker->name,
              reason, worker->in_flight);
-    sched_failure_worker_lost (self->failure, worker, reason, count_attempt,
-                               now);
+    if (worker->supervised && count_attempt && self->crash)
+        sched_crash_worker_lost (self->crash, worker, reason, now);
+    else
+        sched_failure_worker_lost (self->failure, worker, reason, count_attempt,
+                                   now);
     sched_model_worker_remove (self->model, worker);
+}
+
+//  A connection closed; see sched_workers.h.
+void
+sched_workers_closed (sched_workers_t *self, int fd, int64_t now)
+{
+    zhashx_t *workers = self->model->workers;
+    zlistx_t *gone = zlistx_new ();
+    if (!gone)
+        return;
+    for (sched_worker_t *w = zhashx_first (workers); w;
+         w = zhashx_next (workers))
+        if (sched_conn_closed (w, fd))
+            zlistx_add_end (gone, w);
+    for (sched_worker_t *w = zlistx_first (gone); w; w = zlistx_next (gone)) {
+        self->stats->workers_closed++;
+        sched_workers_drop (self, w, "connection closed", true, now);
+    }
+    zlistx_destroy (&gone);
+}
+
+//  A supervising parent's report; see sched_workers.h.
+void
+sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
+                     int64_t now)
+{
+    zhashx_t *workers = self->model->workers;
+    sched_worker_t *dead = NULL;
+    for (sched_worker_t *w = zhashx_first (workers); w && !dead;
+         w = zhashx_next (workers))
+        if (w->supervised && streq (w->name, crash->worker_id))
+            dead = w;
+    if (dead) {
+        char reason[128];
+        snprintf (reason, sizeof reason, "worker died (%s)", crash->cause);
+        sched_workers_drop (self, dead, reason, true, now);
+    }
+    for (size_t i = 0; i < crash->n_lanes; i++)
+        sched_crash_report (self->crash, crash->worker_id, crash->cause,
+                            crash->lanes[i], now);
 }
 
 //  Heartbeats out, silent workers dropped; see sched_workers.h.

@@ -12,6 +12,7 @@
 #define SCHED_WORKERS_H_INCLUDED
 
 #include <czmq.h>
+#include "sched_crash.h"
 #include "sched_failure.h"
 #include "sched_model.h"
 #include "sl_proto.h"
@@ -22,6 +23,8 @@
 typedef struct {
     sched_model_t *model;
     sched_failure_t *failure;
+    sched_crash_t *crash;
+    sched_stats_t *stats;
     zsock_t *router;
     int64_t max_workers;     /* HELLOs beyond this many are refused        */
     uint64_t hellos_refused; /* HELLOs beyond --max-workers               */
@@ -44,9 +47,20 @@ sched_worker_t *sched_workers_hello (sched_workers_t *self, zframe_t *rid,
 void sched_workers_credit (sched_worker_t *worker, uint32_t credits);
 
 /*  Forget a worker: its jobs fail for reason (blamed only if count_attempt
-    and it had begun them) and go back to the queue.                      */
+    and it had begun them) and go back to the queue. A supervised worker's
+    begun jobs wait for its parent's CRASH first (sched_crash).           */
 void sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
                          const char *reason, bool count_attempt, int64_t now);
+
+/*  The connection on descriptor fd closed (sched_conn): drop the worker
+    it was, at once.                                                      */
+void sched_workers_closed (sched_workers_t *self, int fd, int64_t now);
+
+/*  A supervising parent's CRASH: the worker it names is gone (dropped if
+    we did not know yet), and each lane's report is applied
+    (sched_crash_report).                                                 */
+void sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
+                          int64_t now);
 
 /*  Heartbeat every worker heard from within limit_ms; drop the others
     (their loss counts against the jobs they had begun).                 */

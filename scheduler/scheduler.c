@@ -19,7 +19,6 @@
 #include "sched_status.h"
 #include "sched_wire.h"
 #include "sl_clock.h"
-#include "sl_curve.h"
 #include "sl_http.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -317,7 +316,9 @@ s_router_recv (scheduler_t *self)
 {
     char err[256];
     zframe_t *rid = NULL;
-    sl_msg_t *msg = sl_proto_try_recv (self->router, &rid, err, sizeof err);
+    int fd;
+    sl_msg_t *msg =
+        sl_proto_try_recv_fd (self->router, &rid, &fd, err, sizeof err);
     if (!rid) {
         sl_proto_free (&msg);
         return false;
@@ -325,6 +326,8 @@ s_router_recv (scheduler_t *self)
     char keybuf[SCHED_KEY_MAX];
     const char *key = sched_workers_key (rid, keybuf);
     sched_worker_t *worker = sched_model_worker_find (&self->model, key);
+    if (worker)
+        sched_conn_seen (worker, fd);
     if (!msg) {
         sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
                  worker ? worker->name : key, err);
@@ -332,8 +335,13 @@ s_router_recv (scheduler_t *self)
             sched_workers_drop (&self->workers, worker, "protocol error", false,
                                 sl_now_ms ());
         sched_wire_bye (self->router, rid, err, false, false);
-    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO)
+    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO) {
         s_on_hello (self, rid, key, msg->hello);
+        if ((worker = sched_model_worker_find (&self->model, key)))
+            sched_conn_seen (worker, fd);
+    } else if (msg->body_case == SLUICE__ENVELOPE__BODY_CRASH)
+        //  From a supervising parent, on a connection of its own.
+        sched_workers_crash (&self->workers, msg->crash, sl_now_ms ());
     else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST)
         s_on_status (self, rid);
     else if (!worker)
@@ -353,10 +361,23 @@ s_router_recv (scheduler_t *self)
 //  pass per burst instead of per message: at high credit most of the
 //  scheduler's time went to poll() wake-ups, and the jobs of one pass
 //  leave in the same TCP segments.
+//  Connections that closed: their workers are gone. Read before the
+//  ROUTER, so that a descriptor number is freed here before a message on
+//  a new connection that reuses it (sched_conn).
+static void
+s_conn_events (scheduler_t *self)
+{
+    int fd;
+    while (sched_conn_event (&self->conn, &fd))
+        if (fd >= 0)
+            sched_workers_closed (&self->workers, fd, sl_now_ms ());
+}
+
 static int
 s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
 {
     scheduler_t *self = arg;
+    s_conn_events (self);
     int taken = 0;
     while (taken < SCHED_RECV_BURST) {
         int got = 0;
@@ -379,6 +400,7 @@ static void
 s_read_before_judging (scheduler_t *self)
 {
     int taken = 0;
+    s_conn_events (self);
     while (taken < SCHED_RECV_BEFORE_JUDGING && s_router_recv (self))
         taken++;
 }
@@ -444,6 +466,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     s_loop_check (self, now);
     s_read_before_judging (self);
     s_check_leases (self, now);
+    sched_crash_expire (&self->crash, now);
     sched_member_poll (&self->member);
     sched_member_offsets_query (&self->member, now);
     s_dispatch (self);
@@ -528,8 +551,18 @@ s_parts_init (scheduler_t *self)
                                       .stats = &self->stats,
                                       .max_attempts = cfg->max_attempts,
                                       .lease_ms = cfg->job_timeout_ms};
-    self->workers = (sched_workers_t){
-        &self->model, &self->failure, self->router, cfg->max_workers, 0, 0};
+    self->crash = (sched_crash_t){.model = &self->model,
+                                  .failure = &self->failure,
+                                  .stats = &self->stats,
+                                  .max_attempts = cfg->max_attempts};
+    if (sched_crash_init (&self->crash) != 0)
+        return -1;
+    self->workers = (sched_workers_t){.model = &self->model,
+                                      .failure = &self->failure,
+                                      .crash = &self->crash,
+                                      .stats = &self->stats,
+                                      .router = self->router,
+                                      .max_workers = cfg->max_workers};
     self->drain = (sched_drain_t){.cfg = cfg,
                                   .model = &self->model,
                                   .stats = &self->stats,
@@ -541,47 +574,6 @@ s_parts_init (scheduler_t *self)
                                     .stats = &self->stats,
                                     .router = self->router,
                                     .pipe = {-1, -1}};
-    return 0;
-}
-
-//  Set up the ROUTER: bounded buffers, linger for the last BYEs, CURVE if
-//  asked for, bound to --bind.
-static int
-s_router_init (scheduler_t *self, char *err, size_t errlen)
-{
-    const sched_config_t *cfg = self->cfg;
-    //  What a worker sends is small (HELLO, DONE with at most 16 lost
-    //  ranges, heartbeats): a peer that sends more than SL_PROTO_MAX_INBOUND
-    //  in one frame is disconnected by libzmq, and each peer's queue holds
-    //  at most 1000 messages before TCP pushes back, so no peer can make
-    //  us buffer without bound.
-    zsock_set_maxmsgsize (self->router, SL_PROTO_MAX_INBOUND);
-    zsock_set_sndhwm (self->router, 100000);
-    zsock_set_rcvhwm (self->router, 1000);
-    //  The BYEs sent just before the socket closes (the drain finished,
-    //  the scheduler stops) must get out: czmq's default linger is 0.
-    zsock_set_linger (self->router, 2000);
-    if (cfg->curve_cert && *cfg->curve_cert) {
-        if (sl_curve_server (self->router, cfg->curve_cert,
-                             cfg->curve_clients_dir, cfg->curve_allow_any,
-                             &self->auth, err, errlen) != 0)
-            return -1;
-        self->monitor = sl_curve_monitor_new (self->router);
-    } else if ((cfg->curve_clients_dir && *cfg->curve_clients_dir) ||
-               cfg->curve_allow_any) {
-        snprintf (err, errlen,
-                  "--curve-clients-dir and --curve-allow-any need "
-                  "--curve-cert, the scheduler's own keypair");
-        return -1;
-    }
-    if (zsock_bind (self->router, "%s", cfg->bind) < 0) {
-        snprintf (err, errlen,
-                  "cannot bind %s: %s; pass --bind tcp://HOST:PORT with a "
-                  "free port",
-                  cfg->bind, zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    self->endpoint = zsock_last_endpoint (self->router);
     return 0;
 }
 
@@ -600,8 +592,10 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
-    if (s_router_init (self, err, errlen) != 0)
+    if (sched_conn_open (&self->conn, self->router, cfg, &self->auth, err,
+                         errlen) != 0)
         goto fail;
+    self->endpoint = zsock_last_endpoint (self->router);
     if (cfg->metrics_addr && *cfg->metrics_addr) {
         self->http = sl_http_new (cfg->metrics_addr, err, errlen);
         if (!self->http)
@@ -617,12 +611,12 @@ fail:
     return NULL;
 }
 
-//  A CURVE handshake event: log refusals.
+//  A connection closed, or a CURVE handshake happened.
 static int
-s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_conn (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    scheduler_t *self = arg;
-    sl_curve_monitor_log (self->monitor, "scheduler");
+    s_conn_events (arg);
+    s_dispatch (arg);
     return 0;
 }
 
@@ -633,8 +627,9 @@ scheduler_run (scheduler_t *self)
     zloop_t *loop = zloop_new ();
     self->loop = loop;
     zloop_reader (loop, self->router, s_on_router, self);
-    if (self->monitor)
-        zloop_reader (loop, zactor_sock (self->monitor), s_on_monitor, self);
+    zmq_pollitem_t conn = {sched_conn_socket (&self->conn), 0, ZMQ_POLLIN, 0};
+    if (conn.socket)
+        zloop_poller (loop, &conn, s_on_conn, self);
     zloop_reader (loop, zactor_sock (self->member.offsets), s_on_offsets, self);
     zmq_pollitem_t item = {NULL, self->member.pipe[0], ZMQ_POLLIN, 0};
     zloop_poller (loop, &item, s_on_kafka, self);
@@ -682,7 +677,8 @@ scheduler_destroy (scheduler_t **self_p)
     sched_member_stop (&self->member);
     sched_model_fini (&self->model);
     sched_drain_fini (&self->drain);
-    zactor_destroy (&self->monitor);
+    sched_conn_stop (&self->conn, self->router);
+    sched_crash_fini (&self->crash);
     zsock_destroy (&self->router);
     zactor_destroy (&self->auth);
     sl_http_destroy (&self->http);

@@ -12,7 +12,8 @@ if (NOT CRITERION_FOUND)
 endif ()
 
 set (SLUICE_UNIT_common test_flags test_log test_meta test_proto)
-set (SLUICE_UNIT_scheduler test_dispatch test_failure test_idmap test_peers
+set (SLUICE_UNIT_scheduler test_crash test_dispatch test_failure test_idmap
+     test_peers
      test_window)
 set (SLUICE_UNIT_worker test_lanes test_msg test_plugin test_reader test_sdk)
 foreach (room common scheduler worker)

@@ -15,6 +15,7 @@
 #include "sl_log.h"
 #include "sl_http.h"
 #include "sl_proto.h"
+#include "wrk_crash.h"
 #include "wrk_lanes.h"
 #include "wrk_metrics.h"
 #include "wrk_msg.h"
@@ -53,6 +54,7 @@ s_send_hello (worker_t *self, size_t i)
     hello.pid = (uint32_t)getpid ();
     hello.hostname = host;
     hello.lanes = (uint32_t)wrk_lanes_size (self->lanes);
+    hello.supervised = wrk_crash_slot () != NULL;
     wrk_scheds_hello (self->scheds, i, &hello);
 }
 
@@ -346,11 +348,13 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         }
     }
     uint64_t stuck;
-    if (wrk_lanes_stuck (self->lanes, sl_now_ms (), &stuck)) {
+    size_t stuck_lane;
+    if (wrk_lanes_stuck (self->lanes, sl_now_ms (), &stuck, &stuck_lane)) {
         sl_error ("plugin stuck: job cancelled %" PRId64
                   " ms ago is still running, exiting so the worker can "
                   "be restarted job=%" PRIu64,
                   self->cfg->grace_ms, stuck);
+        wrk_crash_stuck ((int)stuck_lane);
         _exit (3);
     }
     for (size_t i = 0; i < wrk_scheds_size (self->scheds); i++)
@@ -403,6 +407,7 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
     char host[64] = "";
     gethostname (host, sizeof host - 1);
     snprintf (self->name, sizeof self->name, "%s/%d", host, (int)getpid ());
+    wrk_crash_worker_id (self->name);
     self->lanes = wrk_lanes_new (cfg, err, errlen);
     if (!self->lanes)
         goto fail;

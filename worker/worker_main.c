@@ -8,6 +8,7 @@
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "worker.h"
+#include "wrk_super.h"
 
 #define PROG "sluice-worker"
 
@@ -56,11 +57,43 @@ s_plugin_path (char **plugin, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+//  The worker itself: under the supervising parent, its child.
+static int
+s_run (void *arg)
+{
+    const wrk_config_t *cfg = arg;
+    char err[768];
+    //  Block SIGTERM and SIGINT before any thread starts (ZeroMQ's,
+    //  librdkafka's, the executor), so every thread inherits the mask and
+    //  only worker_run's signalfd sees them. An ignored signal is dropped
+    //  even while blocked, and a background job inherits SIGINT ignored:
+    //  restore the default first.
+    sigset_t stop;
+    sigemptyset (&stop);
+    sigaddset (&stop, SIGTERM);
+    sigaddset (&stop, SIGINT);
+    signal (SIGTERM, SIG_DFL);
+    signal (SIGINT, SIG_DFL);
+    pthread_sigmask (SIG_BLOCK, &stop, NULL);
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    zsys_handler_set (NULL);
+    worker_t *worker = worker_new (cfg, err, sizeof err);
+    if (!worker) {
+        fprintf (stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    int rc = worker_run (worker);
+    worker_destroy (&worker);
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
     wrk_config_t cfg = {0};
     char *log_format = NULL, *log_level = NULL, *plugin_dir = NULL;
+    char *supervise = NULL;
     bool allow_unsafe = false;
     sl_flag_t flags[] = {
         {"brokers", 0, SL_FLAG_STR, &cfg.brokers, NULL, 0, 0, true,
@@ -118,6 +151,10 @@ main (int argc, char **argv)
          "accept -X properties that load code or run commands "
          "(plugin.library.paths, sasl.kerberos.kinit.cmd, ...)",
          NULL},
+        {"supervise", 0, SL_FLAG_STR, &supervise, "on", 0, 0, false, "on|off",
+         "run the worker under a parent that restarts it when a plugin "
+         "crashes and tells the schedulers which record it crashed on",
+         NULL},
         {"curve-cert", 0, SL_FLAG_STR, &cfg.curve_cert, "", 0, 0, false, "FILE",
          "CURVE: the worker's keypair (sluice keygen)", NULL},
         {"curve-server-cert", 0, SL_FLAG_STR, &cfg.curve_server_cert, "", 0, 0,
@@ -139,6 +176,11 @@ main (int argc, char **argv)
         rc = sl_log_configure (PROG, log_format, log_level, err, sizeof err);
     if (rc == 0)
         rc = s_plugin_path (&cfg.plugin, plugin_dir, err, sizeof err);
+    if (rc == 0 && !streq (supervise, "on") && !streq (supervise, "off")) {
+        snprintf (err, sizeof err, PROG ": --supervise %s: say on or off",
+                  supervise);
+        rc = -1;
+    }
     char kerr[400];
     if (rc == 0 &&
         sl_kafka_props_check (&cfg.props, allow_unsafe, kerr, sizeof kerr)) {
@@ -152,29 +194,8 @@ main (int argc, char **argv)
     }
     sl_log_set_proc ("worker");
     sl_kafka_props_log (&cfg.props);
-    //  Block SIGTERM and SIGINT before any thread starts (ZeroMQ's,
-    //  librdkafka's, the executor), so every thread inherits the mask and
-    //  only worker_run's signalfd sees them. An ignored signal is dropped
-    //  even while blocked, and a background job inherits SIGINT ignored:
-    //  restore the default first.
-    sigset_t stop;
-    sigemptyset (&stop);
-    sigaddset (&stop, SIGTERM);
-    sigaddset (&stop, SIGINT);
-    signal (SIGTERM, SIG_DFL);
-    signal (SIGINT, SIG_DFL);
-    pthread_sigmask (SIG_BLOCK, &stop, NULL);
-    zsys_init ();
-    zsys_set_logstream (NULL);
-    zsys_handler_set (NULL);
-    worker_t *worker = worker_new (&cfg, err, sizeof err);
-    if (!worker) {
-        fprintf (stderr, PROG ": %s\n", err);
-        sl_flags_free (flags, nflags);
-        return 2;
-    }
-    rc = worker_run (worker);
-    worker_destroy (&worker);
+    rc = streq (supervise, "off") ? s_run (&cfg)
+                                  : wrk_super_run (&cfg, s_run, &cfg);
     sl_flags_free (flags, nflags);
     return rc;
 }

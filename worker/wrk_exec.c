@@ -7,6 +7,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 #include "wrk_batch.h"
+#include "wrk_crash.h"
 #include "wrk_kafka.h"
 #include "wrk_msg.h"
 #include "wrk_output.h"
@@ -50,6 +51,7 @@ struct _wrk_exec_t {
     const char *dlq_topic;
     int64_t progress_ms; /* when the last PROGRESS went out              */
     int64_t chores_ns;   /* when callbacks and commands were last served  */
+    int lane;            /* our index among the worker's lanes            */
 };
 
 //  ---------------------------------------------------------------------
@@ -308,10 +310,14 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
     const Sluice__Job *job = ej->job;
     bool done = false;
     bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
+    //  A range the plugin crashed on in one call comes back with one
+    //  record a call, so that the next crash names the record.
+    size_t per_call = (size_t)self->cfg->batch_size;
+    if (job->records_per_call && job->records_per_call < per_call)
+        per_call = job->records_per_call;
     while (!done) {
         int64_t t0 = sl_now_ns ();
-        ssize_t n = wrk_reader_fetch (self->reader, job, self->msgs,
-                                      (size_t)self->cfg->batch_size,
+        ssize_t n = wrk_reader_fetch (self->reader, job, self->msgs, per_call,
                                       &self->tally->lost, &done);
         self->tally->fetch_ns += sl_now_ns () - t0;
         int rc = 0;
@@ -442,6 +448,7 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     memset (&tally, 0, sizeof tally);
     self->tally = &tally;
     int64_t t0 = s_job_begin (self, ej);
+    wrk_crash_job_begin (ej->sched, job->job_id, job->topic, job->partition);
     sluice_job_t info = {job->topic, job->partition, job->start,
                          job->end,   job->attempt,   job->job_id};
     bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
@@ -462,6 +469,7 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
             rc = s_job_flush (self, ej, &tally);
         s_job_end (self, ej, &tally, rc, t0);
     }
+    wrk_crash_job_end ();
     self->tally = NULL;
 }
 
@@ -489,6 +497,7 @@ s_actor (zsock_t *pipe, void *args)
 {
     wrk_exec_t *self = args;
     self->pipe = pipe;
+    wrk_crash_lane_bind (self->lane);
     zsock_signal (pipe, 0);
     s_warm_up (self);
     while (true) {
@@ -597,8 +606,9 @@ fail:
 
 //  Start the actor.
 zactor_t *
-wrk_exec_start (wrk_exec_t *self)
+wrk_exec_start (wrk_exec_t *self, int lane)
 {
+    self->lane = lane;
     return zactor_new (s_actor, self);
 }
 

@@ -31,7 +31,7 @@ wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared,
                           char *err, size_t errlen);
 
 /*  Start the actor thread. Returns its pipe's actor, or NULL.           */
-zactor_t *wrk_exec_start (wrk_exec_t *self);
+zactor_t *wrk_exec_start (wrk_exec_t *self, int lane);
 
 /*  Destroy (after the actor ended).                                      */
 void wrk_exec_destroy (wrk_exec_t **self_p);

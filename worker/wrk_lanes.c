@@ -261,12 +261,14 @@ wrk_lanes_all_stopped (wrk_lanes_t *self)
 
 //  A lane whose cancelled job outlived its deadline.
 bool
-wrk_lanes_stuck (wrk_lanes_t *self, int64_t now, uint64_t *job_id)
+wrk_lanes_stuck (wrk_lanes_t *self, int64_t now, uint64_t *job_id,
+                 size_t *lane_p)
 {
     for (size_t l = 0; l < self->n; l++) {
         lane_t *lane = &self->lanes[l];
         if (lane->cancel_deadline && now > lane->cancel_deadline) {
             *job_id = lane->running_job;
+            *lane_p = l;
             return true;
         }
     }
@@ -330,7 +332,7 @@ int
 wrk_lanes_start (wrk_lanes_t *self)
 {
     for (size_t l = 0; l < self->n; l++) {
-        self->lanes[l].actor = wrk_exec_start (self->lanes[l].exec);
+        self->lanes[l].actor = wrk_exec_start (self->lanes[l].exec, (int)l);
         if (!self->lanes[l].actor)
             return -1;
         zsock_set_sndtimeo (zactor_sock (self->lanes[l].actor), 0);

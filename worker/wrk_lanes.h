@@ -111,8 +111,9 @@ bool wrk_lanes_running_job (wrk_lanes_t *self, size_t l, int *sched,
 bool wrk_lanes_all_stopped (wrk_lanes_t *self);
 
 /*  True if some lane's cancelled job outlived its deadline at now: the
-    plugin is stuck. *job_id says which.                                 */
-bool wrk_lanes_stuck (wrk_lanes_t *self, int64_t now, uint64_t *job_id);
+    plugin is stuck. *job_id and *lane say which.                        */
+bool wrk_lanes_stuck (wrk_lanes_t *self, int64_t now, uint64_t *job_id,
+                      size_t *lane);
 
 /*  What the lanes' consumers fetched, summed (wrk_exec_fetched).        */
 void wrk_lanes_fetched (wrk_lanes_t *self, uint64_t *records, uint64_t *bytes,

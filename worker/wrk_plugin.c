@@ -16,6 +16,7 @@
     the calling thread (s_running), or to lane 0 from any other thread.
 */
 #include "wrk_plugin.h"
+#include "wrk_crash.h"
 #include "wrk_load.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -605,9 +606,11 @@ wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
     s_instance_t *inst = self->inst;
     const sluice_plugin_t *t = &inst->table;
     wrk_plugin_t *outer = s_enter (self);
+    wrk_crash_call_enter (records[0].offset, records[n - 1].offset + 1);
     int rc = t->process_call
                  ? t->process_call (inst->state, &self->call, records, n, out)
                  : t->process (inst->state, records, n, out);
+    wrk_crash_call_leave ();
     s_leave (self, outer);
     if (rc != 0) {
         out[0].reason[SLUICE_REASON_MAX - 1] = 0;

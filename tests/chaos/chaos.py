@@ -267,7 +267,7 @@ def chaos():
                         log_note("%s exited %s" % (w.name, rc))
                     spawn(slot)
             if frozen and now >= thaw_at:
-                frozen.signal(signal.SIGCONT)
+                frozen.signal_tree(signal.SIGCONT)
                 log_note("fault: %s thawed" % frozen.name)
                 frozen = None
             if now >= next_kill:
@@ -289,7 +289,7 @@ def chaos():
                 if what == "freeze":
                     slot = RNG.choice(list(workers))
                     frozen = workers[slot]
-                    frozen.signal(signal.SIGSTOP)
+                    frozen.signal_tree(signal.SIGSTOP)
                     # Far longer than heartbeat x liveness: declared dead.
                     thaw_at = t_event + 3.0
                     log_note("fault: %s frozen" % frozen.name)
@@ -322,7 +322,7 @@ def chaos():
         took = time.monotonic() - t_start
         progress.halt.set()
         if frozen:
-            frozen.signal(signal.SIGCONT)
+            frozen.signal_tree(signal.SIGCONT)
         expect(sched.returncode == 0, "the last scheduler exits 0",
                "exit %s; log %s" % (sched.returncode, sched.log_path))
         expect(not plan, "every planned fault happened before the end",
@@ -396,6 +396,12 @@ def chaos():
         expect(dups <= bound, "duplicates within the re-run bound",
                "%d > %d" % (dups, bound))
 
+        # Supervised workers (the default) do not exit on a crash: their
+        # parents report it (sched_crash) and start a new one.
+        for w in every_worker:
+            for e in log_events(w, "worker died"):
+                if e.get("at_fault") == "yes" and e.get("cause") == "SIGABRT":
+                    counts["poison crashes"] += 1
         worker_kills = [k for k in kills_in_flight if k[0] == "worker"]
         sched_kills = [k for k in kills_in_flight if k[0] == "scheduler"]
         log_note("CHAOS broker=%s seed=%d records=%d partitions=%d "

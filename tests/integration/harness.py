@@ -227,6 +227,32 @@ class Proc:
         if self.alive():
             self.popen.send_signal(signo)
 
+    def descendants(self):
+        """The pids of its children, their children, ... (a supervised
+        sluice-worker is a parent and the worker it runs)."""
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                kids = []
+            found += kids
+            todo += kids
+        return found
+
+    def signal_tree(self, signo):
+        """Send a signal to it and every descendant (SIGSTOP/SIGCONT: a
+        frozen pod freezes all its processes)."""
+        if not self.alive():
+            return
+        for pid in [self.pid] + self.descendants():
+            try:
+                os.kill(pid, signo)
+            except ProcessLookupError:
+                pass
+
     def wait(self, timeout, watch=()):
         """Wait up to timeout seconds; return the exit code.
 

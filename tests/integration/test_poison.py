@@ -15,6 +15,7 @@ The hang variant: the plugin blocks for ever on the record. The job's lease
 the worker, whose plugin ignores the cancel for longer than --grace-ms,
 exits so it can be restarted, and the same isolation follows."""
 import collections
+import time
 
 from harness import (Broker, committed, consume_all, expect, high_watermarks,
                      log_events, log_note, main, produce, start_scheduler,
@@ -46,7 +47,8 @@ def run_fault(fault, sched_args, worker_args):
                 kafka, sched.endpoint, "fault", output_topic=out,
                 name="worker-%d-%d" % (slot, crashes[slot]),
                 plugin_opts={fault: "POISON"},
-                args=["--heartbeat-ms", "200"] + worker_args)
+                args=["--heartbeat-ms", "200", "--supervise", "off"] +
+                worker_args)
 
         for slot in (1, 2):
             spawn(slot)
@@ -127,6 +129,83 @@ def a_record_too_large_for_the_output_is_its_own_fault():
         missing = sorted(set(range(RECORDS)) - {POISON_AT} - seen)
         expect(not missing, "every other record is in the output",
                missing[:20])
+
+
+@test
+def a_crashing_record_alone_is_charged():
+    """Supervised workers (the default): the parent of a worker that
+    crashed tells the scheduler the records its plugin was on, and the
+    scheduler sees the connection close at once. One poison record in a
+    1,000-record job: the first crash pins the plugin call's 500 records,
+    which come back one record a call; the next names the record, which is
+    dead-lettered after --max-attempts crashes with the signal in its
+    reason. Its neighbours are never charged, nothing is bisected, and no
+    crash waits for a heartbeat or a lease (both left at their defaults).
+    The workers are restarted here if they die, as Kubernetes would, so
+    the same test runs against a worker without a supervisor (the time it
+    takes is the figure to compare)."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    dlq = src + ".dlq"
+    attempts = 3
+    with Broker(topics={src: 1, out: 1, dlq: 1}) as kafka:
+        produce(kafka, src, ((str(i), value(i), 0) for i in range(RECORDS)))
+        t0 = time.monotonic()
+        sched = start_scheduler(kafka, src, group, args=[
+            "--max-attempts", str(attempts), "--job-records", "1000"])
+        exits = collections.Counter()
+        workers = {}
+
+        def spawn(slot):
+            workers[slot] = start_worker(
+                kafka, sched.endpoint, "fault", output_topic=out,
+                name="worker-%d-%d" % (slot, exits[slot]),
+                plugin_opts={"crash_on": "POISON"})
+        for slot in (1, 2):
+            spawn(slot)
+
+        def restart():
+            for slot, w in list(workers.items()):
+                if not w.alive():
+                    exits[slot] += 1
+                    spawn(slot)
+            return sched.returncode is not None
+        wait_for(restart, 300, "the drain finishes", interval=0.2)
+        took = time.monotonic() - t0
+        expect(sched.returncode == 0, "the scheduler exits 0",
+               "exit %s" % sched.returncode)
+        deaths = []
+        for w in workers.values():
+            deaths += log_events(w, "worker died")
+        crashes = len([d for d in deaths if d.get("at_fault") == "yes"])
+        log_note("one poison record in a 1,000-record job: %d crashes, "
+                 "%d worker exits, drained in %.1f s"
+                 % (crashes, sum(exits.values()), took))
+        expect(crashes == attempts,
+               "the record crashed the plugin --max-attempts times, no more",
+               "%d crashes; %s" % (crashes, deaths))
+        expect(not log_events(sched, "job keeps failing, bisecting"),
+               "nothing was bisected", sched.log_path)
+        charged = log_events(sched, "plugin crashed on records, charging "
+                             "them alone")
+        expect(charged and all(int(c["start"]) <= POISON_AT < int(c["end"])
+                               for c in charged) and
+               (int(charged[-1]["start"]), int(charged[-1]["end"])) ==
+               (POISON_AT, POISON_AT + 1),
+               "only ranges holding the poison record were charged, "
+               "down to the record itself", charged)
+        dead = consume_all(kafka, dlq)
+        expect(len(dead) == 1 and int(dead[0].key) == POISON_AT,
+               "exactly the poison record is dead-lettered",
+               [(r.key, r.value) for r in dead])
+        headers = {k: (v or b"").decode() for k, v in dead[0].headers or []}
+        expect("SIGABRT" in headers.get("sluice.reason", ""),
+               "its reason names the signal", headers)
+        seen = set(int(r.key) for r in consume_all(kafka, out))
+        missing = sorted(set(range(RECORDS)) - {POISON_AT} - seen)
+        expect(not missing, "every other record is in the output",
+               missing[:20])
+        for w in workers.values():
+            w.stop(20)
 
 
 @test

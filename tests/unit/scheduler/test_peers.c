@@ -40,7 +40,10 @@ s_book (s_book_t *b)
                                    .stats = &b->stats,
                                    .max_attempts = 3,
                                    .lease_ms = 5000};
-    b->workers = (sched_workers_t){&b->model, &b->failure, NULL, 10, 0, 0};
+    b->workers = (sched_workers_t){.model = &b->model,
+                                   .failure = &b->failure,
+                                   .stats = &b->stats,
+                                   .max_workers = 10};
     b->part = sched_model_part_add (&b->model, "t", 0, 0, NULL, 0);
     sched_model_part_learn_hwm (b->part, 1000);
 }
