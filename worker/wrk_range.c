@@ -139,3 +139,14 @@ wrk_range_idle_pause (int64_t idle_ms, size_t queued)
 {
     return idle_ms >= WRK_RANGE_IDLE_PAUSE_MS || queued <= 1;
 }
+
+//  How long a job may read nothing; see wrk_range.h.
+int64_t
+wrk_range_stall_bound (int64_t lease_ms, bool refused)
+{
+    int64_t half = (lease_ms > 0 ? lease_ms : WRK_RANGE_STALL_LEASE_MS) / 2;
+    if (refused)
+        return half < WRK_RANGE_STALL_REFUSED_MS ? half
+                                                 : WRK_RANGE_STALL_REFUSED_MS;
+    return half > WRK_RANGE_STALL_MIN_MS ? half : WRK_RANGE_STALL_MIN_MS;
+}
