@@ -152,9 +152,11 @@ sched_failure_outage_backoff (uint32_t n)
 
 //  A job failed for its destination or its input; see sched_failure.h.
 void
-sched_failure_outage (sched_failure_t *self, sched_job_t *job, bool input,
-                      const char *code, const char *target, int64_t now)
+sched_failure_outage (sched_failure_t *self, sched_job_t *job,
+                      Sluice__FaultSide side, const char *code,
+                      const char *target, int64_t now)
 {
+    bool input = side == SLUICE__FAULT_SIDE__FAULT_SIDE_INPUT;
     sched_outage_t *o = &self->outage;
     if (!o->since_ms) {
         o->since_ms = now;

@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include "sched_model.h"
 #include "sched_stats.h"
+#include "sl_proto.h"
 
 /*  The longest a failed dead-letter copy waits before its next try.      */
 #define SCHED_FAILURE_BACKOFF_MAX_MS 30000
@@ -116,13 +117,14 @@ typedef struct {
 void sched_failure_job (sched_failure_t *self, sched_job_t *job,
                         const char *reason, bool count_attempt, int64_t now);
 
-/*  A job failed for its destination (input false) or its input topic
-    (input true), or the cluster behind either (code, target): back to
-    the queue with no attempt spent, and dispatch paused per
-    sched_failure_outage_backoff. The caller cancels nothing: the holder
-    gave the job up itself.                                               */
-void sched_failure_outage (sched_failure_t *self, sched_job_t *job, bool input,
-                           const char *code, const char *target, int64_t now);
+/*  A job failed for its destination or its input topic (side, as the
+    DONE says: UNSPECIFIED is the output), or the cluster behind either
+    (code, target): back to the queue with no attempt spent, and dispatch
+    paused per sched_failure_outage_backoff. The caller cancels nothing:
+    the holder gave the job up itself.                                    */
+void sched_failure_outage (sched_failure_t *self, sched_job_t *job,
+                           Sluice__FaultSide side, const char *code,
+                           const char *target, int64_t now);
 
 /*  A job was done: an outage, if one was on, is over.                   */
 void sched_failure_outage_over (sched_failure_t *self, int64_t now);

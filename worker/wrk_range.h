@@ -167,4 +167,27 @@ bool wrk_range_idle_pause (int64_t idle_ms, size_t queued);
     lasts is met as silence.                                             */
 int64_t wrk_range_stall_bound (int64_t lease_ms, bool refused);
 
+/*  The partitions whose input the cluster refused to a reader (an error,
+    e.g. TOPIC_AUTHORIZATION_FAILED), until a fetch of one passes: what
+    later silence on them means. The newest WRK_RANGE_REFUSED_MAX are
+    kept. Zeroed: empty.                                                 */
+#define WRK_RANGE_REFUSED_MAX 16
+typedef struct {
+    struct {
+        char topic[256]; /* "": a free slot                              */
+        int32_t partition;
+        int err;
+    } slot[WRK_RANGE_REFUSED_MAX];
+    size_t next; /* the slot a new partition takes when all are used     */
+} wrk_range_refused_t;
+
+/*  Note that topic/partition was refused with err, or (err 0) that it
+    reads again.                                                         */
+void wrk_range_refused_set (wrk_range_refused_t *self, const char *topic,
+                            int32_t partition, int err);
+
+/*  The error topic/partition was refused with, 0 if it was not.         */
+int wrk_range_refused_get (const wrk_range_refused_t *self, const char *topic,
+                           int32_t partition);
+
 #endif

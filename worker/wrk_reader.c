@@ -16,16 +16,6 @@
 
 /*  Longest wait for the first record of a batch.                        */
 #define READER_POLL_MS 100
-/*  Partitions whose input the cluster refused, remembered (s_refused).  */
-#define READER_REFUSED_MAX 16
-
-/*  A partition whose input the cluster refused to this consumer, and no
-    fetch of it has passed since.                                         */
-typedef struct {
-    char topic[256]; /* "" : a free slot                                 */
-    int32_t partition;
-    rd_kafka_resp_err_t err;
-} reader_refused_t;
 
 struct _wrk_reader_t {
     wrk_kafka_fatal_t *fatal;
@@ -70,8 +60,7 @@ struct _wrk_reader_t {
     //  last error that librdkafka retries met meanwhile (0: none).
     int64_t stall_since_ms;
     rd_kafka_resp_err_t stall_err;
-    reader_refused_t refused[READER_REFUSED_MAX];
-    size_t refused_next; /* the slot a new partition takes when full    */
+    wrk_range_refused_t refused; /* partitions the cluster refused     */
 };
 
 //  ---------------------------------------------------------------------
@@ -314,43 +303,6 @@ wrk_reader_position (wrk_reader_t *self, const char *topic, int32_t partition,
 //  ---------------------------------------------------------------------
 //  Input the cluster refuses
 
-//  The slot of topic/partition among the refused partitions, or NULL.
-static reader_refused_t *
-s_refused (wrk_reader_t *self, const char *topic, int32_t partition)
-{
-    for (size_t i = 0; i < READER_REFUSED_MAX; i++)
-        if (self->refused[i].partition == partition &&
-            strcmp (self->refused[i].topic, topic) == 0)
-            return &self->refused[i];
-    return NULL;
-}
-
-//  Remember that the cluster refused topic/partition with err (err 0:
-//  a fetch of it passed, forget it). librdkafka reports a refused fetch
-//  once, until one passes, so the next job on the partition meets only
-//  silence: this says what the silence means.
-static void
-s_refused_set (wrk_reader_t *self, const char *topic, int32_t partition,
-               rd_kafka_resp_err_t err)
-{
-    reader_refused_t *slot = s_refused (self, topic, partition);
-    if (!err) {
-        if (slot)
-            slot->topic[0] = '\0';
-        return;
-    }
-    for (size_t i = 0; !slot && i < READER_REFUSED_MAX; i++)
-        if (!self->refused[i].topic[0])
-            slot = &self->refused[i];
-    if (!slot) {
-        slot = &self->refused[self->refused_next];
-        self->refused_next = (self->refused_next + 1) % READER_REFUSED_MAX;
-    }
-    snprintf (slot->topic, sizeof slot->topic, "%s", topic);
-    slot->partition = partition;
-    slot->err = err;
-}
-
 //  The job cannot read its input, for err: the fetch ends, the job fails
 //  as the cluster's fault (wrk_reader_fault).
 static void
@@ -379,17 +331,18 @@ s_stalled (wrk_reader_t *self, const Sluice__Job *job)
         self->stall_since_ms = now;
         return;
     }
-    const reader_refused_t *r = s_refused (self, job->topic, job->partition);
+    int refused =
+        wrk_range_refused_get (&self->refused, job->topic, job->partition);
     int64_t waited = now - self->stall_since_ms;
-    if (waited < wrk_range_stall_bound ((int64_t)job->lease_ms, r != NULL))
+    if (waited < wrk_range_stall_bound ((int64_t)job->lease_ms, refused != 0))
         return;
-    rd_kafka_resp_err_t err = r                 ? r->err
+    rd_kafka_resp_err_t err = refused           ? refused
                               : self->stall_err ? self->stall_err
                                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
     char why[256];
     snprintf (why, sizeof why, "%s (nothing read for %" PRId64 " ms%s)",
               rd_kafka_err2str (err), waited,
-              r ? "; refused before, not reported again" : "");
+              refused ? "; refused before, not reported again" : "");
     s_fault (self, job, err, why);
 }
 
@@ -509,7 +462,7 @@ s_verdict (wrk_reader_t *self, const Sluice__Job *job, wrk_range_t *r,
         bool ours = !topic || (m->partition == job->partition &&
                                strcmp (topic, job->topic) == 0);
         if (kind == SL_KAFKA_INPUT_REFUSED && topic)
-            s_refused_set (self, topic, m->partition, m->err);
+            wrk_range_refused_set (&self->refused, topic, m->partition, m->err);
         if (kind == SL_KAFKA_INPUT_REFUSED && ours)
             s_fault (self, job, m->err, rd_kafka_message_errstr (m));
         else
@@ -572,7 +525,7 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
         //  The input reads: any refusal of it is over.
         self->stall_since_ms = 0;
         self->stall_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        s_refused_set (self, job->topic, job->partition, 0);
+        wrk_range_refused_set (&self->refused, job->topic, job->partition, 0);
     } else {
         s_stalled (self, job);
         if (self->fault_err)
