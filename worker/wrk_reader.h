@@ -16,6 +16,12 @@
     its broker thread next wakes, so the reader has a waker thread that
     makes it look (see wrk_reader.c).
 
+    A job that cannot read its input for a reason of the cluster (the
+    fetch refused, or nothing for wrk_range_stall_bound) fails with
+    wrk_reader_fault set: the executor reports it as the cluster's fault
+    on the input's side, never a record's (docs/RELIABILITY.md, "Whose
+    fault a failed job is").
+
     Every call but wrk_reader_fetched is made on the executor's thread.
 */
 #ifndef WRK_READER_H_INCLUDED

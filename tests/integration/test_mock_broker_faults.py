@@ -307,11 +307,13 @@ def an_input_that_refuses_is_no_records_fault():
     # A job done ends an outage (one whose records were fetched before
     # the fault may): the scheduler may pause more than once.
     log_note("input refused %.1f s: %d jobs failed on it in the workers, "
-             "%d deferred, none charged, 0 dead letters; %d outage(s), "
+             "%d deferred (metric %d), none charged, 0 dead letters; "
+             "%d outage(s), "
              "%d ms paused in all (status: %r); drain done %.1f s after the "
              "fault began"
              % (INPUT_FAULT_S, len(failed),
-                sum(int(e["jobs_deferred"]) for e in back), len(back),
+                sum(int(e["jobs_deferred"]) for e in back),
+                seen["deferred"], len(back),
                 sum(int(e["outage_ms"]) for e in back), seen["status"][-1],
                 took))
 
