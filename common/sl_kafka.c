@@ -153,6 +153,33 @@ sl_kafka_error_is_record (int err)
     }
 }
 
+//  What a consumer error says of the input; see sl_kafka.h.
+sl_kafka_input_t
+sl_kafka_error_input (int err)
+{
+    switch (err) {
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+        case RD_KAFKA_RESP_ERR__FATAL:
+            return SL_KAFKA_INPUT_REFUSED;
+        case RD_KAFKA_RESP_ERR__BAD_MSG:
+        case RD_KAFKA_RESP_ERR__BAD_COMPRESSION:
+        case RD_KAFKA_RESP_ERR_INVALID_MSG:
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+        case RD_KAFKA_RESP_ERR_UNSUPPORTED_COMPRESSION_TYPE:
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+            return SL_KAFKA_INPUT_RECORD;
+        default:
+            return SL_KAFKA_INPUT_RETRY;
+    }
+}
+
 //  True if props sets name.
 bool
 sl_kafka_props_have (const sl_strlist_t *props, const char *name)

@@ -62,4 +62,24 @@ bool sl_kafka_error_is_setup (int err, const char *reason);
     says nothing about the record and passes when the fault clears.      */
 bool sl_kafka_error_is_record (int err);
 
+/*  What a consumer error met while reading a job's input says (the
+    reader's side of sl_kafka_error_is_record).                          */
+typedef enum {
+    /*  librdkafka retries it (leader moving, broker away, timeouts): the
+        job waits, for a bound (wrk_range_stall_bound), then gives the
+        input up as the cluster's fault.                                  */
+    SL_KAFKA_INPUT_RETRY,
+    /*  The cluster refuses the input (authorization, unknown topic or
+        partition, a fatal client error): retrying cannot help until
+        someone changes the cluster, so the job fails at once, as the
+        cluster's fault (INFRA), never a record's.                        */
+    SL_KAFKA_INPUT_REFUSED,
+    /*  The data itself (a corrupt or undecodable batch): the record's
+        own, never an outage. librdkafka skips the batch it cannot
+        decode; the reader logs it and reads on, as it always did.       */
+    SL_KAFKA_INPUT_RECORD
+} sl_kafka_input_t;
+
+sl_kafka_input_t sl_kafka_error_input (int err);
+
 #endif

@@ -150,19 +150,27 @@ sched_failure_outage_backoff (uint32_t n)
     return ms < SCHED_OUTAGE_BACKOFF_MAX_MS ? ms : SCHED_OUTAGE_BACKOFF_MAX_MS;
 }
 
-//  A job failed for its destination; see sched_failure.h.
+//  A job failed for its destination or its input; see sched_failure.h.
 void
-sched_failure_outage (sched_failure_t *self, sched_job_t *job, const char *code,
+sched_failure_outage (sched_failure_t *self, sched_job_t *job,
+                      Sluice__FaultSide side, const char *code,
                       const char *target, int64_t now)
 {
+    bool input = side == SLUICE__FAULT_SIDE__FAULT_SIDE_INPUT;
     sched_outage_t *o = &self->outage;
     if (!o->since_ms) {
         o->since_ms = now;
+        o->input = input;
         snprintf (o->code, sizeof o->code, "%s", code && *code ? code : "?");
         snprintf (o->target, sizeof o->target, "%s", target ? target : "");
-        sl_warn ("output refused, pausing dispatch; no attempt is charged "
-                 "target=%s code=%s",
-                 o->target, o->code);
+        if (input)
+            sl_warn ("input refused, pausing dispatch; no attempt is charged "
+                     "target=%s code=%s",
+                     o->target, o->code);
+        else
+            sl_warn ("output refused, pausing dispatch; no attempt is charged "
+                     "target=%s code=%s",
+                     o->target, o->code);
     }
     //  The pause doubles when a job sent after the last one ended fails
     //  too (the probe): the jobs that were in flight together with the
@@ -175,8 +183,8 @@ sched_failure_outage (sched_failure_t *self, sched_job_t *job, const char *code,
     int64_t pause = o->until_ms - now;
     self->stats->jobs_deferred++;
     sl_debug ("job deferred job=%" PRIu64
-              " target=%s code=%s pause_ms=%" PRId64,
-              job->id, target, code, pause);
+              " side=%s target=%s code=%s pause_ms=%" PRId64,
+              job->id, input ? "input" : "output", target, code, pause);
     sched_model_job_enqueue (self->model, job, o->until_ms);
 }
 
@@ -187,8 +195,9 @@ sched_failure_outage_over (sched_failure_t *self, int64_t now)
     sched_outage_t *o = &self->outage;
     if (!o->since_ms)
         return;
-    sl_info ("output accepts again, dispatch resumes target=%s code=%s "
-             "outage_ms=%" PRId64 " jobs_deferred=%" PRIu64,
+    sl_info ("%s, dispatch resumes target=%s code=%s outage_ms=%" PRId64
+             " jobs_deferred=%" PRIu64,
+             o->input ? "input readable again" : "output accepts again",
              o->target, o->code, now - o->since_ms, o->deferred);
     memset (o, 0, sizeof *o);
 }
@@ -209,8 +218,9 @@ sched_failure_outage_text (const sched_failure_t *self, int64_t now, char *buf,
     if (!o->since_ms)
         snprintf (buf, size, "%s", "");
     else
-        snprintf (buf, size, "output %s: %s for %" PRId64 " s", o->target,
-                  o->code, (now - o->since_ms) / 1000);
+        snprintf (buf, size, "%s %s: %s for %" PRId64 " s",
+                  o->input ? "input" : "output", o->target, o->code,
+                  (now - o->since_ms) / 1000);
     return buf;
 }
 

@@ -26,9 +26,10 @@
     - a range that completed meanwhile (a late DONE from another holder)
       cannot be bisected: it goes back to the queue as it is, and the
       completion drops it;
-    - a job that failed for its destination or the cluster (the worker
-      says INFRA: authorization, unknown topic, timeouts, brokers away) is
-      no record's fault: it spends no attempt, is never bisected or
+    - a job that failed for its destination, its input or the cluster
+      (the worker says INFRA: authorization, unknown topic, timeouts,
+      brokers away; on the output's side or the input's) is no record's
+      fault: it spends no attempt, is never bisected or
       dead-lettered, and goes back to the queue behind an outage: dispatch
       pauses for a backoff (SCHED_OUTAGE_BACKOFF_MIN_MS) that doubles,
       up to _MAX_MS, each time a job sent after a pause fails too (the
@@ -43,6 +44,7 @@
 #include <stdint.h>
 #include "sched_model.h"
 #include "sched_stats.h"
+#include "sl_proto.h"
 
 /*  The longest a failed dead-letter copy waits before its next try.      */
 #define SCHED_FAILURE_BACKOFF_MAX_MS 30000
@@ -87,8 +89,11 @@ bool sched_failure_lease_expired (const sched_job_t *job, int64_t now);
 /*  The n-th pause in a row of an outage (n >= 1).                        */
 int64_t sched_failure_outage_backoff (uint32_t n);
 
-/*  A fault of the destination or the cluster, while it lasts.            */
+/*  A fault of the destination, the input or the cluster, while it lasts;
+    the first failure names it (side, code, target), later ones only
+    lengthen the pause.                                                   */
 typedef struct {
+    bool input;        /* the input topic could not be read (else output) */
     char code[65];     /* the Kafka error's name, "" when there is none    */
     char target[250];  /* the topic it concerns                            */
     int64_t since_ms;  /* when the first job failed for it (0: no outage)  */
@@ -112,12 +117,14 @@ typedef struct {
 void sched_failure_job (sched_failure_t *self, sched_job_t *job,
                         const char *reason, bool count_attempt, int64_t now);
 
-/*  A job failed for its destination or the cluster (code, target): back
-    to the queue with no attempt spent, and dispatch paused per
-    sched_failure_outage_backoff. The caller cancels nothing: the holder
-    gave the job up itself.                                               */
+/*  A job failed for its destination or its input topic (side, as the
+    DONE says: UNSPECIFIED is the output), or the cluster behind either
+    (code, target): back to the queue with no attempt spent, and dispatch
+    paused per sched_failure_outage_backoff. The caller cancels nothing:
+    the holder gave the job up itself.                                    */
 void sched_failure_outage (sched_failure_t *self, sched_job_t *job,
-                           const char *code, const char *target, int64_t now);
+                           Sluice__FaultSide side, const char *code,
+                           const char *target, int64_t now);
 
 /*  A job was done: an outage, if one was on, is over.                   */
 void sched_failure_outage_over (sched_failure_t *self, int64_t now);
@@ -125,8 +132,8 @@ void sched_failure_outage_over (sched_failure_t *self, int64_t now);
 /*  True while dispatch pauses for an outage.                             */
 bool sched_failure_paused (const sched_failure_t *self, int64_t now);
 
-/*  The outage in words ("output T: CODE for N s") into buf, or "" if
-    there is none. Returns buf.                                           */
+/*  The outage in words ("output T: CODE for N s", "input T: CODE for N
+    s") into buf, or "" if there is none. Returns buf.                    */
 const char *sched_failure_outage_text (const sched_failure_t *self, int64_t now,
                                        char *buf, size_t size);
 

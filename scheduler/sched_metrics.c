@@ -127,12 +127,18 @@ sched_metrics_publish (sched_state_t *self)
                      "Records the scheduler's own consumer fetched (always 0).",
                      (uint64_t)self->stats.rxmsgs);
     const sched_outage_t *o = &self->failure.outage;
+    double outage_s =
+        o->since_ms ? (double)(sl_now_ms () - o->since_ms) / 1000.0 : 0;
     sl_prom_gauge (f, "sluice_output_outage_seconds",
                    "How long the output has refused (jobs failed for the "
                    "destination or the cluster, no attempt charged); 0: "
                    "none.",
-                   o->since_ms ? (double)(sl_now_ms () - o->since_ms) / 1000.0
-                               : 0);
+                   o->input ? 0 : outage_s);
+    sl_prom_gauge (f, "sluice_input_outage_seconds",
+                   "How long the input could not be read (jobs failed for "
+                   "the input topic or the cluster, no attempt charged); 0: "
+                   "none.",
+                   o->input ? outage_s : 0);
     sl_prom_gauge (
         f, "sluice_drain_eta_seconds",
         "Total lag divided by recent throughput (NaN: no throughput).",

@@ -222,8 +222,8 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
             sched_model_job_forget (&self->model, job);
         s_done_ok (self, part, done);
     } else if (job && done->fault == SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA)
-        sched_failure_outage (&self->failure, job, done->fault_code,
-                              done->fault_target, now);
+        sched_failure_outage (&self->failure, job, done->fault_side,
+                              done->fault_code, done->fault_target, now);
     else if (job)
         sched_failure_job (&self->failure, job,
                            *done->error ? done->error : "worker failed", true,

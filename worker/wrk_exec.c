@@ -320,6 +320,8 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
         ssize_t n = wrk_reader_fetch (self->reader, job, self->msgs, per_call,
                                       &self->tally->lost, &done);
         self->tally->fetch_ns += sl_now_ns () - t0;
+        if (n < 0) //  the input cannot be read (wrk_reader_fault says why)
+            return -1;
         int rc = 0;
         if (n > 0)
             rc = dead ? s_run_dead_letter (self, job, (size_t)n)
@@ -396,20 +398,33 @@ s_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
     return rc;
 }
 
-//  Whose fault a failed job was. If the output refused something of it
-//  (a delivery, or a produce call, which fails the plugin's emit and so
-//  its batch), the output's classification says; otherwise the plugin
-//  or a record failed it.
+//  Whose fault a failed job was. If it could not read its input (the
+//  cluster refused it, or nothing came for a bound: wrk_reader_fetch),
+//  the cluster's, on the input's side. If the output refused something
+//  of it (a delivery, or a produce call, which fails the plugin's emit
+//  and so its batch), the output's classification says; otherwise the
+//  plugin or a record failed it.
 static void
 s_job_fault (wrk_exec_t *self, wrk_tally_t *t)
 {
-    const char *code = "", *target = "";
+    const char *code = "", *target = "", *why = "";
+    rd_kafka_resp_err_t in = wrk_reader_fault (self->reader, &why, &target);
+    if (in) {
+        t->fault = SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA;
+        t->fault_side = SLUICE__FAULT_SIDE__FAULT_SIDE_INPUT;
+        snprintf (t->error, sizeof t->error, "%s", why);
+        snprintf (t->fault_code, sizeof t->fault_code, "%s",
+                  rd_kafka_err2name (in));
+        snprintf (t->fault_target, sizeof t->fault_target, "%s", target);
+        return;
+    }
     bool output = wrk_output_failed (self->output);
     t->fault = output ? wrk_output_fault (self->output, &code, &target)
                       : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
+    t->fault_side = SLUICE__FAULT_SIDE__FAULT_SIDE_OUTPUT;
     //  The output's reason is the precise one (the plugin only saw that
     //  its emit failed); it is what a dead letter will carry.
-    const char *why = output ? wrk_output_error (self->output) : "";
+    why = output ? wrk_output_error (self->output) : "";
     if (*why)
         snprintf (t->error, sizeof t->error, "%s", why);
     snprintf (t->fault_code, sizeof t->fault_code, "%s", code);

@@ -1,6 +1,7 @@
 /*  wrk_range - the reader's decisions, without I/O. See wrk_range.h.    */
 #include "wrk_range.h"
 
+#include <stdio.h>
 #include <string.h>
 
 //  True if start is a short way ahead of next: reading on to it uses what
@@ -138,4 +139,59 @@ bool
 wrk_range_idle_pause (int64_t idle_ms, size_t queued)
 {
     return idle_ms >= WRK_RANGE_IDLE_PAUSE_MS || queued <= 1;
+}
+
+//  How long a job may read nothing; see wrk_range.h.
+int64_t
+wrk_range_stall_bound (int64_t lease_ms, bool refused)
+{
+    int64_t half = (lease_ms > 0 ? lease_ms : WRK_RANGE_STALL_LEASE_MS) / 2;
+    if (refused)
+        return half < WRK_RANGE_STALL_REFUSED_MS ? half
+                                                 : WRK_RANGE_STALL_REFUSED_MS;
+    return half > WRK_RANGE_STALL_MIN_MS ? half : WRK_RANGE_STALL_MIN_MS;
+}
+
+//  The slot of topic/partition, or -1.
+static int
+s_refused_find (const wrk_range_refused_t *self, const char *topic,
+                int32_t partition)
+{
+    for (int i = 0; i < WRK_RANGE_REFUSED_MAX; i++)
+        if (self->slot[i].topic[0] && self->slot[i].partition == partition &&
+            strcmp (self->slot[i].topic, topic) == 0)
+            return i;
+    return -1;
+}
+
+//  Note a refusal, or its end; see wrk_range.h.
+void
+wrk_range_refused_set (wrk_range_refused_t *self, const char *topic,
+                       int32_t partition, int err)
+{
+    int i = s_refused_find (self, topic, partition);
+    if (!err) {
+        if (i >= 0)
+            self->slot[i].topic[0] = '\0';
+        return;
+    }
+    for (int k = 0; i < 0 && k < WRK_RANGE_REFUSED_MAX; k++)
+        if (!self->slot[k].topic[0])
+            i = k;
+    if (i < 0) {
+        i = (int)self->next;
+        self->next = (self->next + 1) % WRK_RANGE_REFUSED_MAX;
+    }
+    snprintf (self->slot[i].topic, sizeof self->slot[i].topic, "%s", topic);
+    self->slot[i].partition = partition;
+    self->slot[i].err = err;
+}
+
+//  The error a partition was refused with; see wrk_range.h.
+int
+wrk_range_refused_get (const wrk_range_refused_t *self, const char *topic,
+                       int32_t partition)
+{
+    int i = s_refused_find (self, topic, partition);
+    return i >= 0 ? self->slot[i].err : 0;
 }

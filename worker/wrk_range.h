@@ -35,6 +35,10 @@
       lost_range_starts_at_the_job in test_reader.c).
     - A job reports at most WRK_RANGE_LOST_MAX lost ranges; every lost
       offset is counted.
+    - Stalled: the job's fetches have brought nothing (no record of it, no
+      end of partition) for wrk_range_stall_bound ms in a row (time in
+      the plugin does not count). The input is then given up as the
+      cluster's fault, before the lease would charge the job an attempt.
 */
 #ifndef WRK_RANGE_H_INCLUDED
 #define WRK_RANGE_H_INCLUDED
@@ -48,6 +52,15 @@
     pauses its partition, since a pause drops them.                      */
 #define WRK_RANGE_IDLE_PAUSE_MS 5000
 #define WRK_RANGE_LOST_MAX      16
+/*  A stalled job waits at least this long (a fresh consumer's first
+    fetch, a leader moving), and this long at most when its partition's
+    input was refused before (WRK_RANGE_STALL_REFUSED_MS; librdkafka
+    retries a refused fetch after fetch.error.backoff.ms, 500 ms).
+    lease_ms 0 (a scheduler that does not say) is taken as
+    WRK_RANGE_STALL_LEASE_MS, the scheduler's default.                   */
+#define WRK_RANGE_STALL_MIN_MS     2000
+#define WRK_RANGE_STALL_REFUSED_MS 1500
+#define WRK_RANGE_STALL_LEASE_MS   60000
 
 /*  Where the consumer stands: the next offset it gives on
     topic/partition. topic NULL: unknown.                                */
@@ -143,5 +156,38 @@ wrk_range_watch_t wrk_range_watch (const wrk_range_prefetch_t *pf,
     consumer would only long-poll the end of the log), after
     WRK_RANGE_IDLE_PAUSE_MS with records still queued.                   */
 bool wrk_range_idle_pause (int64_t idle_ms, size_t queued);
+
+/*  How long a job's fetches may bring nothing before the reader gives
+    its input up (see Stalled above). Half the job's lease, at least
+    WRK_RANGE_STALL_MIN_MS (a lease shorter than that is left to charge
+    the job, as before). When the cluster refused this partition's input
+    to this reader before (`refused`) and no fetch has passed since,
+    WRK_RANGE_STALL_REFUSED_MS, at most half the lease: librdkafka
+    reports a refused fetch once, until one passes, so a refusal that
+    lasts is met as silence.                                             */
+int64_t wrk_range_stall_bound (int64_t lease_ms, bool refused);
+
+/*  The partitions whose input the cluster refused to a reader (an error,
+    e.g. TOPIC_AUTHORIZATION_FAILED), until a fetch of one passes: what
+    later silence on them means. The newest WRK_RANGE_REFUSED_MAX are
+    kept. Zeroed: empty.                                                 */
+#define WRK_RANGE_REFUSED_MAX 16
+typedef struct {
+    struct {
+        char topic[256]; /* "": a free slot                              */
+        int32_t partition;
+        int err;
+    } slot[WRK_RANGE_REFUSED_MAX];
+    size_t next; /* the slot a new partition takes when all are used     */
+} wrk_range_refused_t;
+
+/*  Note that topic/partition was refused with err, or (err 0) that it
+    reads again.                                                         */
+void wrk_range_refused_set (wrk_range_refused_t *self, const char *topic,
+                            int32_t partition, int err);
+
+/*  The error topic/partition was refused with, 0 if it was not.         */
+int wrk_range_refused_get (const wrk_range_refused_t *self, const char *topic,
+                           int32_t partition);
 
 #endif

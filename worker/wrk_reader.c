@@ -50,6 +50,17 @@ struct _wrk_reader_t {
     char wk_topic[256];
     int32_t wk_partition;
     _Atomic uint64_t wakes; /* wake-ups sent                             */
+    //  Why the current job cannot read its input (wrk_reader_fault): a
+    //  Kafka error, 0 while it can. Reset when a job is positioned.
+    rd_kafka_resp_err_t fault_err;
+    char fault_why[320];
+    char fault_topic[256];
+    //  The stall watch (wrk_range_stall_bound): since when the job's
+    //  fetches have brought nothing (0: they bring something), and the
+    //  last error that librdkafka retries met meanwhile (0: none).
+    int64_t stall_since_ms;
+    rd_kafka_resp_err_t stall_err;
+    wrk_range_refused_t refused; /* partitions the cluster refused     */
 };
 
 //  ---------------------------------------------------------------------
@@ -76,12 +87,15 @@ s_stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
     return 0;
 }
 
-//  The consumer's errors: the fatal ones end the worker (wrk_kafka).
+//  The consumer's errors: the fatal ones end the worker (wrk_kafka);
+//  the others (brokers away, timeouts) may name a stall (s_stalled).
 static void
 s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     wrk_reader_t *self = opaque;
     wrk_kafka_fatal_check (self->fatal, rk, err, reason);
+    if (self->stall_since_ms && !self->stall_err)
+        self->stall_err = err;
 }
 
 //  Serve the consumer's callbacks.
@@ -259,6 +273,9 @@ s_assign (wrk_reader_t *self, const char *topic, int32_t partition,
     if (rc) {
         snprintf (err, errlen, "assign %s/%d: %s", topic, partition,
                   rd_kafka_err2str (rc));
+        self->fault_err = rc;
+        snprintf (self->fault_why, sizeof self->fault_why, "%s", err);
+        snprintf (self->fault_topic, sizeof self->fault_topic, "%s", topic);
         return -1;
     }
     self->asg_topic = strdup (topic);
@@ -272,12 +289,73 @@ int
 wrk_reader_position (wrk_reader_t *self, const char *topic, int32_t partition,
                      int64_t start, char *err, size_t errlen)
 {
+    self->fault_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    self->stall_since_ms = 0;
+    self->stall_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     s_asg_pause (self, false);
     wrk_range_pos_t at = {self->asg_topic, self->asg_partition, self->asg_next};
     if (wrk_range_plan (&at, topic, partition, start, &self->pf) !=
         WRK_RANGE_SEEK)
         return 0;
     return s_assign (self, topic, partition, start, err, errlen);
+}
+
+//  ---------------------------------------------------------------------
+//  Input the cluster refuses
+
+//  The job cannot read its input, for err: the fetch ends, the job fails
+//  as the cluster's fault (wrk_reader_fault).
+static void
+s_fault (wrk_reader_t *self, const Sluice__Job *job, rd_kafka_resp_err_t err,
+         const char *why)
+{
+    if (self->fault_err)
+        return;
+    self->fault_err = err;
+    snprintf (self->fault_topic, sizeof self->fault_topic, "%s", job->topic);
+    snprintf (self->fault_why, sizeof self->fault_why, "read %s/%d: %s",
+              job->topic, job->partition, why);
+    sl_warn ("input refused topic=%s partition=%d error=%s reason=\"%s\"",
+             job->topic, job->partition, rd_kafka_err2name (err), why);
+}
+
+//  A fetch brought the job nothing: once that has lasted
+//  wrk_range_stall_bound, give the input up, named by the partition's
+//  refusal if there was one, else by the last error met, else as a
+//  timeout.
+static void
+s_stalled (wrk_reader_t *self, const Sluice__Job *job)
+{
+    int64_t now = sl_now_ms ();
+    if (!self->stall_since_ms) {
+        self->stall_since_ms = now;
+        return;
+    }
+    int refused =
+        wrk_range_refused_get (&self->refused, job->topic, job->partition);
+    int64_t waited = now - self->stall_since_ms;
+    if (waited < wrk_range_stall_bound ((int64_t)job->lease_ms, refused != 0))
+        return;
+    rd_kafka_resp_err_t err = refused           ? refused
+                              : self->stall_err ? self->stall_err
+                                                : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    char why[256];
+    snprintf (why, sizeof why, "%s (nothing read for %" PRId64 " ms%s)",
+              rd_kafka_err2str (err), waited,
+              refused ? "; refused before, not reported again" : "");
+    s_fault (self, job, err, why);
+}
+
+//  Why the job cannot read its input; see wrk_reader.h.
+rd_kafka_resp_err_t
+wrk_reader_fault (const wrk_reader_t *self, const char **why,
+                  const char **topic)
+{
+    if (why)
+        *why = self->fault_why;
+    if (topic)
+        *topic = self->fault_topic;
+    return self->fault_err;
 }
 
 //  ---------------------------------------------------------------------
@@ -375,8 +453,25 @@ s_verdict (wrk_reader_t *self, const Sluice__Job *job, wrk_range_t *r,
         return WRK_RANGE_DROP;
     }
     if (m->err) {
-        sl_warn ("consumer error topic=%s partition=%d reason=\"%s\"",
-                 job->topic, job->partition, rd_kafka_message_errstr (m));
+        //  Whose it is: the cluster refusing the input fails the job (if
+        //  it is the job's partition, or names no partition); what
+        //  librdkafka retries may name a stall; a corrupt batch is the
+        //  data's own, skipped by librdkafka: logged, as always.
+        sl_kafka_input_t kind = sl_kafka_error_input (m->err);
+        const char *topic = m->rkt ? rd_kafka_topic_name (m->rkt) : NULL;
+        bool ours = !topic || (m->partition == job->partition &&
+                               strcmp (topic, job->topic) == 0);
+        if (kind == SL_KAFKA_INPUT_REFUSED && topic)
+            wrk_range_refused_set (&self->refused, topic, m->partition, m->err);
+        if (kind == SL_KAFKA_INPUT_REFUSED && ours)
+            s_fault (self, job, m->err, rd_kafka_message_errstr (m));
+        else
+            sl_warn ("consumer error topic=%s partition=%d error=%s "
+                     "reason=\"%s\"",
+                     topic ? topic : "-", m->partition,
+                     rd_kafka_err2name (m->err), rd_kafka_message_errstr (m));
+        if (kind == SL_KAFKA_INPUT_RETRY && ours)
+            self->stall_err = m->err;
         return WRK_RANGE_DROP;
     }
     if (m->rkt != self->job_rkt && m->partition == job->partition &&
@@ -395,8 +490,9 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
 {
     size_t n = s_take (self, msgs, max);
     wrk_range_t r = wrk_range_begin (job->start, job->end, self->asg_next);
+    int64_t next0 = r.next;
     size_t keep = 0, i = 0, bytes = 0;
-    for (; i < n && !r.done; i++) {
+    for (; i < n && !r.done && !self->fault_err; i++) {
         rd_kafka_message_t *m = msgs[i];
         wrk_range_verdict_t v = s_verdict (self, job, &r, m, lost);
         if (v == WRK_RANGE_UNREAD)
@@ -407,6 +503,16 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
         } else
             rd_kafka_message_destroy (m);
     }
+    if (self->fault_err) {
+        //  The job fails: what it took and what is left go (the position
+        //  is forgotten; the next job seeks).
+        for (size_t k = 0; k < keep; k++)
+            rd_kafka_message_destroy (msgs[k]);
+        for (; i < n; i++)
+            rd_kafka_message_destroy (msgs[i]);
+        *done = false;
+        return -1;
+    }
     if (keep > 0) //  for s_fetch_watch and the read-on distance
         self->pf.rec_bytes =
             wrk_range_mean_bytes (self->pf.rec_bytes, bytes, keep);
@@ -415,6 +521,16 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
     wrk_range_settle (&r);
     self->asg_next = r.next;
     *done = r.done;
+    if (keep > 0 || r.done || r.next != next0) {
+        //  The input reads: any refusal of it is over.
+        self->stall_since_ms = 0;
+        self->stall_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        wrk_range_refused_set (&self->refused, job->topic, job->partition, 0);
+    } else {
+        s_stalled (self, job);
+        if (self->fault_err)
+            return -1;
+    }
     return (ssize_t)keep;
 }
 

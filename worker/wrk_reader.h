@@ -16,6 +16,12 @@
     its broker thread next wakes, so the reader has a waker thread that
     makes it look (see wrk_reader.c).
 
+    A job that cannot read its input for a reason of the cluster (the
+    fetch refused, or nothing for wrk_range_stall_bound) fails with
+    wrk_reader_fault set: the executor reports it as the cluster's fault
+    on the input's side, never a record's (docs/RELIABILITY.md, "Whose
+    fault a failed job is").
+
     Every call but wrk_reader_fetched is made on the executor's thread.
 */
 #ifndef WRK_READER_H_INCLUDED
@@ -52,10 +58,21 @@ int wrk_reader_position (wrk_reader_t *self, const char *topic,
 /*  Take the job's next records into msgs[0..max) (first those stashed),
     waiting up to 100 ms for the first. Returns how many are the job's
     (0: none yet); the caller destroys them. Sets *done once the range is
-    read to its end. Ranges lost to retention are added to lost.         */
+    read to its end. Ranges lost to retention are added to lost.
+    Returns -1 when the job cannot read its input for a reason of the
+    cluster (wrk_reader_fault says which): the cluster refused it
+    (sl_kafka_error_input: SL_KAFKA_INPUT_REFUSED), or nothing came for
+    wrk_range_stall_bound ms. A corrupt batch is not such a reason.     */
 ssize_t wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
                           rd_kafka_message_t **msgs, size_t max,
                           wrk_range_lost_t *lost, bool *done);
+
+/*  After wrk_reader_position or wrk_reader_fetch failed: the Kafka error
+    that keeps the job from its input (0: none, the job failed for
+    something else), why in words and the input topic (both valid until
+    the next job is positioned; either pointer may be NULL).             */
+rd_kafka_resp_err_t wrk_reader_fault (const wrk_reader_t *self,
+                                      const char **why, const char **topic);
 
 /*  The consumer's position is unknown (a job abandoned or failed midway):
     the next job seeks.                                                  */

@@ -28,6 +28,7 @@ wrk_tally_done (const wrk_tally_t *t, const Sluice__Job *job,
                               : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
         done.fault_code = (char *)t->fault_code;
         done.fault_target = (char *)t->fault_target;
+        done.fault_side = (Sluice__FaultSide)t->fault_side;
     }
     done.records = t->records;
     done.rejected = t->rejected;

@@ -24,11 +24,13 @@ typedef struct {
     bool failed;
     char error[SLUICE_REASON_MAX + 64];
     /*  With failed: whose fault (Sluice__FaultClass; 0 is the record's, as
-        before there were classes), and for the destination's, the Kafka
-        error's name and the topic it concerns.                         */
+        before there were classes), and for the cluster's (INFRA), the
+        Kafka error's name, the topic it concerns and whether that is the
+        job's input or its output (Sluice__FaultSide).                  */
     int fault;
     char fault_code[64];
     char fault_target[256];
+    int fault_side;
 } wrk_tally_t;
 
 /*  A packed Sluice__Done for job, status OK or FAILED (t->failed) with

@@ -13,12 +13,16 @@ offsets equal the high watermarks, and the scheduler exits 0.
 Only the embedded broker has the control channel, so this file runs on
 the embedded broker only (test_mock_*, see tests/tests.cmake)."""
 import collections
+import json
+import os
+import re
 import threading
 import time
 
-from harness import (Broker, committed, consume_all, expect, high_watermarks,
-                     log_events, log_note, main, produce, start_scheduler,
-                     start_worker, test, unique, wait_for)
+from harness import (BIN, Broker, committed, consume_all, expect,
+                     high_watermarks, log_events, log_note, main, produce,
+                     run_cli, scrape_metrics, start_scheduler, start_worker,
+                     test, unique, wait_for)
 
 PARTITIONS = 4
 PER_PARTITION = 3000
@@ -64,12 +68,15 @@ class CommitSampler(threading.Thread):
         self.join(10)
 
 
-def drain_with_fault(inject, before_start=None, worker_args=(), result=None):
+def drain_with_fault(inject, before_start=None, worker_args=(), result=None,
+                     sched_args=()):
     """Run a drain and call inject(kafka, sched) once a tenth of it is
     committed (before_start(kafka) runs after the data is in, before the
     scheduler starts). Checks that nothing is lost; returns the scheduler
     Proc and the seconds the drain took after the fault. worker_args go to
-    both workers; result, a dict, gets the workers ("workers")."""
+    both workers, sched_args to the scheduler; result, a dict, gets the
+    workers ("workers") and the dead letters ("dlq": the records in the
+    DLQ topic, read at the end)."""
     src, out, group = unique("in"), unique("out"), unique("g")
     total = PARTITIONS * PER_PARTITION
     with Broker(topics={src: PARTITIONS, out: PARTITIONS,
@@ -78,7 +85,8 @@ def drain_with_fault(inject, before_start=None, worker_args=(), result=None):
         hwm = high_watermarks(kafka, src)
         if before_start:
             before_start(kafka)
-        sched = start_scheduler(kafka, src, group, args=SCHED_ARGS)
+        sched = start_scheduler(kafka, src, group,
+                                args=SCHED_ARGS + list(sched_args))
         workers = [start_worker(kafka, sched.endpoint, "sleep",
                                 name="worker-%d" % i, output_topic=out,
                                 plugin_opts={"us_per_record": US_PER_RECORD},
@@ -118,6 +126,8 @@ def drain_with_fault(inject, before_start=None, worker_args=(), result=None):
         got = committed(kafka, group, src)
         expect(got == hwm, "committed offsets equal the high watermarks",
                "committed %s, high watermarks %s" % (got, hwm))
+        if result is not None:
+            result["dlq"] = consume_all(kafka, src + ".dlq")
         return sched, took
 
 
@@ -213,6 +223,99 @@ def an_output_that_refuses_is_no_records_fault():
              "failed on the refused output" % (back[0]["outage_ms"],
                                                back[0]["jobs_deferred"],
                                                len(refused())))
+
+
+def metrics_port(proc):
+    line = wait_for(lambda: next((l for l in proc.log_lines()
+                                  if "metrics listening" in l), None),
+                    30, "%s logs its metrics port" % proc.name)
+    return int(re.search(r"port=(\d+)", line).group(1))
+
+
+INPUT_FAULT_S = 4.0     # the input refuses this long: two leases
+INPUT_LEASE_MS = 2000
+
+
+@test
+def an_input_that_refuses_is_no_records_fault():
+    """The input topic refuses every fetch for a while (an ACL missing,
+    then added: TOPIC_AUTHORIZATION_FAILED on Fetch for 4 s, twice the
+    jobs' lease). The jobs cannot read their records for a reason of the
+    cluster, not of a record: none spends an attempt, none is bisected,
+    nothing is dead-lettered; the worker says so at once (DONE, fault
+    INFRA), the scheduler pauses dispatch with a backoff and says why
+    ("input T: CODE", not "output") in its log, /metrics and `sluice
+    status`, and resumes once fetches pass again."""
+    result = {}
+    seen = {"status": [], "deferred": 0.0, "gauge": 0.0, "charged": {}}
+    charged = ("failed", "retried", "expired", "bisected", "dead_lettered")
+
+    def inject(kafka, sched):
+        port = metrics_port(sched)
+        kafka.control("errors Fetch 1000 TOPIC_AUTHORIZATION_FAILED")
+        t_end = time.monotonic() + INPUT_FAULT_S
+        while time.monotonic() < t_end:
+            m = scrape_metrics(port) or {}
+            seen["deferred"] = max(seen["deferred"], m.get(
+                'sluice_jobs_total{outcome="deferred"}', 0))
+            seen["gauge"] = max(seen["gauge"],
+                                m.get("sluice_input_outage_seconds", 0))
+            for k in charged:
+                v = m.get('sluice_jobs_total{outcome="%s"}' % k, 0)
+                if v:
+                    seen["charged"][k] = v
+            rc, out, _ = run_cli([os.path.join(BIN, "sluice"), "status",
+                                  "--scheduler", sched.endpoint, "--json"])
+            if rc == 0 and json.loads(out).get("outage"):
+                seen["status"].append(json.loads(out)["outage"])
+            time.sleep(0.2)
+        kafka.control("clear-errors Fetch")
+    sched, took = drain_with_fault(
+        inject, result=result,
+        sched_args=["--job-timeout-ms", str(INPUT_LEASE_MS),
+                    "--metrics-addr", "127.0.0.1:0"])
+    expect(not seen["charged"], "no job was charged while the input "
+           "refused (sluice_jobs_total)", seen["charged"])
+    for what in ("job failed, retrying", "job keeps failing, bisecting",
+                 "offset keeps failing, dead-lettering"):
+        expect(not log_events(sched, what), "no job was charged for the "
+               "input's refusal (%s)" % what, sched.log_path)
+    expect(not result["dlq"], "nothing was dead-lettered",
+           "%d records in the DLQ" % len(result["dlq"]))
+    failed = [e for w in result["workers"] for e in log_events(w, "job failed")]
+    expect(failed and all("TOPIC_AUTHORIZATION_FAILED" in e.get("reason", "")
+                          or "authoriz" in e.get("reason", "").lower()
+                          for e in failed),
+           "the workers failed their jobs on the refused fetch, and on "
+           "nothing else", failed[:5])
+    outage = log_events(sched, "input refused, pausing dispatch; no "
+                        "attempt is charged")
+    expect(outage and outage[0]["code"] == "TOPIC_AUTHORIZATION_FAILED",
+           "the outage is named with its Kafka error", outage)
+    expect(not log_events(sched, "output refused, pausing dispatch; no "
+                          "attempt is charged"),
+           "the outage is the input's, not the output's")
+    back = log_events(sched, "input readable again, dispatch resumes")
+    expect(back, "the scheduler says when the input can be read again")
+    expect(seen["deferred"] >= 1,
+           'sluice_jobs_total{outcome="deferred"} counted the jobs',
+           seen["deferred"])
+    expect(seen["gauge"] > 0, "sluice_input_outage_seconds showed it")
+    expect(seen["status"] and seen["status"][0].startswith("input ") and
+           "TOPIC_AUTHORIZATION_FAILED" in seen["status"][0],
+           "sluice status shows the input's outage", seen["status"][:3])
+    # A job done ends an outage (one whose records were fetched before
+    # the fault may): the scheduler may pause more than once.
+    log_note("input refused %.1f s: %d jobs failed on it in the workers, "
+             "%d deferred (metric %d), none charged, 0 dead letters; "
+             "%d outage(s), "
+             "%d ms paused in all (status: %r); drain done %.1f s after the "
+             "fault began"
+             % (INPUT_FAULT_S, len(failed),
+                sum(int(e["jobs_deferred"]) for e in back),
+                seen["deferred"], len(back),
+                sum(int(e["outage_ms"]) for e in back), seen["status"][-1],
+                took))
 
 
 @test

@@ -395,8 +395,9 @@ Test (failure_outage, a_refused_output_costs_no_attempt_and_pauses_dispatch)
     s_book (&b, 200, 100);
     sched_job_t *job = s_held (&b, 1000);
     job->attempt = MAX_ATTEMPTS; //  a counted failure now would bisect
-    sched_failure_outage (&b.failure, job, "TOPIC_AUTHORIZATION_FAILED", "out",
-                          2000);
+    sched_failure_outage (&b.failure, job,
+                          SLUICE__FAULT_SIDE__FAULT_SIDE_OUTPUT,
+                          "TOPIC_AUTHORIZATION_FAILED", "out", 2000);
     cr_assert_eq (job->attempt, MAX_ATTEMPTS);
     cr_assert_eq (b.part->jobs_head, job, "not bisected");
     cr_assert_not (job->dead_letter);
@@ -413,13 +414,14 @@ Test (failure_outage, a_refused_output_costs_no_attempt_and_pauses_dispatch)
     //  Another job that was in flight with it fails during the pause: it
     //  waits for the same pause, which does not grow.
     sched_job_t *other = s_held (&b, 1000);
-    sched_failure_outage (&b.failure, other, "TOPIC_AUTHORIZATION_FAILED",
-                          "out", 2100);
+    sched_failure_outage (&b.failure, other, false,
+                          "TOPIC_AUTHORIZATION_FAILED", "out", 2100);
     cr_assert_eq (other->not_before, 2500);
     //  Failing again on the probe sent after the pause: it doubles.
     sched_model_job_held (&b.model, job, b.worker, 2600, 5000);
-    sched_failure_outage (&b.failure, job, "TOPIC_AUTHORIZATION_FAILED", "out",
-                          2600);
+    sched_failure_outage (&b.failure, job,
+                          SLUICE__FAULT_SIDE__FAULT_SIDE_OUTPUT,
+                          "TOPIC_AUTHORIZATION_FAILED", "out", 2600);
     cr_assert_eq (job->not_before, 3600);
     cr_assert_eq (b.stats.jobs_deferred, 3);
     //  A job done: the outage is over, nothing paused, no text.
@@ -427,6 +429,30 @@ Test (failure_outage, a_refused_output_costs_no_attempt_and_pauses_dispatch)
     cr_assert_not (sched_failure_paused (&b.failure, 2701));
     cr_assert_str_eq (
         sched_failure_outage_text (&b.failure, 2800, text, sizeof text), "");
+    sched_model_fini (&b.model);
+}
+
+Test (failure_outage, an_unreadable_input_is_named_as_the_input)
+{
+    s_book_t b;
+    s_book (&b, 200, 100);
+    sched_job_t *job = s_held (&b, 1000);
+    job->attempt = MAX_ATTEMPTS;
+    sched_failure_outage (&b.failure, job, SLUICE__FAULT_SIDE__FAULT_SIDE_INPUT,
+                          "TOPIC_AUTHORIZATION_FAILED", "orders", 2000);
+    cr_assert_eq (job->attempt, MAX_ATTEMPTS);
+    cr_assert_eq (b.part->jobs_head, job, "not bisected");
+    cr_assert_not (job->dead_letter);
+    cr_assert_eq (b.stats.jobs_failed, 0);
+    cr_assert_eq (b.stats.jobs_deferred, 1);
+    cr_assert (sched_failure_paused (&b.failure, 2499));
+    char text[128];
+    cr_assert_str_eq (
+        sched_failure_outage_text (&b.failure, 42000, text, sizeof text),
+        "input orders: TOPIC_AUTHORIZATION_FAILED for 40 s");
+    sched_failure_outage_over (&b.failure, 42100);
+    cr_assert_str_eq (
+        sched_failure_outage_text (&b.failure, 42200, text, sizeof text), "");
     sched_model_fini (&b.model);
 }
 
@@ -442,4 +468,29 @@ Test (failure_outage, a_record_too_large_is_the_records_fault)
     cr_assert_not (
         sl_kafka_error_is_record (RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS));
     cr_assert_not (sl_kafka_error_is_record (RD_KAFKA_RESP_ERR__TRANSPORT));
+}
+
+Test (failure_outage, an_input_error_is_the_clusters_unless_the_data_is_bad)
+{
+    //  Refused: the job fails at once, INFRA.
+    cr_assert_eq (
+        sl_kafka_error_input (RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+        SL_KAFKA_INPUT_REFUSED);
+    cr_assert_eq (
+        sl_kafka_error_input (RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+        SL_KAFKA_INPUT_REFUSED);
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION),
+                  SL_KAFKA_INPUT_REFUSED);
+    //  Retried by librdkafka: INFRA once the stall bound passes.
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR__TRANSPORT),
+                  SL_KAFKA_INPUT_RETRY);
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT),
+                  SL_KAFKA_INPUT_RETRY);
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE),
+                  SL_KAFKA_INPUT_RETRY);
+    //  The data's own: never an outage.
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR__BAD_MSG),
+                  SL_KAFKA_INPUT_RECORD);
+    cr_assert_eq (sl_kafka_error_input (RD_KAFKA_RESP_ERR__BAD_COMPRESSION),
+                  SL_KAFKA_INPUT_RECORD);
 }

@@ -305,6 +305,47 @@ Test (prefetch, an_idle_reader_pauses_once_its_queue_is_empty)
     cr_assert (wrk_range_idle_pause (WRK_RANGE_IDLE_PAUSE_MS, 500));
 }
 
+//  How long a job may read nothing before its input is given up.
+Test (range, a_stalled_input_is_given_up_before_the_lease)
+{
+    //  Half the lease, never below the floor.
+    cr_assert_eq (wrk_range_stall_bound (60000, false), 30000);
+    cr_assert_eq (wrk_range_stall_bound (20000, false), 10000);
+    cr_assert_eq (wrk_range_stall_bound (1500, false), WRK_RANGE_STALL_MIN_MS,
+                  "a short lease is left to charge the job, as before");
+    cr_assert_eq (wrk_range_stall_bound (0, false),
+                  WRK_RANGE_STALL_LEASE_MS / 2, "a lease not said");
+    //  A partition refused before: its refusal is not reported again.
+    cr_assert_eq (wrk_range_stall_bound (60000, true),
+                  WRK_RANGE_STALL_REFUSED_MS);
+    cr_assert_eq (wrk_range_stall_bound (2000, true), 1000,
+                  "at most half the lease");
+}
+
+//  The partitions refused to a reader: until one reads again, and the
+//  newest WRK_RANGE_REFUSED_MAX of them.
+Test (range, refused_partitions_are_remembered_until_they_read)
+{
+    wrk_range_refused_t r;
+    memset (&r, 0, sizeof r);
+    cr_assert_eq (wrk_range_refused_get (&r, "in", 0), 0);
+    wrk_range_refused_set (&r, "in", 0, 29);
+    wrk_range_refused_set (&r, "in", 1, 3);
+    cr_assert_eq (wrk_range_refused_get (&r, "in", 0), 29);
+    cr_assert_eq (wrk_range_refused_get (&r, "in", 1), 3);
+    cr_assert_eq (wrk_range_refused_get (&r, "other", 0), 0);
+    wrk_range_refused_set (&r, "in", 0, 0);
+    cr_assert_eq (wrk_range_refused_get (&r, "in", 0), 0, "it read again");
+    for (int p = 0; p < 2 * WRK_RANGE_REFUSED_MAX; p++)
+        wrk_range_refused_set (&r, "many", p, 29);
+    cr_assert_eq (
+        wrk_range_refused_get (&r, "many", 2 * WRK_RANGE_REFUSED_MAX - 1), 29);
+    int kept = 0;
+    for (int p = 0; p < 2 * WRK_RANGE_REFUSED_MAX; p++)
+        kept += wrk_range_refused_get (&r, "many", p) != 0;
+    cr_assert_eq (kept, WRK_RANGE_REFUSED_MAX);
+}
+
 // --- the stash ------------------------------------------------------------
 
 static rd_kafka_message_t s_msgs[16];
