@@ -128,6 +128,14 @@ sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
         if (w->supervised && streq (w->name, crash->worker_id))
             dead = w;
     if (dead) {
+        //  The report can overtake the dead worker's last messages (they
+        //  came on another connection): the jobs it names had begun.
+        for (size_t i = 0; i < crash->n_lanes; i++) {
+            sched_job_t *job =
+                sched_model_job_find (self->model, crash->lanes[i]->job_id);
+            if (job && job->worker == dead)
+                job->started = true;
+        }
         char reason[128];
         snprintf (reason, sizeof reason, "worker died (%s)", crash->cause);
         sched_workers_drop (self, dead, reason, true, now);

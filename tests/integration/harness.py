@@ -242,6 +242,14 @@ class Proc:
             todo += kids
         return found
 
+    @property
+    def worker_pid(self):
+        """The pid of the process doing the work: a supervised
+        sluice-worker's child (its name in the logs is host/that pid),
+        else the process itself."""
+        kids = self.descendants()
+        return kids[0] if kids else self.pid
+
     def signal_tree(self, signo):
         """Send a signal to it and every descendant (SIGSTOP/SIGCONT: a
         frozen pod freezes all its processes)."""

@@ -308,9 +308,14 @@ def worker_times_rates_and_histograms_match_reality():
 
 
 def maps_http_server(proc):
-    with open("/proc/%d/maps" % proc.pid) as f:
-        maps = f.read()
-    return "libmicrohttpd" in maps or "libgnutls" in maps
+    """True if the process, or one it runs (a supervised worker's child),
+    maps the HTTP server's libraries."""
+    found = False
+    for pid in [proc.pid] + proc.descendants():
+        with open("/proc/%d/maps" % pid) as f:
+            maps = f.read()
+        found |= "libmicrohttpd" in maps or "libgnutls" in maps
+    return found
 
 
 @test

@@ -82,9 +82,9 @@ def worker_survives_scheduler_loss_and_rejoins():
                           "the same worker to join the new scheduler")
         expect(joined[0].get("credits") == str(CREDITS),
                "the worker re-announces its full credit", joined[0])
-        expect(joined[0].get("worker", "").endswith("/%d" % worker.pid),
+        expect(joined[0].get("worker", "").endswith("/%d" % worker.worker_pid),
                "the worker that joined is the same process",
-               "%s vs pid %d" % (joined[0], worker.pid))
+               "%s vs pid %d" % (joined[0], worker.worker_pid))
         rc = second.wait(120, watch=[worker])
         expect(rc == 0, "the new scheduler finishes the drain",
                "exit %d" % rc)
