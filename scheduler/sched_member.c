@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <unistd.h>
+#include "sched_lag.h"
 #include "sched_wire.h"
 #include "sl_clock.h"
 #include "sl_kafka.h"
@@ -23,95 +24,8 @@
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
 
-//  A lag check: the partitions of the subscribed topics (metadata), the
-//  group's committed offsets, the end offsets and, where nothing is
-//  committed, the log start offsets. The actor fills it in.
-typedef struct {
-    const sl_strlist_t *topics;
-    rd_kafka_topic_partition_list_t *committed;
-    rd_kafka_topic_partition_list_t *ends;
-    rd_kafka_topic_partition_list_t *starts;
-} s_lag_t;
-
-static void
-s_lag_destroy (s_lag_t **lag_p)
-{
-    s_lag_t *lag = *lag_p;
-    if (!lag)
-        return;
-    if (lag->committed)
-        rd_kafka_topic_partition_list_destroy (lag->committed);
-    if (lag->ends)
-        rd_kafka_topic_partition_list_destroy (lag->ends);
-    if (lag->starts)
-        rd_kafka_topic_partition_list_destroy (lag->starts);
-    free (lag);
-    *lag_p = NULL;
-}
-
-//  ListOffsets for every partition of list; a partition's error fails it.
-static rd_kafka_resp_err_t
-s_offsets_at (rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list)
-{
-    if (list->cnt == 0)
-        return RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_resp_err_t err =
-        rd_kafka_offsets_for_times (rk, list, SCHED_KAFKA_TIMEOUT_MS);
-    for (int i = 0; !err && i < list->cnt; i++)
-        err = list->elems[i].err;
-    return err;
-}
-
-//  Run a lag check (in the actor: every call here may block).
-static rd_kafka_resp_err_t
-s_lag_query (rd_kafka_t *rk, s_lag_t *lag)
-{
-    lag->committed = rd_kafka_topic_partition_list_new (16);
-    for (size_t i = 0; i < lag->topics->count; i++) {
-        rd_kafka_topic_t *rkt =
-            rd_kafka_topic_new (rk, lag->topics->items[i], NULL);
-        if (!rkt)
-            return rd_kafka_last_error ();
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err =
-            rd_kafka_metadata (rk, 0, rkt, &md, SCHED_KAFKA_TIMEOUT_MS);
-        rd_kafka_topic_destroy (rkt);
-        if (err)
-            return err;
-        //  A topic that does not exist (yet) has no lag.
-        for (int t = 0; t < md->topic_cnt; t++)
-            for (int p = 0;
-                 !md->topics[t].err && p < md->topics[t].partition_cnt; p++)
-                rd_kafka_topic_partition_list_add (
-                    lag->committed, md->topics[t].topic,
-                    md->topics[t].partitions[p].id);
-        rd_kafka_metadata_destroy (md);
-    }
-    lag->ends = rd_kafka_topic_partition_list_copy (lag->committed);
-    lag->starts = rd_kafka_topic_partition_list_new (1);
-    if (lag->committed->cnt == 0)
-        return RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_resp_err_t err =
-        rd_kafka_committed (rk, lag->committed, SCHED_KAFKA_TIMEOUT_MS);
-    if (!err)
-        err = sched_member_committed_error (lag->committed);
-    for (int i = 0; !err && i < lag->ends->cnt; i++) {
-        lag->ends->elems[i].offset = RD_KAFKA_OFFSET_END;
-        if (lag->committed->elems[i].offset < 0)
-            rd_kafka_topic_partition_list_add (
-                lag->starts, lag->committed->elems[i].topic,
-                lag->committed->elems[i].partition)
-                ->offset = RD_KAFKA_OFFSET_BEGINNING;
-    }
-    if (!err)
-        err = s_offsets_at (rk, lag->ends);
-    if (!err)
-        err = s_offsets_at (rk, lag->starts);
-    return err;
-}
-
 //  The actor: on "QUERY" with a partition list, look up the end offsets
-//  and send the list back with the error code; on "LAG" with an s_lag_t,
+//  and send the list back with the error code; on "LAG" with an sched_lag_t,
 //  run the lag check and send it back the same way. The lag check has a
 //  client of its own (made at the first check, never in the group): the
 //  member's coordinator connection may be the very thing that is stuck
@@ -146,8 +60,8 @@ s_offsets_actor (zsock_t *pipe, void *args)
                     sl_warn ("cannot create the lag checker reason=\"%s\"",
                              rderr);
             }
-            rd_kafka_resp_err_t err =
-                lag_rk ? s_lag_query (lag_rk, list) : RD_KAFKA_RESP_ERR__STATE;
+            rd_kafka_resp_err_t err = lag_rk ? sched_lag_query (lag_rk, list)
+                                             : RD_KAFKA_RESP_ERR__STATE;
             zsock_send (pipe, "pi", list, (int)err);
         }
         zstr_free (&cmd);
@@ -227,7 +141,7 @@ s_rejoin_wait_ms (const sched_member_t *self)
 
 //  A lag check answered: is the lag standing still, for how long?
 static void
-s_idle_answer (sched_member_t *self, s_lag_t *lag, rd_kafka_resp_err_t err,
+s_idle_answer (sched_member_t *self, sched_lag_t *lag, rd_kafka_resp_err_t err,
                int64_t now)
 {
     if (self->idle_since_ms == 0 || zhashx_size (self->model->parts) > 0)
@@ -238,22 +152,7 @@ s_idle_answer (sched_member_t *self, s_lag_t *lag, rd_kafka_resp_err_t err,
     }
     int64_t total = 0, committed = 0;
     int lagged = 0;
-    for (int i = 0; i < lag->committed->cnt; i++) {
-        const rd_kafka_topic_partition_t *tp = &lag->committed->elems[i];
-        int64_t start = tp->offset;
-        if (start < 0) {
-            const rd_kafka_topic_partition_t *s =
-                rd_kafka_topic_partition_list_find (lag->starts, tp->topic,
-                                                    tp->partition);
-            start = s && s->offset > 0 ? s->offset : 0;
-        } else
-            committed += tp->offset;
-        int64_t end = lag->ends->elems[i].offset;
-        if (end > start) {
-            total += end - start;
-            lagged++;
-        }
-    }
+    sched_lag_figures (lag, &total, &committed, &lagged);
     if (total == 0) {
         self->stalled_ms = 0; //  nothing to do: idle is right
         return;
@@ -302,7 +201,7 @@ sched_member_idle_check (sched_member_t *self, int64_t now)
     if (now < self->idle_next_ms || self->offsets_busy)
         return;
     self->idle_next_ms = now + self->session_ms;
-    s_lag_t *lag = calloc (1, sizeof *lag);
+    sched_lag_t *lag = calloc (1, sizeof *lag);
     if (!lag)
         return;
     lag->topics = &self->cfg->topics;
@@ -352,9 +251,9 @@ sched_member_offsets_recv (sched_member_t *self)
     self->offsets_busy = false;
     if (self->offsets_lag) {
         self->offsets_lag = false;
-        s_lag_t *lag = ptr;
+        sched_lag_t *lag = ptr;
         s_idle_answer (self, lag, (rd_kafka_resp_err_t)err, sl_now_ms ());
-        s_lag_destroy (&lag);
+        sched_lag_destroy (&lag);
         return;
     }
     rd_kafka_topic_partition_list_t *list = ptr;
@@ -730,8 +629,8 @@ sched_member_stop (sched_member_t *self)
         int err = 0;
         if (zsock_recv (self->offsets, "pi", &list, &err) == 0 && list) {
             if (self->offsets_lag) {
-                s_lag_t *lag = list;
-                s_lag_destroy (&lag);
+                sched_lag_t *lag = list;
+                sched_lag_destroy (&lag);
             } else
                 rd_kafka_topic_partition_list_destroy (list);
         }
