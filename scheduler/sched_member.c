@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <unistd.h>
+#include "sched_lag.h"
 #include "sched_wire.h"
 #include "sl_clock.h"
 #include "sl_kafka.h"
@@ -24,11 +25,17 @@
 //  Offsets actor: runs ListOffsets for the loop.
 
 //  The actor: on "QUERY" with a partition list, look up the end offsets
-//  and send the list back with the error code.
+//  and send the list back with the error code; on "LAG" with an sched_lag_t,
+//  run the lag check and send it back the same way. The lag check has a
+//  client of its own (made at the first check, never in the group): the
+//  member's coordinator connection may be the very thing that is stuck
+//  (a join whose answer never comes holds back every answer after it).
 static void
 s_offsets_actor (zsock_t *pipe, void *args)
 {
-    rd_kafka_t *rk = args;
+    sched_member_t *member = args;
+    rd_kafka_conf_t *lag_conf = member->lag_conf; //  ours now
+    rd_kafka_t *lag_rk = NULL;
     zsock_signal (pipe, 0);
     while (true) {
         char *cmd = NULL;
@@ -37,14 +44,169 @@ s_offsets_actor (zsock_t *pipe, void *args)
             break;
         bool term = streq (cmd, "$TERM");
         if (!term && streq (cmd, "QUERY")) {
-            rd_kafka_resp_err_t err =
-                rd_kafka_offsets_for_times (rk, list, SCHED_KAFKA_TIMEOUT_MS);
+            //  member->rk is read here: a rejoin replaces the consumer,
+            //  only while no partition is held (no QUERY is sent then).
+            rd_kafka_resp_err_t err = rd_kafka_offsets_for_times (
+                member->rk, list, SCHED_KAFKA_TIMEOUT_MS);
+            zsock_send (pipe, "pi", list, (int)err);
+        } else if (!term && streq (cmd, "LAG")) {
+            char rderr[256];
+            if (!lag_rk && lag_conf) {
+                lag_rk = rd_kafka_new (RD_KAFKA_CONSUMER, lag_conf, rderr,
+                                       sizeof rderr);
+                if (lag_rk)
+                    lag_conf = NULL;
+                else
+                    sl_warn ("cannot create the lag checker reason=\"%s\"",
+                             rderr);
+            }
+            rd_kafka_resp_err_t err = lag_rk ? sched_lag_query (lag_rk, list)
+                                             : RD_KAFKA_RESP_ERR__STATE;
             zsock_send (pipe, "pi", list, (int)err);
         }
         zstr_free (&cmd);
         if (term)
             break;
     }
+    if (lag_rk)
+        rd_kafka_destroy_flags (lag_rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    if (lag_conf)
+        rd_kafka_conf_destroy (lag_conf);
+}
+
+//  ---------------------------------------------------------------------
+//  A member left without partitions (see sched_member.h).
+
+//  Create the consumer from conf (ours now), wake the loop through the
+//  pipe, subscribe.
+static int
+s_consumer_open (sched_member_t *self, rd_kafka_conf_t *conf, char *err,
+                 size_t errlen)
+{
+    char rderr[512];
+    self->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
+    if (!self->rk) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka consumer: %s", rderr);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer (self->rk);
+    self->rkq = rd_kafka_queue_get_consumer (self->rk);
+    rd_kafka_queue_io_event_enable (self->rkq, self->pipe[1], "1", 1);
+    const sl_strlist_t *topics = &self->cfg->topics;
+    rd_kafka_topic_partition_list_t *list =
+        rd_kafka_topic_partition_list_new ((int)topics->count);
+    for (size_t i = 0; i < topics->count; i++)
+        rd_kafka_topic_partition_list_add (list, topics->items[i],
+                                           RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rc = rd_kafka_subscribe (self->rk, list);
+    rd_kafka_topic_partition_list_destroy (list);
+    if (rc) {
+        snprintf (err, errlen, "cannot subscribe: %s", rd_kafka_err2str (rc));
+        return -1;
+    }
+    return 0;
+}
+
+//  Join again as a new consumer. unsubscribe() and subscribe() are not
+//  enough: librdkafka 2.0.2 sends no JoinGroup while one is in flight,
+//  and waits max.poll.interval.ms + 3 s for its answer. No partition is
+//  held, so nothing is committed or revoked; the coordinator forgets the
+//  old member after its session timeout.
+static void
+s_rejoin (sched_member_t *self)
+{
+    rd_kafka_queue_io_event_enable (self->rkq, -1, NULL, 0);
+    rd_kafka_queue_destroy (self->rkq);
+    self->rkq = NULL;
+    rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    self->rk = NULL;
+    char err[512];
+    if (s_consumer_open (self, rd_kafka_conf_dup (self->conf), err,
+                         sizeof err) != 0) {
+        sl_error ("cannot rejoin the group: %s", err);
+        self->fatal = true;
+    }
+}
+
+//  The wait before a rejoin: SCHED_REJOIN_SESSIONS session timeouts,
+//  doubled by each rejoin in a row that brought no partition (at most 16
+//  times).
+static int64_t
+s_rejoin_wait_ms (const sched_member_t *self)
+{
+    int doublings = self->idle_rejoins < 4 ? self->idle_rejoins : 4;
+    return ((int64_t)SCHED_REJOIN_SESSIONS * self->session_ms) << doublings;
+}
+
+//  A lag check answered: is the lag standing still, for how long?
+static void
+s_idle_answer (sched_member_t *self, sched_lag_t *lag, rd_kafka_resp_err_t err,
+               int64_t now)
+{
+    if (self->idle_since_ms == 0 || zhashx_size (self->model->parts) > 0)
+        return; //  partitions came meanwhile
+    if (err) {
+        sl_debug ("group lag not known reason=\"%s\"", rd_kafka_err2str (err));
+        return;
+    }
+    int64_t total = 0, committed = 0;
+    int lagged = 0;
+    sched_lag_figures (lag, &total, &committed, &lagged);
+    if (total == 0) {
+        self->stalled_ms = 0; //  nothing to do: idle is right
+        return;
+    }
+    if (self->stalled_ms == 0 || committed != self->idle_committed) {
+        //  Someone works the lag off (or this is the first look).
+        self->stalled_ms = now;
+        self->idle_committed = committed;
+        return;
+    }
+    int64_t wait = s_rejoin_wait_ms (self);
+    if (now - self->stalled_ms < wait || now - self->idle_since_ms < wait)
+        return;
+    sl_warn ("rejoining the group: no partition held while the group's lag "
+             "stands still held_none_s=%.1f group_lag=%" PRId64
+             " lagged_partitions=%d partitions=%d committed_still_s=%.1f "
+             "session_timeout_ms=%" PRId64 " rejoin=%d",
+             (double)(now - self->idle_since_ms) / 1000.0, total, lagged,
+             lag->committed->cnt, (double)(now - self->stalled_ms) / 1000.0,
+             self->session_ms, self->idle_rejoins + 1);
+    s_rejoin (self);
+    self->stats->rejoins++;
+    self->idle_rejoins++;
+    self->idle_since_ms = now; //  the next rejoin waits again
+    self->idle_next_ms = now + self->session_ms;
+    self->stalled_ms = 0;
+}
+
+//  Check the group's lag once a session timeout while no partition is
+//  held; see sched_member.h.
+void
+sched_member_idle_check (sched_member_t *self, int64_t now)
+{
+    if (!self->rk || self->session_ms <= 0)
+        return;
+    if (zhashx_size (self->model->parts) > 0) {
+        self->idle_since_ms = 0;
+        self->stalled_ms = 0;
+        self->idle_rejoins = 0;
+        return;
+    }
+    if (self->idle_since_ms == 0) {
+        self->idle_since_ms = now;
+        self->idle_next_ms = now;
+    }
+    if (now < self->idle_next_ms || self->offsets_busy)
+        return;
+    self->idle_next_ms = now + self->session_ms;
+    sched_lag_t *lag = calloc (1, sizeof *lag);
+    if (!lag)
+        return;
+    lag->topics = &self->cfg->topics;
+    self->offsets_busy = self->offsets_lag = true;
+    zsock_send (self->offsets, "sp", "LAG", lag);
 }
 
 //  Ask for end offsets now and then: often while some partition waits for
@@ -86,8 +248,15 @@ sched_member_offsets_recv (sched_member_t *self)
     int err = 0;
     if (zsock_recv (self->offsets, "pi", &ptr, &err) != 0)
         return;
-    rd_kafka_topic_partition_list_t *list = ptr;
     self->offsets_busy = false;
+    if (self->offsets_lag) {
+        self->offsets_lag = false;
+        sched_lag_t *lag = ptr;
+        s_idle_answer (self, lag, (rd_kafka_resp_err_t)err, sl_now_ms ());
+        sched_lag_destroy (&lag);
+        return;
+    }
+    rd_kafka_topic_partition_list_t *list = ptr;
     if (err)
         sl_warn ("end offsets not known reason=\"%s\"",
                  rd_kafka_err2str ((rd_kafka_resp_err_t)err));
@@ -396,6 +565,16 @@ sched_member_start (sched_member_t *self, char *err, size_t errlen)
         rd_kafka_conf_destroy (conf);
         return -1;
     }
+    //  The lag checker's configuration: the member's, without its
+    //  callbacks or statistics (it never joins the group).
+    self->lag_conf = rd_kafka_conf_dup (conf);
+    if (sl_kafka_conf_set (self->lag_conf, "client.id", "sluice-scheduler-lag",
+                           err, errlen) != 0 ||
+        sl_kafka_conf_set (self->lag_conf, "statistics.interval.ms", "0", err,
+                           errlen) != 0) {
+        rd_kafka_conf_destroy (conf);
+        return -1;
+    }
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_rebalance_cb (conf, s_rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb (conf, s_offset_commit_cb);
@@ -403,35 +582,21 @@ sched_member_start (sched_member_t *self, char *err, size_t errlen)
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
     self->stats->stats_interval_ms =
         sl_kafka_conf_int (conf, "statistics.interval.ms");
-    char rderr[512];
-    self->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
-    if (!self->rk) {
-        rd_kafka_conf_destroy (conf);
-        snprintf (err, errlen, "cannot create Kafka consumer: %s", rderr);
-        return -1;
-    }
-    rd_kafka_poll_set_consumer (self->rk);
-    self->rkq = rd_kafka_queue_get_consumer (self->rk);
+    self->session_ms = sl_kafka_conf_int (conf, "session.timeout.ms");
+    //  Kept for a rejoin, which makes a new consumer.
+    self->conf = rd_kafka_conf_dup (conf);
     if (pipe (self->pipe) != 0) {
+        rd_kafka_conf_destroy (conf);
         snprintf (err, errlen, "pipe: %s", strerror (errno));
         return -1;
     }
     fcntl (self->pipe[0], F_SETFL, O_NONBLOCK);
     fcntl (self->pipe[1], F_SETFL, O_NONBLOCK);
-    rd_kafka_queue_io_event_enable (self->rkq, self->pipe[1], "1", 1);
-
-    rd_kafka_topic_partition_list_t *topics =
-        rd_kafka_topic_partition_list_new ((int)cfg->topics.count);
-    for (size_t i = 0; i < cfg->topics.count; i++)
-        rd_kafka_topic_partition_list_add (topics, cfg->topics.items[i],
-                                           RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t rc = rd_kafka_subscribe (self->rk, topics);
-    rd_kafka_topic_partition_list_destroy (topics);
-    if (rc) {
-        snprintf (err, errlen, "cannot subscribe: %s", rd_kafka_err2str (rc));
+    if (s_consumer_open (self, conf, err, errlen) != 0)
         return -1;
-    }
-    self->offsets = zactor_new (s_offsets_actor, self->rk);
+    self->offsets = zactor_new (s_offsets_actor, self);
+    if (self->offsets)
+        self->lag_conf = NULL; //  the actor's now
     return self->offsets ? 0 : -1;
 }
 
@@ -439,6 +604,14 @@ sched_member_start (sched_member_t *self, char *err, size_t errlen)
 void
 sched_member_stop (sched_member_t *self)
 {
+    if (self->lag_conf) {
+        rd_kafka_conf_destroy (self->lag_conf);
+        self->lag_conf = NULL;
+    }
+    if (self->conf) {
+        rd_kafka_conf_destroy (self->conf);
+        self->conf = NULL;
+    }
     if (!self->rk)
         return;
     //  The last commit is worth a few tries: what it misses is run again
@@ -454,8 +627,13 @@ sched_member_stop (sched_member_t *self)
         //  Take back the list a query in flight still owns.
         void *list = NULL;
         int err = 0;
-        if (zsock_recv (self->offsets, "pi", &list, &err) == 0 && list)
-            rd_kafka_topic_partition_list_destroy (list);
+        if (zsock_recv (self->offsets, "pi", &list, &err) == 0 && list) {
+            if (self->offsets_lag) {
+                sched_lag_t *lag = list;
+                sched_lag_destroy (&lag);
+            } else
+                rd_kafka_topic_partition_list_destroy (list);
+        }
         self->offsets_busy = false;
     }
     zactor_destroy (&self->offsets);

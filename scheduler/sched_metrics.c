@@ -119,6 +119,11 @@ sched_metrics_publish (sched_state_t *self)
     sl_prom_counter (f, "sluice_commit_failures_total",
                      "Partition commits the broker refused (retried).",
                      self->stats.commit_failures);
+    sl_prom_counter (f, "sluice_scheduler_rejoins_total",
+                     "Times the scheduler left and joined its group again: "
+                     "it held no partition while the group's lag stood "
+                     "still for 3 session timeouts.",
+                     self->stats.rejoins);
     sl_prom_histogram (
         f, "sluice_commit_latency_seconds",
         "Time from sending an offset commit request to its result.",

@@ -469,6 +469,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     sched_crash_expire (&self->crash, now);
     sched_member_poll (&self->member);
     sched_member_offsets_query (&self->member, now);
+    sched_member_idle_check (&self->member, now);
     s_dispatch (self);
     sched_drain_rate (&self->drain, now);
     sched_drain_progress (&self->drain, now, false);
