@@ -964,7 +964,8 @@ def netlab_unusable():
     """None if a NetLab can be built here, else why not (one line): not
     root, no `ip netns`, no iptables or TUN device inside a namespace."""
     if os.geteuid() != 0:
-        return "not root: network namespaces need CAP_SYS_ADMIN/CAP_NET_ADMIN"
+        return ("not root: network namespaces need CAP_SYS_ADMIN and "
+                "CAP_NET_ADMIN")
     for tool in ("ip", "iptables"):
         if not shutil.which(tool):
             return "%s not found (apt-get install iproute2 iptables)" % tool
@@ -1261,7 +1262,7 @@ def _netem_main(argv):
             d = max(0.0, delay + rng.uniform(-jitter, jitter)) / 1000.0
             seq += 1
             heapq.heappush(queue, (time.monotonic() + d, seq, pkt))
-# -------------------------------------------------- network namespaces end --
+# ------------------------------------------ network namespaces (end) --
 
 
 # ------------------------------------------------------------ the runner --

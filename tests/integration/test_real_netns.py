@@ -41,6 +41,8 @@ Needs root (namespaces, iptables in them, a TUN device) and a real broker
 (kafka.sh): it runs with SLUICE_TEST_BROKER=kafka, and says SKIP when the
 network namespaces cannot be made here."""
 import collections
+import os
+import random
 import socket
 import time
 
@@ -227,7 +229,8 @@ def worker_cut_off_from_the_scheduler():
                                         for q, s, e in w1_ranges))
         log_note("NETNS worker-cut records=%d cut=%.1fs dropped_after=%.2fs "
                  "in_flight=%d jobs (%d records) duplicates=%d rerun_bound=%d "
-                 "rejoined=%.2fs after heal (%s) drain=%.1fs dropped_packets=%d"
+                 "rejoined=%.2fs after heal (%s) drain=%.1fs "
+                 "dropped_packets=%d"
                  % (d.total, t_heal - t_cut,
                     ts_seconds(gone[0]["_ts"]) - wall_cut,
                     int(gone[0]["jobs"]), in_flight, dups, rerun,
@@ -286,17 +289,22 @@ def lossy_jittery_link_for_a_whole_drain():
     if not usable():
         return
     with NetLab(HOSTS) as lab:
-        lab.impair("sched", ["w1", "w2"], 100, 200, 0.10)
+        seed = int(os.environ.get("SLUICE_TEST_SEED") or
+                   random.SystemRandom().randrange(1, 1 << 31))
+        log_note("netem seed %d (SLUICE_TEST_SEED=%d repeats its draws)"
+                 % (seed, seed))
+        lab.impair("sched", ["w1", "w2"], 100, 200, 0.10, seed=seed)
         d = Drain(lab, 2500, [], [], 100)
         took = d.finish()
         totals = lab.unimpair()
         in_flight = taken_back(d.sched)
         dups, rerun = d.check_output(in_flight, lambda p, o: in_flight > 0)
         gone = log_events(d.sched, "worker gone")
-        log_note("NETNS lossy records=%d packets=%d lost=%d workers_dropped=%d "
-                 "in_flight=%d duplicates=%d rerun_bound=%d drain=%.1fs"
-                 % (d.total, totals["packets"], totals["lost"], len(gone),
-                    in_flight, dups, rerun, took))
+        log_note("NETNS lossy seed=%d records=%d packets=%d lost=%d "
+                 "workers_dropped=%d in_flight=%d duplicates=%d "
+                 "rerun_bound=%d drain=%.1fs"
+                 % (seed, d.total, totals["packets"], totals["lost"],
+                    len(gone), in_flight, dups, rerun, took))
 
 
 if __name__ == "__main__":
