@@ -62,7 +62,7 @@ __all__ = [
     "committed", "committed_with_metadata", "decode_meta", "start_proc",
     "start_scheduler", "start_worker", "plugin_path", "parse_kv",
     "log_events", "test_dir", "run_cli", "log_note", "utc_now_iso",
-    "scrape_metrics",
+    "scrape_metrics", "NetLab", "netlab_unusable", "scheduler_endpoint",
 ]
 
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -329,8 +329,14 @@ class Proc:
         self._log.close()
 
 
-def start_proc(name, argv, env=None, stdout_pipe=False, stdin_pipe=False):
-    """Start argv with its output in <test_dir>/<name>.log; return a Proc."""
+def start_proc(name, argv, env=None, stdout_pipe=False, stdin_pipe=False,
+               netns=None):
+    """Start argv with its output in <test_dir>/<name>.log; return a Proc.
+
+    netns: run it in that network namespace (`ip netns exec NS argv`, which
+    execs argv: the Proc's pid is the program's)."""
+    if netns:
+        argv = ["ip", "netns", "exec", netns] + list(argv)
     return Proc(name, argv, env=env, stdout_pipe=stdout_pipe,
                 stdin_pipe=stdin_pipe)
 
@@ -854,28 +860,34 @@ def decode_meta(committed_offset, meta):
 # --------------------------------------------------------------- daemons --
 
 def start_scheduler(broker, topics, group, name="scheduler", port=None,
-                    drain=True, args=(), env=None):
+                    drain=True, args=(), env=None, netns=None, host=None):
     """Start sluice-scheduler on a free loopback port.
 
     The Proc gets .endpoint (tcp://127.0.0.1:PORT, for workers) and .group.
+    netns and host (the NetLab block below): run it in that network
+    namespace, bound to tcp://HOST:0; .endpoint is then None until
+    scheduler_endpoint() reads the port it was given from its log.
     """
-    port = port or free_port()
+    if netns:
+        bind = "tcp://%s:%d" % (host, port or 0)
+    else:
+        port = port or free_port()
+        bind = "tcp://127.0.0.1:%d" % port
     argv = [os.path.join(BIN, "sluice-scheduler"), "--brokers",
-            broker.bootstrap, "--group", group,
-            "--bind", "tcp://127.0.0.1:%d" % port]
+            broker.bootstrap, "--group", group, "--bind", bind]
     for t in ([topics] if isinstance(topics, str) else topics):
         argv += ["--topic", t]
     if drain:
         argv.append("--drain")
     argv += list(args)
-    proc = start_proc(name, argv, env=env)
-    proc.endpoint = "tcp://127.0.0.1:%d" % port
+    proc = start_proc(name, argv, env=env, netns=netns)
+    proc.endpoint = None if netns else bind
     proc.group = group
     return proc
 
 
 def start_worker(broker, schedulers, plugin, name="worker", output_topic=None,
-                 plugin_opts=None, args=(), env=None):
+                 plugin_opts=None, args=(), env=None, netns=None):
     """Start sluice-worker with build/plugins/<plugin>.so (or a path)."""
     path = plugin if "/" in plugin else plugin_path(plugin)
     argv = [os.path.join(BIN, "sluice-worker"), "--brokers",
@@ -887,7 +899,7 @@ def start_worker(broker, schedulers, plugin, name="worker", output_topic=None,
     for k, v in (plugin_opts or {}).items():
         argv += ["--plugin-opt", "%s=%s" % (k, v)]
     argv += broker.daemon_props() + list(args)
-    return start_proc(name, argv, env=env)
+    return start_proc(name, argv, env=env, netns=netns)
 
 
 _KV = re.compile(r'([a-z_][a-z0-9_.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -959,6 +971,334 @@ def utc_now_iso():
         ".%03dZ" % int((t % 1) * 1000)
 
 
+# ------------------------------------------- network namespaces (NetLab) --
+# For tests/integration/test_real_netns.py: hosts on a network of their
+# own, in network namespaces the test creates and removes. Nothing is added
+# to the namespace the test itself runs in (no address, route, bridge,
+# qdisc or firewall rule): every interface and rule lives in the lab's
+# namespaces, whose names carry the test's pid and a random tag.
+
+_CLONE_NEWNET = 0x40000000
+_labs = []
+
+
+def _run_ip(argv, what=None):
+    """Run a short network command (ip, iptables, ...); fail the test with
+    its stderr if it fails."""
+    p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise TestFailure("%s failed (exit %d): %s"
+                          % (what or " ".join(map(str, argv)), p.returncode,
+                             p.stderr.decode("utf-8", "replace").strip()))
+    return p.stdout.decode("utf-8", "replace")
+
+
+def netlab_unusable():
+    """None if a NetLab can be built here, else why not (one line): not
+    root, no `ip netns`, no iptables or TUN device inside a namespace."""
+    if os.geteuid() != 0:
+        return ("not root: network namespaces need CAP_SYS_ADMIN and "
+                "CAP_NET_ADMIN")
+    for tool in ("ip", "iptables"):
+        if not shutil.which(tool):
+            return "%s not found (apt-get install iproute2 iptables)" % tool
+    ns = "sl-probe-%d-%s" % (os.getpid(), uuid.uuid4().hex[:4])
+    steps = [["ip", "netns", "add", ns],
+             ["ip", "-n", ns, "link", "set", "lo", "up"],
+             ["ip", "netns", "exec", ns, "iptables", "-w", "-A", "FORWARD",
+              "-s", "10.0.0.1", "-j", "DROP"],
+             ["ip", "-n", ns, "tuntap", "add", "dev", "probe0", "mode",
+              "tun"]]
+    try:
+        for argv in steps:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=30)
+            if p.returncode != 0:
+                return "`%s` failed: %s" % (
+                    " ".join(argv[:5]),
+                    p.stderr.decode("utf-8", "replace").strip())
+        return None
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+
+
+class NetLab:
+    """Hosts on a routed network of their own; use as a context manager.
+
+    Each host is a network namespace with one veth (eth0, 10.77.N.2/24) to
+    a hub namespace that routes between them (10.77.N.1, N = 1, 2, .. in
+    the order of `hosts`). Faults are made in the hub only, so they are
+    faults of the network between two hosts, not of either host:
+
+      cut(a, b)      every packet between a and b dropped, silently (a
+                     DROP rule each way in the hub's FORWARD chain): a
+                     dead link, no RST, no ICMP; heal(a, b) restores it
+      impair(a, bs)  the packets between a and each of bs go through a
+                     user-space netem in the hub (_netem_main below):
+                     delay, jitter and loss per packet, each direction
+
+    Daemons run in a host with netns=lab.ns[host] (start_proc and the
+    start_* helpers); the test's own Kafka clients with `with
+    lab.inside(host):`. close() (also at exit and on SIGTERM) stops every
+    registered process and broker, then deletes every namespace of the
+    lab, whatever happened."""
+
+    def __init__(self, hosts):
+        tag = "%d-%s" % (os.getpid(), uuid.uuid4().hex[:4])
+        self.hub = "sl-%s-hub" % tag
+        self.ns = {h: "sl-%s-%s" % (tag, h) for h in hosts}
+        self.addr = {h: "10.77.%d.2" % (i + 1) for i, h in enumerate(hosts)}
+        self.hosts = list(hosts)
+        self.netem = None
+        self._rules = []
+        self._made = []
+        self._closed = False
+
+    def __enter__(self):
+        _labs.append(self)
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _hub_sysctl(self, key, value):
+        _run_ip(["ip", "netns", "exec", self.hub, "sh", "-c",
+                 "echo %s > /proc/sys/%s" % (value, key.replace(".", "/"))])
+
+    def start(self):
+        _run_ip(["ip", "netns", "add", self.hub])
+        self._made.append(self.hub)
+        _run_ip(["ip", "-n", self.hub, "link", "set", "lo", "up"])
+        self._hub_sysctl("net.ipv4.ip_forward", 1)
+        for key in ("all", "default"):
+            self._hub_sysctl("net.ipv4.conf.%s.rp_filter" % key, 0)
+        for i, h in enumerate(self.hosts, 1):
+            ns, hub_if = self.ns[h], "h%d" % i
+            _run_ip(["ip", "netns", "add", ns])
+            self._made.append(ns)
+            _run_ip(["ip", "-n", self.hub, "link", "add", hub_if, "type",
+                     "veth", "peer", "name", "eth0", "netns", ns])
+            _run_ip(["ip", "-n", self.hub, "addr", "add",
+                     "10.77.%d.1/24" % i, "dev", hub_if])
+            _run_ip(["ip", "-n", self.hub, "link", "set", hub_if, "up"])
+            _run_ip(["ip", "-n", ns, "addr", "add", self.addr[h] + "/24",
+                     "dev", "eth0"])
+            for dev in ("lo", "eth0"):
+                _run_ip(["ip", "-n", ns, "link", "set", dev, "up"])
+            _run_ip(["ip", "-n", ns, "route", "add", "default", "via",
+                     "10.77.%d.1" % i])
+        log_note("netlab: hub %s, hosts %s" % (
+            self.hub, ", ".join("%s=%s" % (h, self.addr[h])
+                                for h in self.hosts)))
+
+    def _iptables(self, op, a, b):
+        for src, dst in ((a, b), (b, a)):
+            _run_ip(["ip", "netns", "exec", self.hub, "iptables", "-w", op,
+                     "FORWARD", "-s", self.addr[src], "-d", self.addr[dst],
+                     "-j", "DROP"])
+
+    def cut(self, a, b):
+        """Drop every packet between hosts a and b (both ways)."""
+        self._iptables("-I", a, b)
+        log_note("netlab: cut %s <-> %s" % (a, b))
+
+    def heal(self, a, b):
+        """Undo cut(a, b)."""
+        self._iptables("-D", a, b)
+        log_note("netlab: healed %s <-> %s" % (a, b))
+
+    def forward_drops(self):
+        """Packets the hub's DROP rules have dropped so far."""
+        out = _run_ip(["ip", "netns", "exec", self.hub, "iptables", "-w",
+                       "-L", "FORWARD", "-n", "-v", "-x"])
+        return sum(int(line.split()[0]) for line in out.splitlines()
+                   if "DROP" in line.split()[2:3])
+
+    def impair(self, a, others, delay_ms, jitter_ms, loss, seed=1):
+        """Send the packets between host a and each host of `others`
+        through the hub's user-space netem: each packet is lost with
+        probability `loss`, else delayed by delay_ms + uniform(-jitter_ms,
+        +jitter_ms) (at least 0), like `tc qdisc ... netem delay D J loss
+        L` with uniform jitter, so packets are reordered too. Other paths
+        (e.g. to the broker) are left alone. Returns the netem Proc."""
+        expect(self.netem is None, "one impair() at a time")
+        dev = "netem0"
+        self.netem = start_proc(
+            "netem", [sys.executable, os.path.abspath(__file__), "--netem",
+                      dev, delay_ms, jitter_ms, loss, seed],
+            stdout_pipe=True, netns=self.hub)
+        line = _read_line(self.netem, 10)
+        expect(line == "ready", "the netem forwarder made its TUN device",
+               "%r; log %s:\n%s" % (line, self.netem.log_path,
+                                    self.netem.log_tail()))
+        _run_ip(["ip", "-n", self.hub, "link", "set", dev, "up"])
+        self._hub_sysctl("net.ipv4.conf.%s.rp_filter" % dev, 0)
+        _run_ip(["ip", "-n", self.hub, "route", "add", "default", "dev", dev,
+                 "table", "100"])
+        # What the forwarder writes back comes in on its device: route it
+        # normally (the main table), or it would loop.
+        self._rule(["iif", dev, "lookup", "main", "pref", "100"])
+        for b in others:
+            for src, dst in ((a, b), (b, a)):
+                self._rule(["from", self.addr[src], "to", self.addr[dst],
+                            "lookup", "100", "pref", "200"])
+        log_note("netlab: %s <-> %s through netem: delay %sms jitter %sms "
+                 "loss %s" % (a, ",".join(others), delay_ms, jitter_ms, loss))
+        return self.netem
+
+    def _rule(self, spec):
+        _run_ip(["ip", "-n", self.hub, "rule", "add"] + spec)
+        self._rules.append(spec)
+
+    def unimpair(self):
+        """Undo impair(); returns the forwarder's totals {"packets": N,
+        "lost": N} (its last log line)."""
+        for spec in reversed(self._rules):
+            _run_ip(["ip", "-n", self.hub, "rule", "del"] + spec)
+        self._rules = []
+        self.netem.stop(5)
+        m = re.search(r"netem totals packets=(\d+) lost=(\d+)",
+                      self.netem.log_text())
+        self.netem = None
+        expect(m, "the netem forwarder logged its totals")
+        return {"packets": int(m.group(1)), "lost": int(m.group(2))}
+
+    @staticmethod
+    def _setns(fd):
+        if _libc.setns(fd, _CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise TestFailure("setns: %s" % os.strerror(err))
+
+    def inside(self, host):
+        """A context manager: the calling thread in host's namespace (and
+        whatever it starts: processes, librdkafka's threads) until it
+        ends."""
+        lab = self
+
+        class _Inside:
+            def __enter__(self):
+                self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+                fd = os.open("/var/run/netns/" + lab.ns[host], os.O_RDONLY)
+                try:
+                    lab._setns(fd)
+                finally:
+                    os.close(fd)
+
+            def __exit__(self, *exc):
+                try:
+                    lab._setns(self.home)
+                finally:
+                    os.close(self.home)
+        return _Inside()
+
+    def start_broker(self, host, topics, props=None):
+        """A private real Kafka broker (kafka.sh) in host, listening on its
+        address; the Broker's clients must run inside(host) or in a host
+        that routes to it."""
+        old = os.environ.get("SLUICE_KAFKA_HOST")
+        os.environ["SLUICE_KAFKA_HOST"] = self.addr[host]
+        try:
+            with self.inside(host):
+                return Broker(topics=topics, kind="kafka", private=True,
+                              props=props).start()
+        finally:
+            if old is None:
+                del os.environ["SLUICE_KAFKA_HOST"]
+            else:
+                os.environ["SLUICE_KAFKA_HOST"] = old
+
+    def close(self):
+        """Stop every process and broker, delete every namespace made."""
+        if self._closed:
+            return
+        self._closed = True
+        _stop_all(5)
+        for b in list(_brokers):
+            b.stop()
+        for ns in reversed(self._made):
+            subprocess.run(["ip", "netns", "del", ns],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=30)
+        self._made = []
+        if self in _labs:
+            _labs.remove(self)
+
+
+def _close_labs():
+    for lab in list(_labs):
+        lab.close()
+
+
+def scheduler_endpoint(proc, timeout=30):
+    """The endpoint a scheduler bound (its "scheduler started endpoint=..."
+    line), e.g. after --bind tcp://HOST:0; also sets proc.endpoint."""
+    e = wait_for(lambda: log_events(proc, "scheduler started"), timeout,
+                 lambda: "%s to log its endpoint; log:\n%s"
+                 % (proc.name, proc.log_tail()))
+    proc.endpoint = e[0]["endpoint"]
+    return proc.endpoint
+
+
+def _netem_main(argv):
+    """`harness.py --netem DEV DELAY_MS JITTER_MS LOSS SEED`, run in the
+    hub by NetLab.impair(): make TUN device DEV, print "ready", then write
+    back every IP packet the kernel routes into it, lost with probability
+    LOSS, else after DELAY_MS + uniform(-JITTER_MS, +JITTER_MS) ms (at
+    least 0). On SIGTERM: "netem totals packets=N lost=N" on stderr."""
+    import fcntl
+    import heapq
+    import random
+    import struct
+    dev = argv[0]
+    delay, jitter, loss = float(argv[1]), float(argv[2]), float(argv[3])
+    rng = random.Random(int(argv[4]))
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    # TUNSETIFF with IFF_TUN | IFF_NO_PI: bare IP packets.
+    fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", dev.encode(), 0x1001))
+    os.set_blocking(fd, False)
+    totals = {"packets": 0, "lost": 0}
+
+    def done(signo, frame):
+        sys.stderr.write("netem totals packets=%d lost=%d\n"
+                         % (totals["packets"], totals["lost"]))
+        sys.stderr.flush()
+        os._exit(0)
+    signal.signal(signal.SIGTERM, done)
+    signal.signal(signal.SIGINT, done)
+    print("ready", flush=True)
+    queue, seq = [], 0
+    while True:
+        now = time.monotonic()
+        while queue and queue[0][0] <= now:
+            try:
+                os.write(fd, heapq.heappop(queue)[2])
+            except OSError:
+                pass
+        wait = max(0.0, queue[0][0] - now) if queue else 1.0
+        if not select.select([fd], [], [], wait)[0]:
+            continue
+        while True:
+            try:
+                pkt = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            totals["packets"] += 1
+            if rng.random() < loss:
+                totals["lost"] += 1
+                continue
+            d = max(0.0, delay + rng.uniform(-jitter, jitter)) / 1000.0
+            seq += 1
+            heapq.heappush(queue, (time.monotonic() + d, seq, pkt))
+# ------------------------------------------ network namespaces (end) --
+
+
 # ------------------------------------------------------------ the runner --
 
 _tests = []
@@ -1001,6 +1341,7 @@ def _on_signal(signo, frame):
     _stop_all(2)
     for b in list(_brokers):
         b.stop()
+    _close_labs()
     sys.stderr.write("interrupted by signal %d\n" % signo)
     os._exit(128 + signo)
 
@@ -1009,6 +1350,7 @@ def _at_exit():
     _stop_all(2)
     for b in list(_brokers):
         b.stop()
+    _close_labs()
 
 
 atexit.register(_at_exit)
@@ -1044,3 +1386,7 @@ def main(argv=None):
         failed += not ok
     print("%d passed, %d failed" % (passed, failed), flush=True)
     sys.exit(1 if failed or not chosen else 0)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--netem"]:
+    _netem_main(sys.argv[2:])
