@@ -107,8 +107,9 @@ class Drain:
         self.t0 = time.monotonic()
 
     def wname(self, h):
-        """The name a worker's HELLO gives (host/pid)."""
-        return "%s/%d" % (socket.gethostname(), self.workers[h].pid)
+        """The name a worker's HELLO gives (host/pid of the process doing
+        the work: a supervised worker's child)."""
+        return "%s/%d" % (socket.gethostname(), self.workers[h].worker_pid)
 
     def done_records(self):
         """Records the group has committed."""

@@ -1,4 +1,4 @@
-"""test_rejoin - a scheduler stranded in its group without partitions,
+"""test_mock_rejoin - a scheduler stranded in its group without partitions,
 while the group has lag that nobody works off, rejoins on its own.
 
 The report (issue 19): on another broker implementation a scheduler
