@@ -322,8 +322,6 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
         //  A ROUTER: that was the peer's routing id; the body follows.
         *routing_id_p =
             zframe_new (zmq_msg_data (&frame), zmq_msg_size (&frame));
-        if (fd_p)
-            *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
         bool more = zmq_msg_more (&frame);
         zmq_msg_close (&frame);
         if (!*routing_id_p || !more) {
@@ -336,6 +334,10 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
             s_fail (err, errlen, "expected one frame, got 0");
             return NULL;
         }
+        //  The connection it came on: the body carries the engine's
+        //  metadata (the routing id frame, made by the ROUTER, may not).
+        if (fd_p)
+            *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
     }
     //  The body is decoded straight from the zmq_msg_t: no zmsg or zframe
     //  per message.

@@ -1,40 +1,10 @@
 /*  sched_conn - the workers' connections. See sched_conn.h.             */
 #include "sched_conn.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include "sl_curve.h"
 #include "sl_proto.h"
 #include "sl_log.h"
-
-//  The remote address of fd into buf ("" if it has none).
-static void
-s_peer (int fd, char *buf, size_t size)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    buf[0] = 0;
-    if (fd < 0 || getpeername (fd, (struct sockaddr *)&ss, &len) != 0)
-        return;
-    char host[INET6_ADDRSTRLEN] = "";
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        inet_ntop (AF_INET, &a->sin_addr, host, sizeof host);
-        snprintf (buf, size, "%s:%u", host, ntohs (a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        inet_ntop (AF_INET6, &a->sin6_addr, host, sizeof host);
-        snprintf (buf, size, "[%s]:%u", host, ntohs (a->sin6_port));
-    } else if (ss.ss_family == AF_UNIX) {
-        //  ipc://: the peer's process tells connections apart.
-        struct ucred cred;
-        socklen_t clen = sizeof cred;
-        if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-            snprintf (buf, size, "unix:%d", (int)cred.pid);
-    }
-}
 
 //  See sched_conn.h.
 int
@@ -85,7 +55,7 @@ sched_conn_start (sched_conn_t *self, zsock_t *router, bool curve)
     char endpoint[64];
     snprintf (endpoint, sizeof endpoint, "inproc://sched-conn-%p",
               (void *)self);
-    int events = ZMQ_EVENT_DISCONNECTED;
+    int events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED;
     if (curve)
         events |= ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
@@ -114,6 +84,11 @@ sched_conn_stop (sched_conn_t *self, zsock_t *router)
         zmq_close (self->pair);
     }
     self->pair = NULL;
+    free (self->gen);
+    free (self->closed);
+    self->gen = NULL;
+    self->closed = NULL;
+    self->ngen = self->nclosed = self->closed_cap = 0;
 }
 
 //  See sched_conn.h.
@@ -141,68 +116,139 @@ s_event_name (uint16_t event)
     }
 }
 
+//  fd's generation slot, growing the table; NULL for a number too large
+//  to track (that connection is then watched by heartbeats only).
+static uint32_t *
+s_gen (sched_conn_t *self, int fd)
+{
+    if (fd < 0 || fd >= (1 << 20))
+        return NULL;
+    if ((size_t)fd >= self->ngen) {
+        size_t n = self->ngen ? self->ngen : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        uint32_t *gen = realloc (self->gen, n * sizeof *gen);
+        if (!gen)
+            return NULL;
+        memset (gen + self->ngen, 0, (n - self->ngen) * sizeof *gen);
+        self->gen = gen;
+        self->ngen = n;
+    }
+    return &self->gen[fd];
+}
+
+//  See sched_conn.h.
+void
+sched_conn_accepted (sched_conn_t *self, int fd)
+{
+    uint32_t *gen = s_gen (self, fd);
+    if (gen)
+        (*gen)++;
+}
+
+//  See sched_conn.h.
+void
+sched_conn_disconnected (sched_conn_t *self, int fd)
+{
+    uint32_t *gen = s_gen (self, fd);
+    if (!gen)
+        return;
+    if (self->nclosed == self->closed_cap) {
+        size_t cap = self->closed_cap ? 2 * self->closed_cap : 16;
+        sched_conn_closed_t *c = realloc (self->closed, cap * sizeof *c);
+        if (!c)
+            return;
+        self->closed = c;
+        self->closed_cap = cap;
+    }
+    self->closed[self->nclosed++] = (sched_conn_closed_t){fd, *gen};
+}
+
+//  Read every event waiting on the monitor: generations counted, closes
+//  queued, handshakes logged.
+static void
+s_pump (sched_conn_t *self)
+{
+    if (!self->pair)
+        return;
+    while (true) {
+        zmq_msg_t head, addr;
+        zmq_msg_init (&head);
+        if (zmq_msg_recv (&head, self->pair, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&head);
+            return;
+        }
+        //  Two frames: event (16 bits) and value (32 bits), then the
+        //  address.
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size (&head) >= 6) {
+            const uint8_t *d = zmq_msg_data (&head);
+            memcpy (&event, d, 2);
+            memcpy (&value, d + 2, 4);
+        }
+        bool more = zmq_msg_more (&head);
+        zmq_msg_close (&head);
+        char address[256] = "";
+        if (more) {
+            zmq_msg_init (&addr);
+            if (zmq_msg_recv (&addr, self->pair, 0) >= 0) {
+                size_t n = zmq_msg_size (&addr);
+                n = n < sizeof address - 1 ? n : sizeof address - 1;
+                memcpy (address, zmq_msg_data (&addr), n);
+                address[n] = 0;
+            }
+            zmq_msg_close (&addr);
+        }
+        if (event == ZMQ_EVENT_ACCEPTED || event == ZMQ_EVENT_DISCONNECTED)
+            sl_debug ("connection %s fd=%u",
+                      event == ZMQ_EVENT_ACCEPTED ? "accepted" : "closed",
+                      value);
+        if (event == ZMQ_EVENT_ACCEPTED)
+            sched_conn_accepted (self, (int)value);
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            sched_conn_disconnected (self, (int)value);
+        else if (self->curve && *s_event_name (event)) {
+            char v[16];
+            snprintf (v, sizeof v, "%u", value);
+            sl_curve_event_log ("scheduler", s_event_name (event), v, address);
+        }
+    }
+}
+
 //  See sched_conn.h.
 bool
-sched_conn_event (sched_conn_t *self, int *closed_fd)
+sched_conn_event (sched_conn_t *self, sched_conn_closed_t *closed)
 {
-    *closed_fd = -1;
-    if (!self->pair)
+    s_pump (self);
+    if (self->nclosed == 0)
         return false;
-    zmq_msg_t head, addr;
-    zmq_msg_init (&head);
-    if (zmq_msg_recv (&head, self->pair, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&head);
-        return false;
-    }
-    //  Two frames: event (16 bits) and value (32 bits), then the address.
-    uint16_t event = 0;
-    uint32_t value = 0;
-    if (zmq_msg_size (&head) >= 6) {
-        const uint8_t *d = zmq_msg_data (&head);
-        memcpy (&event, d, 2);
-        memcpy (&value, d + 2, 4);
-    }
-    bool more = zmq_msg_more (&head);
-    zmq_msg_close (&head);
-    char address[256] = "";
-    if (more) {
-        zmq_msg_init (&addr);
-        if (zmq_msg_recv (&addr, self->pair, 0) >= 0) {
-            size_t n = zmq_msg_size (&addr);
-            n = n < sizeof address - 1 ? n : sizeof address - 1;
-            memcpy (address, zmq_msg_data (&addr), n);
-            address[n] = 0;
-        }
-        zmq_msg_close (&addr);
-    }
-    if (event == ZMQ_EVENT_DISCONNECTED)
-        *closed_fd = (int)value;
-    else if (self->curve && *s_event_name (event)) {
-        char v[16];
-        snprintf (v, sizeof v, "%u", value);
-        sl_curve_event_log ("scheduler", s_event_name (event), v, address);
-    }
+    *closed = self->closed[0];
+    memmove (self->closed, self->closed + 1,
+             --self->nclosed * sizeof *self->closed);
     return true;
 }
 
 //  See sched_conn.h.
 void
-sched_conn_seen (sched_worker_t *worker, int fd)
+sched_conn_seen (sched_conn_t *self, sched_worker_t *worker, int fd)
 {
     if (fd < 0 || fd == worker->fd)
         return;
-    worker->fd = fd;
-    s_peer (fd, worker->peer, sizeof worker->peer);
+    //  Up to date first: this connection's ACCEPTED is in the monitor.
+    s_pump (self);
+    uint32_t *gen = s_gen (self, fd);
+    worker->fd = gen ? fd : -1;
+    worker->conn_gen = gen ? *gen : 0;
+    sl_debug ("worker connection worker=%s fd=%d gen=%u", worker->name, fd,
+              worker->conn_gen);
 }
 
 //  See sched_conn.h.
 bool
-sched_conn_closed (const sched_worker_t *worker, int fd)
+sched_conn_closed (const sched_worker_t *worker,
+                   const sched_conn_closed_t *closed)
 {
-    if (fd < 0 || worker->fd != fd)
-        return false;
-    char now[sizeof worker->peer];
-    s_peer (fd, now, sizeof now);
-    //  Closed, or reused by another connection since.
-    return !*now || strcmp (now, worker->peer) != 0;
+    return worker->fd >= 0 && worker->fd == closed->fd &&
+           worker->conn_gen == closed->gen;
 }

@@ -1,14 +1,16 @@
 /*  sched_conn - the workers' connections: a worker whose connection
     closes is known gone at once, not after its heartbeats stop.
 
-    A socket monitor on the ROUTER reports each closed connection by its
-    descriptor; every message tells which descriptor it came on
-    (ZMQ_SRCFD). A worker remembers its descriptor and the remote address
-    of that connection. The monitor is read on the scheduler's thread
-    before the ROUTER is (libzmq queues a DISCONNECTED before it closes
-    the descriptor, so before a new connection can reuse it and send), and
-    a worker is dropped only if its descriptor is closed or now belongs to
-    another remote address: a new connection that took the number over is
+    A socket monitor on the ROUTER reports each connection accepted and
+    each one closed, by descriptor; every message tells which descriptor
+    it came on (ZMQ_SRCFD). Descriptor numbers are reused, so each one
+    carries a generation, counted up at each ACCEPTED: a worker remembers
+    the descriptor and generation of its connection, and a DISCONNECTED
+    drops only the worker of that descriptor's generation at the time it
+    closed. libzmq emits ACCEPTED before the new connection can deliver a
+    message, so when a worker is first seen on a descriptor the monitor is
+    read up to date first (the closes it finds wait for
+    sched_conn_event): a new connection that took an old number over is
     never mistaken for the old one.
 
     The monitor also logs CURVE handshakes (sl_curve_event_log): libzmq
@@ -23,8 +25,17 @@
 #include "sched_model.h"
 
 typedef struct {
-    void *pair; /* the monitor's receiving end (a raw libzmq PAIR)      */
-    bool curve; /* log handshakes                                       */
+    int fd;
+    uint32_t gen;
+} sched_conn_closed_t;
+
+typedef struct {
+    void *pair;    /* the monitor's receiving end (a raw libzmq PAIR)    */
+    bool curve;    /* log handshakes                                     */
+    uint32_t *gen; /* per descriptor: connections accepted on it         */
+    size_t ngen;
+    sched_conn_closed_t *closed; /* closes read, not yet handed out      */
+    size_t nclosed, closed_cap;
 } sched_conn_t;
 
 /*  Set up the ROUTER: bounded buffers, a linger for the last BYEs, CURVE
@@ -39,21 +50,26 @@ int sched_conn_open (sched_conn_t *self, zsock_t *router,
     not watched: workers are dropped for silence only).                   */
 int sched_conn_start (sched_conn_t *self, zsock_t *router, bool curve);
 
-/*  Stop watching (before the router is destroyed).                       */
+/*  Stop watching (before the router is destroyed) and free.            */
 void sched_conn_stop (sched_conn_t *self, zsock_t *router);
 
 /*  The monitor's socket, to poll (NULL if not started).                  */
 void *sched_conn_socket (sched_conn_t *self);
 
-/*  Read one event without waiting: returns true if there was one; a
-    closed connection's descriptor is put in *closed_fd (else -1).       */
-bool sched_conn_event (sched_conn_t *self, int *closed_fd);
+/*  The next connection that closed, if one did: returns true and fills
+ *closed. Reads the monitor without waiting.                           */
+bool sched_conn_event (sched_conn_t *self, sched_conn_closed_t *closed);
 
 /*  A message from worker came on fd: remember the connection if it is a
     new one.                                                              */
-void sched_conn_seen (sched_worker_t *worker, int fd);
+void sched_conn_seen (sched_conn_t *self, sched_worker_t *worker, int fd);
 
-/*  True if worker's connection is the one that closed on fd.             */
-bool sched_conn_closed (const sched_worker_t *worker, int fd);
+/*  True if worker's connection is the one that closed.                   */
+bool sched_conn_closed (const sched_worker_t *worker,
+                        const sched_conn_closed_t *closed);
+
+/*  For tests: the monitor's events, as if read from it.                  */
+void sched_conn_accepted (sched_conn_t *self, int fd);
+void sched_conn_disconnected (sched_conn_t *self, int fd);
 
 #endif

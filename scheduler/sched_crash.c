@@ -9,6 +9,7 @@ typedef struct {
     int64_t due_ms;
     char worker[128]; /* the dead worker's name (its HELLO's)         */
     char reason[128]; /* why it was lost                              */
+    bool began;       /* we had heard it begin                        */
 } s_suspect_t;
 
 static void
@@ -53,15 +54,18 @@ sched_crash_worker_lost (sched_crash_t *self, sched_worker_t *worker,
     zlistx_t *held = sched_model_jobs_held_by (self->model, worker);
     if (!held)
         return;
+    //  Every job it held waits, begun or not: its last messages (the one
+    //  saying it began a job) may not have reached us, and the report
+    //  says which it had begun.
     for (sched_job_t *job = zlistx_first (held); job;
          job = zlistx_next (held)) {
-        s_suspect_t *s = job->started ? calloc (1, sizeof *s) : NULL;
+        s_suspect_t *s = calloc (1, sizeof *s);
         if (!s) {
-            //  Not begun (or no memory to wait): as any lost worker's job.
             sched_failure_job (self->failure, job, reason,
                                sched_failure_blamed (true, job->started), now);
             continue;
         }
+        s->began = job->started;
         s->job_id = job->id;
         s->due_ms = now + SCHED_CRASH_WAIT_MS;
         snprintf (s->worker, sizeof s->worker, "%s", worker->name);
@@ -171,17 +175,41 @@ sched_crash_report (sched_crash_t *self, const char *worker_id,
 
 //  See sched_crash.h.
 void
+sched_crash_settle (sched_crash_t *self, const char *worker_id)
+{
+    zlistx_t *list = self->suspects;
+    void *handle = zlistx_first (list) ? zlistx_cursor (list) : NULL;
+    while (handle) {
+        s_suspect_t *s = zlistx_handle_item (handle);
+        void *next = zlistx_next (list) ? zlistx_cursor (list) : NULL;
+        if (streq (s->worker, worker_id)) {
+            sched_job_t *job = sched_model_job_find (self->model, s->job_id);
+            if (job && job->suspect) {
+                job->suspect = false;
+                sched_model_job_enqueue (self->model, job, 0);
+            }
+            zlistx_delete (list, handle);
+        }
+        handle = next;
+    }
+}
+
+//  See sched_crash.h.
+void
 sched_crash_expire (sched_crash_t *self, int64_t now)
 {
     s_suspect_t *s = zlistx_first (self->suspects);
     while (s && s->due_ms <= now) {
         sched_job_t *job = sched_model_job_find (self->model, s->job_id);
-        if (job && job->suspect) {
+        if (job && job->suspect && s->began) {
             job->suspect = false;
             sl_info ("no crash report came, charging the job as a lost "
                      "worker's worker=%s job=%" PRIu64,
                      s->worker, job->id);
             sched_failure_job (self->failure, job, s->reason, true, now);
+        } else if (job && job->suspect) {
+            job->suspect = false; //  never heard begun: nobody's fault
+            sched_model_job_enqueue (self->model, job, 0);
         }
         zlistx_delete (self->suspects, zlistx_cursor (self->suspects));
         s = zlistx_first (self->suspects);

@@ -6,7 +6,8 @@
     was at fault and on which records its plugin was. So when such a
     worker's connection closes (sched_conn sees it at once), the jobs it
     had begun are not charged yet: they are held back (suspect) for up to
-    SCHED_CRASH_WAIT_MS, and the report decides:
+    SCHED_CRASH_WAIT_MS (the jobs it had not begun too: the message
+    saying it began one may have died with it), and the report decides:
 
     - a lane not at fault was a bystander: its job goes back with no
       attempt spent;
@@ -67,7 +68,12 @@ bool sched_crash_report (sched_crash_t *self, const char *worker_id,
                          const char *cause, const Sluice__CrashLane *lane,
                          int64_t now);
 
-/*  Charge the suspects whose report did not come by now.                 */
+/*  A report from worker_id's parent was applied: its suspects the report
+    did not name (they had not begun) go back uncharged.                 */
+void sched_crash_settle (sched_crash_t *self, const char *worker_id);
+
+/*  The suspects whose report did not come by now: charged if we had heard
+    them begin, back uncharged if not.                                    */
 void sched_crash_expire (sched_crash_t *self, int64_t now);
 
 /*  The attempt the records [start, end) a plugin crashed on start from,

@@ -215,7 +215,9 @@ sched_drain_progress (sched_drain_t *self, int64_t now, bool final)
     }
     double pct = total ? 100.0 * (double)done / (double)total : 0;
     char eta[32];
-    s_fmt_eta (self->rate > 0 ? (double)(total - done) / self->rate : NAN, eta,
+    //  The same estimate as the gauge: a rate that decayed to almost
+    //  nothing (nothing done for a while) is no rate, not an ETA of 1e22 h.
+    s_fmt_eta (sched_drain_eta (self, (int64_t)(total - done)), eta,
                sizeof eta);
     size_t workers = zhashx_size (self->model->workers);
     if (bar)

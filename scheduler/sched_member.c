@@ -195,8 +195,11 @@ sched_member_idle_check (sched_member_t *self, int64_t now)
         return;
     }
     if (self->idle_since_ms == 0) {
+        //  The first look a session timeout on: a join (at start, after
+        //  a revoke) takes that long anyway, and a look at once would
+        //  query the cluster for every scheduler that starts.
         self->idle_since_ms = now;
-        self->idle_next_ms = now;
+        self->idle_next_ms = now + self->session_ms;
     }
     if (now < self->idle_next_ms || self->offsets_busy)
         return;

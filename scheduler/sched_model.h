@@ -117,7 +117,7 @@ struct _sched_worker_t {
     uint64_t passed; /* the dispatch pass that found nothing for it     */
     bool supervised; /* HELLO: a parent reports its crashes (CRASH)     */
     int fd;          /* the descriptor its last message came on (sched_conn) */
-    char peer[64];   /* that connection's remote address                */
+    uint32_t conn_gen; /* that descriptor's connection (sched_conn)     */
 };
 
 typedef struct {

@@ -99,7 +99,8 @@ sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
 
 //  A connection closed; see sched_workers.h.
 void
-sched_workers_closed (sched_workers_t *self, int fd, int64_t now)
+sched_workers_closed (sched_workers_t *self, const sched_conn_closed_t *closed,
+                      int64_t now)
 {
     zhashx_t *workers = self->model->workers;
     zlistx_t *gone = zlistx_new ();
@@ -107,7 +108,7 @@ sched_workers_closed (sched_workers_t *self, int fd, int64_t now)
         return;
     for (sched_worker_t *w = zhashx_first (workers); w;
          w = zhashx_next (workers))
-        if (sched_conn_closed (w, fd))
+        if (sched_conn_closed (w, closed))
             zlistx_add_end (gone, w);
     for (sched_worker_t *w = zlistx_first (gone); w; w = zlistx_next (gone)) {
         self->stats->workers_closed++;
@@ -143,6 +144,7 @@ sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
     for (size_t i = 0; i < crash->n_lanes; i++)
         sched_crash_report (self->crash, crash->worker_id, crash->cause,
                             crash->lanes[i], now);
+    sched_crash_settle (self->crash, crash->worker_id);
 }
 
 //  Heartbeats out, silent workers dropped; see sched_workers.h.

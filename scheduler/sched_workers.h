@@ -12,6 +12,7 @@
 #define SCHED_WORKERS_H_INCLUDED
 
 #include <czmq.h>
+#include "sched_conn.h"
 #include "sched_crash.h"
 #include "sched_failure.h"
 #include "sched_model.h"
@@ -52,9 +53,9 @@ void sched_workers_credit (sched_worker_t *worker, uint32_t credits);
 void sched_workers_drop (sched_workers_t *self, sched_worker_t *worker,
                          const char *reason, bool count_attempt, int64_t now);
 
-/*  The connection on descriptor fd closed (sched_conn): drop the worker
-    it was, at once.                                                      */
-void sched_workers_closed (sched_workers_t *self, int fd, int64_t now);
+/*  A connection closed (sched_conn): drop the worker it was, at once.    */
+void sched_workers_closed (sched_workers_t *self,
+                           const sched_conn_closed_t *closed, int64_t now);
 
 /*  A supervising parent's CRASH: the worker it names is gone (dropped if
     we did not know yet), and each lane's report is applied

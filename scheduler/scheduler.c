@@ -327,7 +327,7 @@ s_router_recv (scheduler_t *self)
     const char *key = sched_workers_key (rid, keybuf);
     sched_worker_t *worker = sched_model_worker_find (&self->model, key);
     if (worker)
-        sched_conn_seen (worker, fd);
+        sched_conn_seen (&self->conn, worker, fd);
     if (!msg) {
         sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
                  worker ? worker->name : key, err);
@@ -338,7 +338,7 @@ s_router_recv (scheduler_t *self)
     } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO) {
         s_on_hello (self, rid, key, msg->hello);
         if ((worker = sched_model_worker_find (&self->model, key)))
-            sched_conn_seen (worker, fd);
+            sched_conn_seen (&self->conn, worker, fd);
     } else if (msg->body_case == SLUICE__ENVELOPE__BODY_CRASH)
         //  From a supervising parent, on a connection of its own.
         sched_workers_crash (&self->workers, msg->crash, sl_now_ms ());
@@ -367,10 +367,9 @@ s_router_recv (scheduler_t *self)
 static void
 s_conn_events (scheduler_t *self)
 {
-    int fd;
-    while (sched_conn_event (&self->conn, &fd))
-        if (fd >= 0)
-            sched_workers_closed (&self->workers, fd, sl_now_ms ());
+    sched_conn_closed_t closed;
+    while (sched_conn_event (&self->conn, &closed))
+        sched_workers_closed (&self->workers, &closed, sl_now_ms ());
 }
 
 static int

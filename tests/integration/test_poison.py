@@ -209,6 +209,43 @@ def a_crashing_record_alone_is_charged():
 
 
 @test
+def a_killed_worker_is_noticed_at_once():
+    """A worker SIGKILLed in the middle of a job: its connection closes,
+    and the scheduler drops it at once (its socket monitor), not after
+    --heartbeat-ms x --liveness (10 s here); the job it held goes to
+    another worker."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    with Broker(topics={src: 1, out: 1}) as kafka:
+        produce(kafka, src, ((str(i), str(i), 0) for i in range(400)))
+        sched = start_scheduler(kafka, src, group, args=[
+            "--job-records", "200", "--heartbeat-ms", "1000",
+            "--liveness", "10"])
+        slow = start_worker(kafka, sched.endpoint, "sleep", name="slow",
+                            output_topic=out,
+                            plugin_opts={"us_per_record": 20000},
+                            args=["--supervise", "off"])
+        wait_for(lambda: log_events(slow, "job begin"), 60,
+                 "the worker begins a 4 s job")
+        killed = time.monotonic()
+        slow.kill()
+        wait_for(lambda: [e for e in log_events(sched, "worker gone")
+                          if e.get("reason") == "connection closed"], 8,
+                 "the scheduler sees the connection close", interval=0.05)
+        noticed = time.monotonic() - killed
+        log_note("a killed worker was dropped %.2f s after SIGKILL "
+                 "(liveness window 10 s)" % noticed)
+        expect(noticed < 2.0, "dropped within 2 s of the kill", noticed)
+        other = start_worker(kafka, sched.endpoint, "sleep", name="other",
+                             output_topic=out,
+                             plugin_opts={"us_per_record": 0})
+        expect(sched.wait(60, watch=[other]) == 0, "the drain finishes")
+        seen = set(int(r.key) for r in consume_all(kafka, out))
+        expect(seen == set(range(400)), "every record is in the output",
+               sorted(set(range(400)) - seen)[:10])
+        other.stop(20)
+
+
+@test
 def poison_record_is_bisected_and_dead_lettered():
     run_fault("crash_on", ["--job-records", "500"], [])
 

@@ -249,3 +249,34 @@ Test (crash, the_attempt_a_carved_range_starts_at)
     cr_assert_eq (sched_crash_attempt (10, 11, 0, 100, 3, false), 1);
     cr_assert_eq (sched_crash_attempt (10, 20, 0, 100, 3, true), 1);
 }
+
+Test (crash, a_job_not_heard_begun_waits_too_and_is_never_charged_for_it)
+{
+    s_book_t b;
+    s_book (&b);
+    sched_worker_t *w = s_hello (&b, "w1");
+    sched_job_t *begun = s_begun (&b, w);
+    sched_job_t *unheard = s_begun (&b, w);
+    unheard->started = false; //  its BEGIN died with the worker
+    sched_workers_drop (&b.workers, w, "connection closed", true, 0);
+    cr_assert (unheard->suspect, "it waits for the report as well");
+    //  The report names the job it crashed in (and, here, not the other,
+    //  which it had not begun): the other goes back at once, uncharged.
+    Sluice__CrashLane lane = s_lane (begun, 10, 11, true);
+    cr_assert (sched_crash_report (&b.crash, "w1", "SIGSEGV", &lane, 5));
+    sched_crash_settle (&b.crash, "w1");
+    cr_assert_not (unheard->suspect);
+    cr_assert_eq (unheard->attempt, 1);
+    cr_assert_eq (unheard->not_before, 0);
+    //  Without any report: a job never heard begun is not charged at the
+    //  deadline; one heard begun is.
+    sched_worker_t *w2 = s_hello (&b, "w2");
+    sched_job_t *a = s_begun (&b, w2), *c = s_begun (&b, w2);
+    c->started = false;
+    sched_workers_drop (&b.workers, w2, "connection closed", true, 100);
+    sched_crash_expire (&b.crash, 100 + SCHED_CRASH_WAIT_MS);
+    cr_assert_eq (a->attempt, 2);
+    cr_assert_eq (c->attempt, 1);
+    cr_assert_not (c->suspect);
+    s_free (&b);
+}

@@ -6,11 +6,14 @@
     (sched_status); a commit on revoke or at exit goes out unless the
     broker acknowledged that very offset (sched_commit); a partition's
     error in the committed offsets is no answer, not "none committed"
-    (sched_member). Each reads as a usage example.
+    (sched_member); a closed connection drops its own worker, never the
+    one a new connection that reused the descriptor belongs to
+    (sched_conn). Each reads as a usage example.
 */
 #include <criterion/criterion.h>
 
 #include "sched_commit.h"
+#include "sched_conn.h"
 #include "sched_done.h"
 #include "sched_member.h"
 #include "sched_status.h"
@@ -160,4 +163,36 @@ Test (committed, a_partitions_error_is_no_answer_for_it)
     cr_assert_eq (sched_member_committed_error (list),
                   RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT);
     rd_kafka_topic_partition_list_destroy (list);
+}
+
+Test (conn, a_closed_connection_is_its_workers_alone)
+{
+    sched_conn_t conn = {0};
+    sched_worker_t old = {.fd = -1}, new = {.fd = -1};
+    sched_conn_closed_t closed;
+    //  A worker's connection is accepted on descriptor 7 and sends.
+    sched_conn_accepted (&conn, 7);
+    sched_conn_seen (&conn, &old, 7);
+    cr_assert_eq (old.fd, 7);
+    cr_assert_not (sched_conn_event (&conn, &closed), "nothing closed");
+    //  It closes; before the scheduler hears of it, a new connection
+    //  takes descriptor 7 over and its worker sends (libzmq queued the
+    //  close and the accept in that order).
+    sched_conn_disconnected (&conn, 7);
+    sched_conn_accepted (&conn, 7);
+    sched_conn_seen (&conn, &new, 7);
+    cr_assert (sched_conn_event (&conn, &closed));
+    cr_assert_eq (closed.fd, 7);
+    cr_assert (sched_conn_closed (&old, &closed), "the old worker is gone");
+    cr_assert_not (sched_conn_closed (&new, &closed), "the new one is not");
+    cr_assert_not (sched_conn_event (&conn, &closed), "one close, once");
+    //  Its own close, later, is the new one's.
+    sched_conn_disconnected (&conn, 7);
+    cr_assert (sched_conn_event (&conn, &closed));
+    cr_assert (sched_conn_closed (&new, &closed));
+    cr_assert_not (sched_conn_closed (&old, &closed));
+    //  A worker never seen on a connection is never taken for one.
+    sched_worker_t unseen = {.fd = -1};
+    cr_assert_not (sched_conn_closed (&unseen, &closed));
+    sched_conn_stop (&conn, NULL);
 }
