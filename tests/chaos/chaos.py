@@ -278,11 +278,16 @@ def chaos():
                     spawn(slot)
             if acl_until is not None and now >= acl_until:
                 remove_topic_acls(kafka, out)
-                acl_until = None
                 t_event, level = time.monotonic(), progress.total
+                # Work produced before the ACL is committed within a
+                # second or so of it; after that nothing should be.
+                settled = next((n for when, n in progress.history
+                                if when >= acl_until - OUTPUT_REFUSAL_S + 2.0),
+                               level)
                 log_note("fault: output refused produces %.0f s; committed "
-                         "%d -> %d meanwhile" % (OUTPUT_REFUSAL_S, acl_level,
-                                                 level))
+                         "%d at the ACL, %d 2 s later, %d at its removal"
+                         % (OUTPUT_REFUSAL_S, acl_level, settled, level))
+                acl_until = None
                 # Recovery counts from the end of the refusal.
                 done_events.append(("output", round(level / total, 2),
                                     t_event, level))
