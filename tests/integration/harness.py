@@ -62,8 +62,7 @@ __all__ = [
     "committed", "committed_with_metadata", "decode_meta", "start_proc",
     "start_scheduler", "start_worker", "plugin_path", "parse_kv",
     "log_events", "test_dir", "run_cli", "log_note", "utc_now_iso",
-    "scrape_metrics", "AUTHORIZER_PROPS", "deny_topic_acl",
-    "remove_topic_acls",
+    "scrape_metrics",
 ]
 
 SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -846,6 +845,8 @@ AUTHORIZER_PROPS = {
         "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
     "allow.everyone.if.no.acl.found": "true",
 }
+
+__all__ += ["AUTHORIZER_PROPS", "deny_topic_acl", "remove_topic_acls"]
 
 _ACL_OPS = {"ALL": 2, "READ": 3, "WRITE": 4, "DESCRIBE": 8}
 _RD_RESOURCE_TOPIC, _RD_PATTERN_LITERAL, _RD_PATTERN_ANY = 2, 3, 1
