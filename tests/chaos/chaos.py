@@ -14,9 +14,12 @@ copies records to an output topic) while:
     control channel of `sluice kafka`; real Kafka: the JVM is SIGSTOPped);
   * the scheduler's own loop stalls for 3 s (SIGSTOP, then SIGCONT),
     longer than its workers' liveness window and the workers' own;
-  * (embedded) the output refuses produces for a while (12 Produce
-    requests answered TOPIC_AUTHORIZATION_FAILED): a fault of the
-    destination, which must cost no record an attempt;
+  * the output refuses produces for a while, a fault of the destination
+    which must cost no record an attempt (embedded: 12 Produce requests
+    answered TOPIC_AUTHORIZATION_FAILED, at 80%; real Kafka, started with
+    KRaft's StandardAuthorizer: right after the second scheduler kill, a
+    DENY ACL on the output topic for 20 s, so every produce to it is
+    refused TOPIC_AUTHORIZATION_FAILED, then removed);
   * 3 poison records make `fault` abort the worker that meets them.
 
 Then an independent client (python3-confluent-kafka) checks: every
@@ -30,7 +33,8 @@ and the re-runs implied by those jobs are reported with the jobs in flight
 at each kill.
 
 `--short` (ctest chaos/<broker>) is sized to finish in about a minute (it
-fails past 150 s);
+fails past 150 s; on real Kafka the output's 20 s refusal and the
+scheduler's backoff of up to 16 s behind it are most of the run);
 `make chaos` runs the long variant. The broker kind comes from
 SLUICE_TEST_BROKER (embedded or kafka) as for the integration tests.
 """
@@ -46,8 +50,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
 
-from harness import (BROKER_KIND, SANITIZED, Broker,  # noqa: E402
-                     committed, consume_all,
+from harness import (AUTHORIZER_PROPS, BROKER_KIND,  # noqa: E402
+                     SANITIZED, Broker, committed, consume_all,
+                     deny_topic_acl, remove_topic_acls,
                      expect, free_port, high_watermarks, log_events,
                      log_note, main, produce, start_scheduler, start_worker,
                      test, unique, wait_for)
@@ -55,6 +60,8 @@ from harness import (BROKER_KIND, SANITIZED, Broker,  # noqa: E402
 POISON = "POISON"
 HEARTBEAT_MS = 200
 LIVENESS = 3
+# Real Kafka: how long the output topic refuses every produce (a DENY ACL).
+OUTPUT_REFUSAL_S = 20.0
 # A SIGKILLed scheduler stays in the group until its session times out.
 GROUP_PROPS = ["-X", "session.timeout.ms=6000",
                "-X", "heartbeat.interval.ms=500"]
@@ -191,7 +198,11 @@ def chaos():
     dlq = src + ".dlq"
     log_note("chaos: seed=%d records=%d partitions=%d workers=%d poison=%s"
              % (SEED, total, parts, ARGS.workers, sorted(poison)))
-    private = {} if BROKER_KIND == "embedded" else {"private": True}
+    # Real Kafka: a broker of the test's own (it is SIGSTOPped), with an
+    # authorizer that lets everyone do everything until the output fault
+    # adds a DENY ACL on the output topic (harness.AUTHORIZER_PROPS).
+    private = {} if BROKER_KIND == "embedded" else \
+        {"private": True, "props": AUTHORIZER_PROPS}
     with Broker(topics={src: parts, out: parts, dlq: 1}, **private) as kafka:
         expect(produce(kafka, src, records(total, parts, poison)) == total,
                "input produced")
@@ -238,13 +249,22 @@ def chaos():
         # Events by drain progress (fraction of records committed).
         plan = [(0.15, "freeze"), (0.30, "scheduler"), (0.40, "stall"),
                 (0.50, "broker"), (0.65, "scheduler")]
-        if kafka.embedded:
-            plan.append((0.80, "output"))
+        # Real Kafka drains the short variant at some 15% a second, and the
+        # committed total lags the work done (a commit interval, a sample,
+        # the window): at "80%" all that is left may be produced already
+        # and the refusal would meet no produce, and a fault put off until
+        # commits move after the one before may come after the end. Right
+        # after the second scheduler kill (the next pass of this loop),
+        # work is left: the jobs the killed one had out run again. That
+        # kill's recovery then runs into the refusal and is not measured.
+        plan.append((0.80, "output") if kafka.embedded else (0.65, "output"))
         done_events = []
         recoveries = collections.defaultdict(list)
         kills_in_flight = []    # (what, jobs, records) at each kill
         frozen = None
         thaw_at = 0.0
+        acl_until = None        # real Kafka: when the output's DENY goes
+        acl_level = 0           # committed total when it was added
         t_start = time.monotonic()
         next_kill = t_start + 1.0
         deadline = t_start + TIMEOUT
@@ -266,6 +286,21 @@ def chaos():
                         counts["other exits"] += 1
                         log_note("%s exited %s" % (w.name, rc))
                     spawn(slot)
+            if acl_until is not None and now >= acl_until:
+                remove_topic_acls(kafka, out)
+                t_event, level = time.monotonic(), progress.total
+                # Work produced before the ACL is committed within a
+                # second or so of it; after that nothing should be.
+                settled = next((n for when, n in progress.history
+                                if when >= acl_until - OUTPUT_REFUSAL_S + 2.0),
+                               level)
+                log_note("fault: output refused produces %.0f s; committed "
+                         "%d at the ACL, %d 2 s later, %d at its removal"
+                         % (OUTPUT_REFUSAL_S, acl_level, settled, level))
+                acl_until = None
+                # Recovery counts from the end of the refusal.
+                done_events.append(("output", round(level / total, 2),
+                                    t_event, level))
             if frozen and now >= thaw_at:
                 frozen.signal_tree(signal.SIGCONT)
                 log_note("fault: %s thawed" % frozen.name)
@@ -312,14 +347,35 @@ def chaos():
                     sched.signal(signal.SIGCONT)
                     counts["scheduler stalls"] += 1
                     log_note("fault: %s stalled 3 s" % sched.name)
-                elif what == "output":
+                elif what == "output" and kafka.embedded:
                     kafka.control("errors Produce 12 "
                                   "TOPIC_AUTHORIZATION_FAILED")
                     counts["output outages"] += 1
-                done_events.append((what, round(frac, 2), t_event, level))
+                elif what == "output":
+                    # An ACL missing, then added: the broker answers every
+                    # produce to the output TOPIC_AUTHORIZATION_FAILED;
+                    # the source, the DLQ and the group are not touched.
+                    deny_topic_acl(kafka, out)
+                    acl_until = time.monotonic() + OUTPUT_REFUSAL_S
+                    acl_level = progress.total
+                    counts["output outages"] += 1
+                    if done_events and done_events[-1][0] == "scheduler":
+                        # (see the plan) not a recovery from the kill
+                        done_events[-1] = done_events[-1][:3] + (None,)
+                if what != "output" or kafka.embedded:
+                    # (the ACL's event is recorded at its removal)
+                    done_events.append((what, round(frac, 2), t_event,
+                                        level))
             time.sleep(0.02)
 
         took = time.monotonic() - t_start
+        if acl_until is not None:
+            # The drain ended under the refusal: the output must be
+            # readable for the checks (and the refusal was not waited out).
+            remove_topic_acls(kafka, out)
+            expect(False, "the output's refusal ended before the drain",
+                   "the scheduler exited %.1f s early"
+                   % (acl_until - time.monotonic()))
         progress.halt.set()
         if frozen:
             frozen.signal_tree(signal.SIGCONT)
@@ -332,12 +388,21 @@ def chaos():
                       for s in scheds)
         if counts["output outages"]:
             expect(refused, "the schedulers saw the output refuse")
+        # The refusal is the output's fault: no job may be charged for it.
+        charged = [e for s in scheds
+                   for what in ("job failed, retrying",
+                                "offset keeps failing, dead-lettering")
+                   for e in log_events(s, what)
+                   if "authorization" in e.get("reason", "").lower()]
+        expect(not charged, "no job was charged for the output's refusal",
+               charged[:3])
         stalls = sum(len(log_events(s, "scheduler loop stalled, not "
                                        "counted against workers or leases"))
                      for s in scheds)
         expect(stalls, "the stalled scheduler saw its own stall")
         for what, frac, t_event, level in done_events:
-            r = progress.resumed_after(t_event, level)
+            r = progress.resumed_after(t_event, level) \
+                if level is not None else "-"
             recoveries[what].append(r)
         for w in workers.values():
             w.stop(10)
@@ -418,8 +483,8 @@ def chaos():
                     sum(k[1] for k in sched_kills)))
         for what, rs in recoveries.items():
             log_note("CHAOS recovery after %s: %s s (commits moving again)"
-                     % (what, ", ".join("%.1f" % r if r is not None else "?"
-                                         for r in rs)))
+                     % (what, ", ".join("%.1f" % r if isinstance(r, float)
+                                         else r or "?" for r in rs)))
 
 
 if __name__ == "__main__":

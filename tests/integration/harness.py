@@ -839,6 +839,179 @@ def committed_with_metadata(broker, group, topic, partitions=None):
         lib.rd_kafka_destroy(rk)
 
 
+# -- topic ACLs (a refusing output or input on real Kafka) -----------------
+#
+# confluent-kafka 1.7.0 has no ACL calls either, so they too go through
+# librdkafka's own Admin API (rd_kafka_CreateAcls / rd_kafka_DeleteAcls,
+# librdkafka >= 1.9): a round trip of milliseconds, where the JVM's
+# kafka.admin.AclCommand takes seconds to start. The broker must run an
+# authorizer: see AUTHORIZER_PROPS.
+
+# server.properties for Broker(private=True, props=...): KRaft's own
+# authorizer, open to everyone on every resource without ACLs (PLAINTEXT
+# clients, the broker and its controller are all User:ANONYMOUS). A DENY
+# ACL on one topic then shuts that topic alone, and for every operation:
+# StandardAuthorizerData.findAclRule applies allow.everyone.if.no.acl.found
+# only to a resource with no ACL at all, and a resource with ACLs but no
+# ALLOW that matches is denied (MatchingRuleBuilder.build: DENY_RULE).
+AUTHORIZER_PROPS = {
+    "authorizer.class.name":
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": "true",
+}
+
+__all__ += ["AUTHORIZER_PROPS", "deny_topic_acl", "remove_topic_acls"]
+
+_ACL_OPS = {"ALL": 2, "READ": 3, "WRITE": 4, "DESCRIBE": 8}
+_RD_RESOURCE_TOPIC, _RD_PATTERN_LITERAL, _RD_PATTERN_ANY = 2, 3, 1
+_RD_ACL_OP_ANY, _RD_ACL_PERM_ANY, _RD_ACL_PERM_DENY = 1, 1, 2
+
+
+def _rdk_admin_calls(lib):
+    if getattr(lib, "_acl_ready", False):
+        return
+    vp, cp, i, sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, \
+        ctypes.c_size_t
+    for name in ("rd_kafka_AclBinding_new", "rd_kafka_AclBindingFilter_new"):
+        f = getattr(lib, name)
+        f.argtypes = [i, cp, i, cp, cp, i, i, cp, sz]
+        f.restype = vp
+    lib.rd_kafka_AclBinding_destroy.argtypes = [vp]
+    for name in ("rd_kafka_CreateAcls", "rd_kafka_DeleteAcls"):
+        getattr(lib, name).argtypes = [vp, ctypes.POINTER(vp), sz, vp, vp]
+    lib.rd_kafka_AdminOptions_new.argtypes = [vp, i]
+    lib.rd_kafka_AdminOptions_new.restype = vp
+    lib.rd_kafka_AdminOptions_set_request_timeout.argtypes = [vp, i, cp, sz]
+    lib.rd_kafka_AdminOptions_destroy.argtypes = [vp]
+    lib.rd_kafka_queue_new.argtypes = [vp]
+    lib.rd_kafka_queue_new.restype = vp
+    lib.rd_kafka_queue_poll.argtypes = [vp, i]
+    lib.rd_kafka_queue_poll.restype = vp
+    lib.rd_kafka_queue_destroy.argtypes = [vp]
+    lib.rd_kafka_event_error.argtypes = [vp]
+    lib.rd_kafka_event_error_string.argtypes = [vp]
+    lib.rd_kafka_event_error_string.restype = cp
+    lib.rd_kafka_event_destroy.argtypes = [vp]
+    lib.rd_kafka_CreateAcls_result_acls.argtypes = [vp, ctypes.POINTER(sz)]
+    lib.rd_kafka_CreateAcls_result_acls.restype = ctypes.POINTER(vp)
+    lib.rd_kafka_acl_result_error.argtypes = [vp]
+    lib.rd_kafka_acl_result_error.restype = vp
+    lib.rd_kafka_DeleteAcls_result_responses.argtypes = [
+        vp, ctypes.POINTER(sz)]
+    lib.rd_kafka_DeleteAcls_result_responses.restype = ctypes.POINTER(vp)
+    lib.rd_kafka_DeleteAcls_result_response_error.argtypes = [vp]
+    lib.rd_kafka_DeleteAcls_result_response_error.restype = vp
+    lib.rd_kafka_DeleteAcls_result_response_matching_acls.argtypes = [
+        vp, ctypes.POINTER(sz)]
+    lib.rd_kafka_DeleteAcls_result_response_matching_acls.restype = vp
+    lib.rd_kafka_error_string.argtypes = [vp]
+    lib.rd_kafka_error_string.restype = cp
+    lib._acl_ready = True
+
+
+def _rdk_acl_call(broker, what, call, bindings, timeout):
+    """Run rd_kafka_CreateAcls or _DeleteAcls on bindings (AclBinding or
+    AclBindingFilter pointers, destroyed here); returns the result event's
+    per-binding error strings (None where it succeeded) and, for deletes,
+    how many ACLs each filter matched."""
+    lib = _librdkafka()
+    err = ctypes.create_string_buffer(512)
+    conf = lib.rd_kafka_conf_new()
+    lib.rd_kafka_conf_set(conf, b"bootstrap.servers",
+                          broker.bootstrap.encode(), err, 512)
+    rk = lib.rd_kafka_new(0, conf, err, 512)  # RD_KAFKA_PRODUCER
+    if not rk:
+        lib.rd_kafka_conf_destroy(conf)
+        raise TestFailure("cannot make an admin client: %s"
+                          % err.value.decode())
+    q = lib.rd_kafka_queue_new(rk)
+    opts = lib.rd_kafka_AdminOptions_new(rk, 0)  # RD_KAFKA_ADMIN_OP_ANY
+    lib.rd_kafka_AdminOptions_set_request_timeout(
+        opts, int(timeout * 1000), err, 512)
+    arr = (ctypes.c_void_p * len(bindings))(*bindings)
+    ev = None
+    try:
+        call(rk, arr, len(bindings), opts, q)
+        ev = lib.rd_kafka_queue_poll(q, int(timeout * 1000) + 1000)
+        expect(ev, "%s answered within %gs" % (what, timeout))
+        code = lib.rd_kafka_event_error(ev)
+        expect(code == 0, "%s succeeds" % what,
+               (lib.rd_kafka_event_error_string(ev) or b"").decode())
+        n = ctypes.c_size_t()
+        errors, matched = [], []
+        if call == lib.rd_kafka_CreateAcls:
+            res = lib.rd_kafka_CreateAcls_result_acls(ev, ctypes.byref(n))
+            per = lib.rd_kafka_acl_result_error
+        else:
+            res = lib.rd_kafka_DeleteAcls_result_responses(ev,
+                                                           ctypes.byref(n))
+            per = lib.rd_kafka_DeleteAcls_result_response_error
+        for k in range(n.value):
+            e = per(res[k])
+            errors.append(lib.rd_kafka_error_string(e).decode() if e
+                          else None)
+            if call != lib.rd_kafka_CreateAcls:
+                m = ctypes.c_size_t()
+                lib.rd_kafka_DeleteAcls_result_response_matching_acls(
+                    res[k], ctypes.byref(m))
+                matched.append(m.value)
+        return errors, matched
+    finally:
+        if ev:
+            lib.rd_kafka_event_destroy(ev)
+        for b in bindings:
+            lib.rd_kafka_AclBinding_destroy(b)
+        lib.rd_kafka_AdminOptions_destroy(opts)
+        lib.rd_kafka_queue_destroy(q)
+        lib.rd_kafka_destroy(rk)
+
+
+def deny_topic_acl(broker, topic, operations=("WRITE",),
+                   principal="User:ANONYMOUS", timeout=10):
+    """Add a DENY ACL (principal, any host, each of operations) on topic:
+    on a broker started with AUTHORIZER_PROPS its produces (WRITE) are then
+    answered TOPIC_AUTHORIZATION_FAILED, and, the topic now having an ACL,
+    so is everything else on it (see AUTHORIZER_PROPS). The broker applies
+    the ACL once its metadata log has it: milliseconds on one node.
+    remove_topic_acls() takes it away."""
+    expect(not broker.embedded, "ACLs need a real broker (the embedded "
+           "one has none: use control(\"errors Produce ...\"))")
+    lib = _librdkafka()
+    _rdk_admin_calls(lib)
+    err = ctypes.create_string_buffer(512)
+    bindings = []
+    for op in operations:
+        b = lib.rd_kafka_AclBinding_new(
+            _RD_RESOURCE_TOPIC, topic.encode(), _RD_PATTERN_LITERAL,
+            principal.encode(), b"*", _ACL_OPS[op], _RD_ACL_PERM_DENY,
+            err, 512)
+        expect(b, "ACL binding for %s %s" % (op, topic), err.value.decode())
+        bindings.append(b)
+    errors, _ = _rdk_acl_call(broker, "CreateAcls", lib.rd_kafka_CreateAcls,
+                              bindings, timeout)
+    expect(errors and not any(errors), "the broker takes the DENY ACL on %s"
+           % topic, errors)
+    log_note("fault: DENY %s for %s on topic %s (ACL added)"
+             % ("+".join(operations), principal, topic))
+
+
+def remove_topic_acls(broker, topic, timeout=10):
+    """Delete every ACL on topic (literal pattern); returns how many went."""
+    lib = _librdkafka()
+    _rdk_admin_calls(lib)
+    err = ctypes.create_string_buffer(512)
+    f = lib.rd_kafka_AclBindingFilter_new(
+        _RD_RESOURCE_TOPIC, topic.encode(), _RD_PATTERN_LITERAL, None, None,
+        _RD_ACL_OP_ANY, _RD_ACL_PERM_ANY, err, 512)
+    expect(f, "ACL filter for %s" % topic, err.value.decode())
+    errors, matched = _rdk_acl_call(broker, "DeleteAcls",
+                                    lib.rd_kafka_DeleteAcls, [f], timeout)
+    expect(errors and not any(errors), "the broker deletes the ACLs on %s"
+           % topic, errors)
+    log_note("fault: ACLs on topic %s removed (%d)" % (topic, matched[0]))
+    return matched[0]
+
+
 def decode_meta(committed_offset, meta):
     """The completed ranges [(start, end)] above committed that a commit's
     metadata records (common/sl_meta.h, version 1: "s1:" then
