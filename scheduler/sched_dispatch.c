@@ -11,12 +11,14 @@ sched_dispatch_begin (sched_dispatch_t *self)
     self->strangers_done = false;
 }
 
-//  The partition's first queued job that may go now, or NULL.
+//  The partition's first queued job that may go now, or NULL. A suspect
+//  (its supervised holder died) waits for the report or its deadline
+//  (sched_crash), whatever its not_before says.
 static sched_job_t *
 s_part_queued_job (sched_part_t *part, int64_t now)
 {
     for (sched_job_t *job = part->jobs_head; job; job = job->next)
-        if (job->queued && job->not_before <= now)
+        if (job->queued && !job->suspect && job->not_before <= now)
             return job;
     return NULL;
 }

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include "sched_crash.h"
+#include "sched_dispatch.h"
 #include "sched_workers.h"
 #include "sl_log.h"
 
@@ -278,5 +279,33 @@ Test (crash, a_job_not_heard_begun_waits_too_and_is_never_charged_for_it)
     cr_assert_eq (a->attempt, 2);
     cr_assert_eq (c->attempt, 1);
     cr_assert_not (c->suspect);
+    s_free (&b);
+}
+
+Test (crash, a_suspect_goes_out_only_once_settled)
+{
+    s_book_t b;
+    s_book (&b);
+    sched_worker_t *w = s_hello (&b, "w1");
+    sched_job_t *job = s_begun (&b, w); //  [0, 1000)
+    sched_workers_drop (&b.workers, w, "connection closed", true, 0);
+    s_hello (&b, "w2");
+    //  Past its deadline but not yet settled (the expiry runs on the next
+    //  tick): dispatch must not send it, or the expiry would take it back
+    //  from its new holder and send it a second time.
+    sched_dispatch_t d = {.model = &b.model};
+    sched_dispatch_begin (&d);
+    sched_pick_t pick;
+    int64_t late = SCHED_CRASH_WAIT_MS + 10;
+    while (sched_dispatch_next (&d, late, &pick)) {
+        cr_assert_neq (pick.job, job, "the suspect was picked");
+        if (!pick.job)
+            break; //  a new job to cut: not the suspect
+    }
+    sched_crash_expire (&b.crash, late);
+    cr_assert_not (job->suspect);
+    sched_dispatch_begin (&d);
+    cr_assert (sched_dispatch_next (&d, late, &pick));
+    cr_assert_eq (pick.job, job, "settled, it goes out first");
     s_free (&b);
 }
