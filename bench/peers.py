@@ -65,8 +65,11 @@ SIZES = {
     "full": {
         "p1": {"partitions": [1, 4], "widths": [1, 2, 4, 8, 16, 32],
                "per_width": 3000, "us": 1000, "job": 100, "window": 64},
+        # Parallel Consumer drains about 20k no-op records/s here: 10 M
+        # would take 8 minutes per mode and round; it processes the first
+        # pc_records of them (its rate and CPU/M are over those).
         "p2": {"partitions": 4, "records": 2500000, "width": 4,
-               "job": 10000},
+               "job": 10000, "pc_records": 1000000},
         "p3": {"partitions": 4, "records": 250000, "width": 4, "job": 1000,
                "after_ms": 5000, "retry_ms": 1000},
         "p4": {"seconds": 15, "rate": 1000, "partitions": 4, "width": 2},
@@ -453,24 +456,32 @@ def drain(run, sz):
                                          sched_args=["--job-records", job],
                                          timeout=3600)
             for s in PEERS:
-                out[s] = peer_run(run, b, s, topic, w, 0, recs,
-                                  timeout=3600)
+                n = recs if s == "share" else sz.get("pc_records", recs)
+                out[s] = peer_run(run, b, s, topic, w, 0, n, timeout=3600)
+                out[s]["n"] = n
+            for s in ("sluice", "plain"):
+                out[s]["n"] = recs
             res.append(out)
     systems = ["sluice", "plain"] + PEERS
     series = {}
     for s in systems:
         series["%s_wall_s" % s] = [o[s]["wall_s"] for o in res]
-        series["%s_rps_wall" % s] = [recs / o[s]["wall_s"] for o in res]
-        series["%s_rps_steady" % s] = [recs / o[s]["steady_s"] for o in res]
-        series["%s_cpu_s_per_M" % s] = [per_million(o[s]["cpu_s"], recs)
-                                        for o in res]
+        series["%s_records" % s] = [o[s]["n"] for o in res]
+        series["%s_rps_wall" % s] = [o[s]["n"] / o[s]["wall_s"]
+                                     for o in res]
+        series["%s_rps_steady" % s] = [o[s]["n"] / o[s]["steady_s"]
+                                       for o in res]
+        series["%s_cpu_s_per_M" % s] = [per_million(o[s]["cpu_s"],
+                                                    o[s]["n"]) for o in res]
         series["%s_broker_cpu_s_per_M" % s] = [
-            per_million(o[s]["broker_cpu_s"], recs) for o in res]
+            per_million(o[s]["broker_cpu_s"], o[s]["n"]) for o in res]
     for s in ["plain"] + PEERS:
         series["ratio_wall_%s" % s] = _ratios(series["sluice_rps_wall"],
                                               series["%s_rps_wall" % s])
         series["cpu_ratio_%s" % s] = _ratios(series["sluice_cpu_s_per_M"],
                                              series["%s_cpu_s_per_M" % s])
+        series["ratio_steady_%s" % s] = _ratios(
+            series["sluice_rps_steady"], series["%s_rps_steady" % s])
     best = [max(series["%s_rps_wall" % s][i] for s in PEERS)
             for i in range(len(res))]
     series["ratio_best_peer_wall"] = _ratios(series["sluice_rps_wall"], best)
@@ -493,6 +504,14 @@ def drain(run, sz):
                       "(batch_optimized, max.poll.records 500), explicit "
                       "acknowledgement; pc: one JVM, maxConcurrency %d"
                       % (w, w),
+                      "steady = first record to last (sluice: first "
+                      "'assigned' to 'drain complete'; plain: first "
+                      "assign to last record): JVM start and group joins "
+                      "excluded",
+                      "Parallel Consumer processes the first %d records "
+                      "only (its rates and CPU/M are over those): at about "
+                      "20k records/s the whole topic would take minutes "
+                      "per mode and round" % sz.get("pc_records", recs),
                       "CPU = user+system of every process of the system "
                       "(rusage from wait4; JVMs include JIT and GC "
                       "threads); broker CPU from /proc during the run"]}
@@ -818,16 +837,22 @@ def table(fig):
         r = rows[0]
         out = []
         for s in ["sluice", "plain"] + PEERS:
-            out.append([s, _s(r["%s_wall_s" % s]),
+            out.append([s, _f(_med(r["%s_records" % s])),
+                        _s(r["%s_wall_s" % s]),
                         _s(r["%s_rps_wall" % s], "rate"),
+                        _s(r["%s_rps_steady" % s], "rate"),
                         _s(r["%s_cpu_s_per_M" % s]),
                         _s(r["%s_broker_cpu_s_per_M" % s]),
                         "-" if s == "sluice" else
                         _s(r["ratio_wall_%s" % s], "ratio"),
                         "-" if s == "sluice" else
+                        _s(r["ratio_steady_%s" % s], "ratio"),
+                        "-" if s == "sluice" else
                         _s(r["cpu_ratio_%s" % s], "ratio")])
-        return _table(["system", "wall s", "rec/s (wall)", "CPU s/M",
-                       "broker CPU s/M", "sluice rate / this",
+        return _table(["system", "records", "wall s", "rec/s (wall)",
+                       "rec/s (steady)", "CPU s/M",
+                       "broker CPU s/M", "sluice rate / this (wall)",
+                       "sluice rate / this (steady)",
                        "sluice CPU / this"], out)
     if f == "p3":
         out = []
