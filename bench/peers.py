@@ -436,6 +436,66 @@ def _mem_row(p, w, outs):
     return row
 
 
+# ------------------------------------------------ p1b: threads vs JVMs --
+
+def jvms(run, sz):
+    """Share consumers: N threads in one JVM vs N JVMs of one thread, on
+    the scaling figure's 1-partition data (1 ms per record)."""
+    us, per, job = sz["us"], sz["per_width"], sz["job"]
+    widths = [w for w in sz["widths"] if w <= 8]
+    topics = {w: run.unique("p1b-w%d" % w) for w in widths}
+    extra = ["--acquire-mode", "record_limit", "--max-poll", job]
+    res = {}
+    with run.broker.topics({t: 1 for t in topics.values()}) as b:
+        for w, t in topics.items():
+            java_produce(run, b, t, 1, per * w)
+        for i in range(run.rounds):
+            for w, t in topics.items():
+                recs = per * w
+                note("p1b: round %d/%d: width %d: one JVM of %d threads, "
+                     "then %d JVMs" % (i + 1, run.rounds, w, w, w))
+                one = peer_run(run, b, "share", t, w, us, recs, extra=extra)
+                d = run.dir("share-jvms")
+                group = run.unique("gjvms")
+                kids = [Child("share-%d" % k, java(
+                    ["share", "--brokers", b.bootstrap, "--topic", t,
+                     "--group", group, "--threads", 1, "--us", us,
+                     "--expect", 0, "--idle-ms", 3000, "--timeout-s", 600,
+                     "--fetch-wait-ms", run.fetch_wait_ms] + extra), d,
+                    track_hwm=True) for k in range(w)]
+                for k in kids:
+                    if k.wait(700) != 0:
+                        raise BenchError("%s failed; see %s"
+                                         % (k.name, k.log_path))
+                rs = [k.result() for k in kids]
+                got = sum(x["records"] for x in rs)
+                busy = [x for x in rs if x["records"]]
+                span = max(x["t_last"] for x in busy) - \
+                    min(x["t_first"] for x in busy)
+                res.setdefault(w, []).append({
+                    "one_rps": recs / one["steady_s"],
+                    "one_cpu": per_million(one["cpu_s"], recs),
+                    "one_kb": one["hwm_kb"],
+                    "many_rps": got / span if span > 0 else None,
+                    "many_records": got,
+                    "many_cpu": per_million(sum(k.cpu for k in kids), got),
+                    "many_kb": sum((k.hwm_kb or 0) for k in kids)})
+    rows = []
+    for w, xs in sorted(res.items()):
+        rows.append(_row({"width": w, "records": per * w},
+                         **{k: [x[k] for x in xs] for k in xs[0]},
+                         ratio=_ratios([x["many_rps"] for x in xs],
+                                       [x["one_rps"] for x in xs])))
+    return {"figure": "p1b", "title": "share consumers: N threads in one "
+            "JVM vs N JVMs (1 partition, 1 ms per record)",
+            "target": "-", "rows": rows,
+            "notes": ["same data and settings as p1 (record_limit, "
+                      "max.poll.records %d); N JVMs: each exits 3 s after "
+                      "its last record, rate = records / (last record - "
+                      "first record over all JVMs); memory = sum of the "
+                      "JVMs' peak RSS" % job]}
+
+
 # ----------------------------------------------------------- p2: drain --
 
 def drain(run, sz):
@@ -808,6 +868,10 @@ def headline(fig):
                 "sluice <= best peer", ok)
     if f == "p5":
         return "see table", "-", None
+    if f == "p1b":
+        return ("N JVMs / one JVM of N threads, records/s: " + ", ".join(
+            "w%d %s" % (r["config"]["width"], _s(r["ratio"], "ratio"))
+            for r in rows), "-", None)
     return "-", "", None
 
 
@@ -876,6 +940,18 @@ def table(fig):
                             "p90_ms")), _f(r["out"].get("p99_ms")),
                         _f(r["out"].get("max_ms")),
                         _f(r["input"].get("p99_ms"))] for r in rows])
+    if f == "p1b":
+        return _table(["width", "records", "one JVM rec/s", "N JVMs rec/s",
+                       "N JVMs / one JVM", "CPU s/M one / N",
+                       "RSS MB one / N (sum)"],
+                      [[r["config"]["width"], r["config"]["records"],
+                        _s(r["one_rps"], "rate"), _s(r["many_rps"], "rate"),
+                        _s(r["ratio"], "ratio"),
+                        "%s / %s" % (_f(_med(r["one_cpu"])),
+                                     _f(_med(r["many_cpu"]))),
+                        "%s / %s" % (_f((_med(r["one_kb"]) or 0) / 1024.0),
+                                     _f((_med(r["many_kb"]) or 0) / 1024.0))]
+                       for r in rows])
     if f == "p5":
         def mb(kb):
             return _f(kb / 1024.0) if kb else "-"
@@ -926,7 +1002,8 @@ def main():
                     default=os.environ.get("BENCH_QUICK") not in
                     (None, "", "0"))
     ap.add_argument("--figures", default=os.environ.get("BENCH_PEERS_FIGURES"),
-                    help="subset of calibration,scaling,drain,poison,tail")
+                    help="subset of calibration,scaling,jvms,drain,poison,"
+                    "tail (jvms: share consumers as N JVMs vs N threads)")
     ap.add_argument("--rounds", type=int,
                     default=int(os.environ.get("BENCH_ROUNDS") or 0))
     ap.add_argument("--out", default=HERE)
@@ -985,6 +1062,7 @@ def main():
                                  "JVMs: VmHWM of the one JVM (default "
                                  "heap settings, G1) / width"]}]
                      if mem_rows else [])),
+                 ("jvms", lambda: [jvms(run, sizes["p1"])]),
                  ("drain", lambda: [drain(run, sizes["p2"])]),
                  ("poison", lambda: [poison(run, sizes["p3"])]),
                  ("tail", lambda: [tail(run, sizes["p4"])])]
