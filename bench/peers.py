@@ -338,6 +338,12 @@ def scaling(run, sz, mem_rows):
             series["%s_cpu_s_per_M" % s] = [per_million(o[s]["cpu_s"], recs)
                                             for o in outs]
         k = min(w, p)
+        # The workers start with the scheduler: how long after the
+        # partitions were assigned the last one said HELLO (32 worker
+        # processes, each a supervisor and its worker, take seconds to
+        # start on 2 cores, inside sluice's measured window).
+        series["sluice_last_join_s"] = [_last_join(o["sluice"])
+                                        for o in outs]
         series["group_rps"] = [k * x for x in m_rate[:len(outs)]]
         series["group_rps_wall"] = [k * x for x in m_wall[:len(outs)]]
         best = [max(series["%s_rps" % s][i] for s in PEERS +
@@ -382,6 +388,16 @@ def scaling(run, sz, mem_rows):
                       "parallelism over partitions)",
                       "Java work: sleep of %d us per record with the timer "
                       "overshoot credited (see p0)" % us]}
+
+
+def _last_join(sl):
+    """Seconds from the first 'assigned' to the last 'worker joined'."""
+    text = sl["sched"].log_text()
+    joined = benchlib.log_events(text, "worker joined")
+    assigned = benchlib.log_events(text, "assigned")
+    if not joined or not assigned:
+        return None
+    return max(0.0, joined[-1][0] - assigned[0][0])
 
 
 def sluice_drain_tracked(run, b, topic, workers, plugin, **kw):
@@ -886,7 +902,8 @@ def table(fig):
             ["partitions", "width", "records", "sluice rec/s", "share",
              "pc-unordered", "pc-key", "group (ideal)",
              "sluice / best peer", "/ share", "/ pc-unordered", "/ pc-key",
-             "/ group", "CPU s/M: sluice / share / pc-u / pc-k"],
+             "/ group", "sluice: last worker joined, s after assigned",
+             "CPU s/M: sluice / share / pc-u / pc-k"],
             [[r["config"]["partitions"], r["config"]["width"],
               r["config"]["records"], _s(r["sluice_rps"], "rate"),
               _s(r["share_rps"], "rate"), _s(r["pc-unordered_rps"], "rate"),
@@ -894,6 +911,7 @@ def table(fig):
               _s(r["ratio_best"], "ratio"), _s(r["ratio_share"], "ratio"),
               _s(r["ratio_pc-unordered"], "ratio"),
               _s(r["ratio_pc-key"], "ratio"), _s(r["ratio_group"], "ratio"),
+              _s(r.get("sluice_last_join_s")),
               " / ".join(_f(_med(r["%s_cpu_s_per_M" % s]))
                          for s in ["sluice"] + PEERS)]
              for r in rows])
@@ -932,14 +950,19 @@ def table(fig):
                 _f(r["ratio_best_peer"], "ratio") for r in rows)]
     if f == "p4":
         return _table(["system", "round", "out/in records", "p50 ms",
-                       "p90 ms", "p99 ms", "max ms", "input p99 ms"],
+                       "p90 ms", "p99 ms", "max ms", "input p99 ms",
+                       "p99 / input p99"],
                       [[r["config"]["system"], r["config"]["round"],
                         "%s/%s" % (r["out"].get("count"),
                                    r["input"].get("count")),
                         _f(r["out"].get("p50_ms")), _f(r["out"].get(
                             "p90_ms")), _f(r["out"].get("p99_ms")),
                         _f(r["out"].get("max_ms")),
-                        _f(r["input"].get("p99_ms"))] for r in rows])
+                        _f(r["input"].get("p99_ms")),
+                        _f(r["out"]["p99_ms"] / r["input"]["p99_ms"]
+                           if r["out"].get("p99_ms") and
+                           r["input"].get("p99_ms") else None, "ratio")]
+                       for r in rows])
     if f == "p1b":
         return _table(["width", "records", "one JVM rec/s", "N JVMs rec/s",
                        "N JVMs / one JVM", "CPU s/M one / N",
