@@ -286,11 +286,15 @@ def calibration(run):
 
 # --------------------------------------------------------- p1: scaling --
 
-def scaling(run, sz, mem_rows):
+def scaling(run, sz, mem_rows, fig_id="p1", lanes=False, widths=None):
+    """lanes: also sluice as ONE worker process with --concurrency width
+    (jobs on width threads, each with its own consumer), the shape of one
+    JVM with width threads (figure p1c)."""
     us, per, job, window = sz["us"], sz["per_width"], sz["job"], \
         sz["window"]
-    topics = {(p, w): run.unique("p1-p%d-w%d" % (p, w))
-              for p in sz["partitions"] for w in sz["widths"]}
+    widths = widths or sz["widths"]
+    topics = {(p, w): run.unique("%s-p%d-w%d" % (fig_id, p, w))
+              for p in sz["partitions"] for w in widths}
     t_member = run.unique("p1-member")
     res = {}
     member = []
@@ -313,6 +317,14 @@ def scaling(run, sz, mem_rows):
                     sched_args=["--job-records", job, "--window", window],
                     worker_args=["--plugin-opt", "us_per_record=%d" % us])
                 out["sluice"] = sl
+                if lanes:
+                    out["sluice-lanes"] = sluice_drain_tracked(
+                        run, b, t, 1, "sleep",
+                        sched_args=["--job-records", job, "--window",
+                                    window],
+                        worker_args=["--plugin-opt", "us_per_record=%d" % us,
+                                     "--concurrency", w,
+                                     "--credits", 2 * w])
                 for system in PEERS:
                     extra = []
                     if system == "share":
@@ -331,7 +343,7 @@ def scaling(run, sz, mem_rows):
     for (p, w), outs in sorted(res.items()):
         recs = per * w // p * p
         series = {}
-        for s in ["sluice"] + PEERS:
+        for s in ["sluice"] + (["sluice-lanes"] if lanes else []) + PEERS:
             series["%s_rps" % s] = [recs / o[s]["steady_s"] for o in outs]
             series["%s_rps_wall" % s] = [recs / o[s]["wall_s"]
                                          for o in outs]
@@ -351,6 +363,15 @@ def scaling(run, sz, mem_rows):
         best_name = [max(PEERS + ["group"], key=lambda s:
                          series["%s_rps" % s][i]) for i in range(len(outs))]
         series["ratio_best"] = _ratios(series["sluice_rps"], best)
+        if lanes:
+            series["ratio_lanes_best"] = _ratios(series["sluice-lanes_rps"],
+                                                 best)
+            series["lanes_worker_kb"] = [o["sluice-lanes"]["tree"].get(
+                "child_max_kb") for o in outs]
+            series["lanes_total_kb"] = [
+                (o["sluice-lanes"]["tree"].get("child_sum_kb") or 0) +
+                (o["sluice-lanes"]["tree"].get("root_sum_kb") or 0)
+                for o in outs]
         for s in PEERS + ["group"]:
             series["ratio_%s" % s] = _ratios(series["sluice_rps"],
                                              series["%s_rps" % s])
@@ -358,8 +379,18 @@ def scaling(run, sz, mem_rows):
                     "us_per_record": us}, **series)
         row["best_peer"] = best_name
         rows.append(row)
-        if p == max(sz["partitions"]):
+        if p == max(sz["partitions"]) and mem_rows is not None:
             mem_rows.append(_mem_row(p, w, outs))
+    if lanes:
+        return {"figure": fig_id, "title": "scaling with sluice as one "
+                "worker process of N lanes (--concurrency N) vs N worker "
+                "processes vs the peers, 1 ms per record",
+                "target": "-", "rows": rows,
+                "notes": ["as p1; sluice-lanes: one sluice-worker "
+                          "--concurrency N --credits 2N (jobs on N threads, "
+                          "each with its own consumer), the shape of one "
+                          "JVM with N threads; memory = the worker and its "
+                          "supervisor, peak VmRSS"]}
     return {"figure": "p1", "title": "scaling: records/s at 1 ms per "
             "record, sluice vs share group vs Parallel Consumer vs plain "
             "consumer group", "target": "sluice >= 1.0 x the best peer",
@@ -884,6 +915,11 @@ def headline(fig):
                 "sluice <= best peer", ok)
     if f == "p5":
         return "see table", "-", None
+    if f == "p1c":
+        return ("sluice N lanes / best peer: " + ", ".join(
+            "%dp w%d %s" % (r["config"]["partitions"], r["config"]["width"],
+                            _s(r["ratio_lanes_best"], "ratio"))
+            for r in rows), "-", None)
     if f == "p1b":
         return ("N JVMs / one JVM of N threads, records/s: " + ", ".join(
             "w%d %s" % (r["config"]["width"], _s(r["ratio"], "ratio"))
@@ -963,6 +999,21 @@ def table(fig):
                            if r["out"].get("p99_ms") and
                            r["input"].get("p99_ms") else None, "ratio")]
                        for r in rows])
+    if f == "p1c":
+        return _table(
+            ["partitions", "width", "sluice N workers rec/s",
+             "sluice 1 worker x N lanes rec/s", "share", "pc-unordered",
+             "pc-key", "N workers / best peer", "N lanes / best peer",
+             "lanes: worker + supervisor MB", "CPU s/M: workers / lanes"],
+            [[r["config"]["partitions"], r["config"]["width"],
+              _s(r["sluice_rps"], "rate"), _s(r["sluice-lanes_rps"], "rate"),
+              _s(r["share_rps"], "rate"), _s(r["pc-unordered_rps"], "rate"),
+              _s(r["pc-key_rps"], "rate"), _s(r["ratio_best"], "ratio"),
+              _s(r["ratio_lanes_best"], "ratio"),
+              _f((_med(r["lanes_total_kb"]) or 0) / 1024.0),
+              "%s / %s" % (_f(_med(r["sluice_cpu_s_per_M"])),
+                           _f(_med(r["sluice-lanes_cpu_s_per_M"])))]
+             for r in rows])
     if f == "p1b":
         return _table(["width", "records", "one JVM rec/s", "N JVMs rec/s",
                        "N JVMs / one JVM", "CPU s/M one / N",
@@ -1025,7 +1076,7 @@ def main():
                     default=os.environ.get("BENCH_QUICK") not in
                     (None, "", "0"))
     ap.add_argument("--figures", default=os.environ.get("BENCH_PEERS_FIGURES"),
-                    help="subset of calibration,scaling,jvms,drain,poison,"
+                    help="subset of calibration,scaling,jvms,lanes,drain,poison,"
                     "tail (jvms: share consumers as N JVMs vs N threads)")
     ap.add_argument("--rounds", type=int,
                     default=int(os.environ.get("BENCH_ROUNDS") or 0))
@@ -1086,6 +1137,9 @@ def main():
                                  "heap settings, G1) / width"]}]
                      if mem_rows else [])),
                  ("jvms", lambda: [jvms(run, sizes["p1"])]),
+                 ("lanes", lambda: [scaling(
+                     run, sizes["p1"], None, fig_id="p1c", lanes=True,
+                     widths=[w for w in sizes["p1"]["widths"] if w >= 4])]),
                  ("drain", lambda: [drain(run, sizes["p2"])]),
                  ("poison", lambda: [poison(run, sizes["p3"])]),
                  ("tail", lambda: [tail(run, sizes["p4"])])]
