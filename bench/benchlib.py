@@ -404,8 +404,9 @@ class Broker:
     def embedded(self):
         return self.kind == "embedded"
 
-    def start(self):
-        """Start a real broker (embedded ones start per topic set)."""
+    def start(self, props=()):
+        """Start a real broker (embedded ones start per topic set), with
+        server.properties overrides props ["KEY=VALUE", ...]."""
         if self.embedded:
             return self
         if os.environ.get("BENCH_BROKERS"):
@@ -415,7 +416,7 @@ class Broker:
         os.makedirs(self.kafka_dir, exist_ok=True)
         log = open(os.path.join(self.logdir, "kafka-sh.log"), "ab")
         note("starting a real Kafka broker (tests/kafka/kafka.sh)")
-        p = subprocess.run([KAFKA_SH, "start", self.kafka_dir],
+        p = subprocess.run([KAFKA_SH, "start", self.kafka_dir] + list(props),
                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=log, timeout=180)
         log.close()

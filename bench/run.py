@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
 import fig8  # noqa: E402
 import figures  # noqa: E402
+import peers  # noqa: E402
 from benchlib import BenchError, Run, note  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,6 +125,8 @@ def _med(series):
 def _headline(fig):
     """(measured text, target, met?) for the summary table."""
     f, rows = fig["figure"], fig.get("rows", [])
+    if str(f).startswith("p"):
+        return peers.headline(fig)
     if not rows:
         return "-", fig.get("target", ""), None
     if f == 1:
@@ -216,6 +219,8 @@ def _table(head, rows):
 
 def _fig_table(fig):
     f, rows = fig["figure"], fig.get("rows", [])
+    if str(f).startswith("p"):
+        return peers.table(fig)
     if f == 1:
         return _table(
             ["workers x credits", "jobs", "sluice jobs/s", "echo msgs/s",
@@ -343,7 +348,8 @@ def markdown(results):
            "taken per round, sluice / the baseline measured in the same "
            "round. CPU is user+system seconds per million records (jobs "
            "for figure 1) from getrusage of the processes.", ""]
-    for kind in ("embedded", "kafka", "big", "smoke"):
+    for kind in ("embedded", "kafka", "big", "peers", "peers-quick",
+                 "smoke"):
         res = results.get("runs", {}).get(kind)
         if not res:
             continue
