@@ -532,14 +532,14 @@ sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p, int *fd_p,
 
 //  See sl_proto.h.
 int
-sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, char *err,
+sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait, char *err,
                       size_t errlen)
 {
     err[0] = 0;
     void *handle = zsock_resolve (sock);
     zmq_msg_t frame;
     zmq_msg_init (&frame);
-    if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv (&frame, handle, wait ? 0 : ZMQ_DONTWAIT) < 0) {
         zmq_msg_close (&frame);
         return 0;
     }

@@ -88,12 +88,13 @@ typedef struct {
     byte data[256];
 } sl_proto_rid_t;
 
-/*  On a ROUTER, without waiting: the next message's routing id. Returns
+/*  On a ROUTER, without waiting (or, if wait, up to the socket's receive
+    timeout): the next message's routing id. Returns
     1 (its body follows: sl_proto_router_body), 0 if nothing is waiting,
     -1 if a routing id came with no body (err says so; rid is set, so the
     peer can be told).                                                    */
-int sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, char *err,
-                          size_t errlen);
+int sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait,
+                          char *err, size_t errlen);
 
 /*  The body after sl_proto_router_next returned 1, decoded into arena.
     With fd_p, *fd_p is the descriptor it came on (ZMQ_SRCFD: a lookup of

@@ -232,6 +232,10 @@ typedef struct {
 static inline bool
 s_get_varint (s_in_t *in, uint64_t *v)
 {
+    if (in->at < in->end && *in->at < 0x80) { //  most tags and values
+        *v = *in->at++;
+        return true;
+    }
     uint64_t r = 0;
     for (unsigned shift = 0; shift < 70 && in->at < in->end; shift += 7) {
         byte b = *in->at++;

@@ -60,6 +60,14 @@ void *sched_conn_socket (sched_conn_t *self);
  *closed. Reads the monitor without waiting.                           */
 bool sched_conn_event (sched_conn_t *self, sched_conn_closed_t *closed);
 
+/*  True if closes already read from the monitor wait to be handed out
+    (sched_conn_event); reads nothing.                                    */
+static inline bool
+sched_conn_pending (const sched_conn_t *self)
+{
+    return self->nclosed > 0;
+}
+
 /*  A message from worker came on fd: remember the connection if it is a
     new one.                                                              */
 void sched_conn_seen (sched_conn_t *self, sched_worker_t *worker, int fd);

@@ -170,11 +170,15 @@ sched_workers_heartbeat (sched_workers_t *self, int64_t now, int64_t limit_ms)
 void
 sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now)
 {
+    sl_warn ("scheduler loop stalled, not counted against workers or leases "
+             "stall_ms=%" PRId64,
+             gap);
     zhashx_t *workers = self->model->workers;
     for (sched_worker_t *w = zhashx_first (workers); w;
          w = zhashx_next (workers))
         w->last_seen_ms =
             w->last_seen_ms + gap < now ? w->last_seen_ms + gap : now;
+    sched_failure_forgive (self->failure, gap);
 }
 
 //  BYE to everyone; see sched_workers.h.

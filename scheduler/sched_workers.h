@@ -69,9 +69,9 @@ void sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
 void sched_workers_heartbeat (sched_workers_t *self, int64_t now,
                               int64_t limit_ms);
 
-/*  The scheduler's own loop stalled for gap ms until now: each worker's
-    silence is counted without it (last heard from moves on by gap, never
-    past now).                                                            */
+/*  The scheduler's own loop stalled for gap ms until now (logged): each
+    worker's silence is counted without it (last heard from moves on by
+    gap, never past now), and so are leases (sched_failure_forgive).      */
 void sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now);
 
 /*  Say BYE to every worker: the scheduler stops, or (finished) the drain
