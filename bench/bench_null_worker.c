@@ -34,11 +34,16 @@ typedef struct {
     bool hold_all;
 } null_cfg_t;
 
+//  A reply owed later: the job's numbers (a decoded JOB lives only as
+//  long as its arena).
 typedef struct {
     int sock;
     int64_t due_ms;
     bool held;
-    Sluice__Job *job;
+    uint64_t job_id;
+    char *topic;
+    int32_t partition;
+    int64_t start, end;
 } pending_t;
 
 typedef struct {
@@ -51,6 +56,7 @@ typedef struct {
     uint64_t jobs, done, held, reported;
     double t_first, t_last;
     int64_t next_heartbeat, next_report;
+    int rcvtimeo; //  socket 0's receive timeout as last set
     bool finished;
 } null_t;
 
@@ -77,37 +83,41 @@ s_hello (null_t *self, size_t i)
 
 //  DONE ok for a job on socket i, one credit back.
 static void
-s_done (null_t *self, size_t i, const Sluice__Job *job)
+s_done (null_t *self, size_t i, uint64_t job_id, char *topic, int32_t partition,
+        int64_t start, int64_t end)
 {
     Sluice__Done done = SLUICE__DONE__INIT;
-    done.job_id = job->job_id;
-    done.topic = job->topic;
-    done.partition = job->partition;
-    done.start = job->start;
-    done.end = job->end;
+    done.job_id = job_id;
+    done.topic = topic;
+    done.partition = partition;
+    done.start = start;
+    done.end = end;
     done.status = SLUICE__JOB_STATUS__JOB_STATUS_OK;
     done.error = "";
-    done.records = (uint64_t)(job->end - job->start);
+    done.records = (uint64_t)(end - start);
     done.credits = 1;
     sl_proto_send (self->socks[i], NULL, SLUICE__ENVELOPE__BODY_DONE, &done);
     self->done++;
 }
 
-//  Queue a reply for later. Takes ownership of job.
+//  Queue a reply for later.
 static void
-s_defer (null_t *self, size_t i, Sluice__Job *job, int64_t due, bool held)
+s_defer (null_t *self, size_t i, const Sluice__Job *job, int64_t due, bool held)
 {
     if (self->npending == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
         pending_t *more = realloc (self->pending, cap * sizeof *more);
-        if (!more) {
-            sluice__job__free_unpacked (job, NULL);
+        if (!more)
             return;
-        }
         self->pending = more;
         self->cap = cap;
     }
-    self->pending[self->npending++] = (pending_t){(int)i, due, held, job};
+    char *topic = strdup (job->topic);
+    if (!topic)
+        return;
+    self->pending[self->npending++] =
+        (pending_t){(int)i,         due,        held,    job->job_id, topic,
+                    job->partition, job->start, job->end};
 }
 
 //  A JOB arrived on socket i: answer it now, later, or never.
@@ -126,13 +136,12 @@ s_on_job (null_t *self, size_t i, sl_msg_t *msg)
     bool held =
         cfg->hold_every > 0 && self->jobs % (uint64_t)cfg->hold_every == 0;
     int64_t wait = held ? cfg->hold_ms : cfg->delay_ms;
+    const Sluice__Job *job = msg->job;
     if (wait == 0) {
-        s_done (self, i, msg->job);
+        s_done (self, i, job->job_id, job->topic, job->partition, job->start,
+                job->end);
         return;
     }
-    Sluice__Job *job = msg->job;
-    msg->job = NULL; //  keep it past the envelope
-    msg->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
     s_defer (self, i, job, s_now_ms () + wait, held);
 }
 
@@ -141,8 +150,8 @@ static void
 s_on_cancel (null_t *self, size_t i, Sluice__Cancel *cancel)
 {
     for (size_t k = 0; k < self->npending; k++)
-        if (self->pending[k].job->job_id == cancel->job_id) {
-            sluice__job__free_unpacked (self->pending[k].job, NULL);
+        if (self->pending[k].job_id == cancel->job_id) {
+            free (self->pending[k].topic);
             self->pending[k] = self->pending[--self->npending];
             Sluice__Credit credit = SLUICE__CREDIT__INIT;
             credit.credits = 1;
@@ -152,12 +161,18 @@ s_on_cancel (null_t *self, size_t i, Sluice__Cancel *cancel)
         }
 }
 
-//  One message from socket i, if one is waiting; false if none was.
+//  One message from socket i, if one comes (waiting up to the socket's
+//  receive timeout if wait); false if none did. Decoded on the stack, as
+//  the scheduler does: no allocation per job.
 static bool
-s_on_message (null_t *self, size_t i)
+s_on_message (null_t *self, size_t i, bool wait)
 {
     char err[256];
-    sl_msg_t *msg = sl_proto_try_recv (self->socks[i], NULL, err, sizeof err);
+    _Alignas(16) unsigned char space[2048];
+    sl_proto_arena_t arena;
+    sl_proto_arena_init (&arena, space, sizeof space);
+    sl_msg_t *msg =
+        sl_proto_recv_in (self->socks[i], &arena, wait, err, sizeof err);
     if (!msg) {
         if (*err)
             fprintf (stderr, PROG ": bad message: %s\n", err);
@@ -179,7 +194,7 @@ s_on_message (null_t *self, size_t i)
         default:
             break;
     }
-    sl_proto_free (&msg);
+    sl_proto_arena_free (&arena, &msg);
     return true;
 }
 
@@ -196,16 +211,16 @@ s_send_due (null_t *self, int64_t now)
             k++;
             continue;
         }
-        s_done (self, (size_t)p->sock, p->job);
+        s_done (self, (size_t)p->sock, p->job_id, p->topic, p->partition,
+                p->start, p->end);
         if (p->held) {
             printf ("{\"event\":\"gap_closed\",\"topic\":\"%s\","
                     "\"partition\":%d,\"start\":%" PRId64 ",\"end\":%" PRId64
                     ",\"t\":%.6f}\n",
-                    p->job->topic, p->job->partition, p->job->start,
-                    p->job->end, bench_now ());
+                    p->topic, p->partition, p->start, p->end, bench_now ());
             fflush (stdout);
         }
-        sluice__job__free_unpacked (p->job, NULL);
+        free (p->topic);
         *p = self->pending[--self->npending];
     }
     return next;
@@ -246,10 +261,21 @@ s_run (null_t *self)
             wait = until_hb;
         if (self->cfg->report_ms > 0 && wait > self->cfg->report_ms)
             wait = self->cfg->report_ms;
+        if (self->nsocks == 1) {
+            //  One socket: wait in the receive itself, as the echo's
+            //  DEALER does (a zmq_poll first costs a poll() and a look at
+            //  the socket's events on every wake-up).
+            if (wait != self->rcvtimeo) {
+                zsock_set_rcvtimeo (self->socks[0], (int)wait);
+                self->rcvtimeo = (int)wait;
+            }
+            s_on_message (self, 0, true);
+            continue;
+        }
         if (zmq_poll (self->items, (int)self->nsocks, (long)wait) < 0)
             continue;
         for (size_t i = 0; i < self->nsocks; i++)
-            while (s_on_message (self, i))
+            while (s_on_message (self, i, false))
                 ;
     }
 }
@@ -324,7 +350,7 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_handler_set (NULL);
     bench_catch_signals ();
-    null_t self = {.cfg = &cfg};
+    null_t self = {.cfg = &cfg, .rcvtimeo = -1};
     if (s_connect (&self) != 0) {
         fprintf (stderr, PROG ": cannot connect to %s\n", cfg.scheduler);
         rc = 2;
@@ -336,7 +362,7 @@ main (int argc, char **argv)
             self.jobs, self.done, self.held, self.t_first, self.t_last,
             self.nsocks, self.finished ? "true" : "false");
     for (size_t k = 0; k < self.npending; k++)
-        sluice__job__free_unpacked (self.pending[k].job, NULL);
+        free (self.pending[k].topic);
     free (self.pending);
     for (size_t i = 0; i < self.nsocks; i++)
         zsock_destroy (&self.socks[i]);

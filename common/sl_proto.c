@@ -1,5 +1,6 @@
 /*  sl_proto - encode, decode and validate sluice wire messages.         */
 #include "sl_proto.h"
+#include "sl_proto_fast.h"
 
 #include <inttypes.h>
 
@@ -184,16 +185,17 @@ s_field_zero (const ProtobufCMessage *m)
     return false;
 }
 
-//  Decode and validate one frame.
-sl_msg_t *
-sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
+//  Decode and validate one frame with allocator (NULL: malloc).
+static sl_msg_t *
+s_decode (ProtobufCAllocator *allocator, const void *data, size_t size,
+          char *err, size_t errlen)
 {
     if (size > SL_PROTO_MAX_FRAME) {
         s_fail (err, errlen, "frame of %zu bytes is larger than %d", size,
                 SL_PROTO_MAX_FRAME);
         return NULL;
     }
-    sl_msg_t *msg = sluice__envelope__unpack (NULL, size, data);
+    sl_msg_t *msg = sluice__envelope__unpack (allocator, size, data);
     if (!msg) {
         s_fail (err, errlen, "frame of %zu bytes is not a sluice message",
                 size);
@@ -212,8 +214,90 @@ sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
         goto refuse;
     return msg;
 refuse:
-    sluice__envelope__free_unpacked (msg, NULL);
+    sluice__envelope__free_unpacked (msg, allocator);
     return NULL;
+}
+
+//  Decode and validate one frame.
+sl_msg_t *
+sl_proto_decode (const void *data, size_t size, char *err, size_t errlen)
+{
+    return s_decode (NULL, data, size, err, errlen);
+}
+
+//  The arena's allocator: bump, else malloc (counted, freed at the end).
+static void *
+s_arena_alloc (void *data, size_t size)
+{
+    sl_proto_arena_t *a = data;
+    size_t need = (size + 15) & ~(size_t)15;
+    if (need <= a->size - a->used) {
+        void *p = a->base + a->used;
+        a->used += need;
+        return p;
+    }
+    a->spilled++;
+    return malloc (size);
+}
+
+static void
+s_arena_release (void *data, void *p)
+{
+    const sl_proto_arena_t *a = data;
+    uintptr_t at = (uintptr_t)p, base = (uintptr_t)a->base;
+    if (p && (at < base || at >= base + a->size))
+        free (p);
+}
+
+//  See sl_proto.h.
+void
+sl_proto_arena_init (sl_proto_arena_t *arena, void *buf, size_t size)
+{
+    uintptr_t at = (uintptr_t)buf, aligned = (at + 15) & ~(uintptr_t)15;
+    arena->pb = (ProtobufCAllocator){s_arena_alloc, s_arena_release, arena};
+    arena->base = (unsigned char *)aligned;
+    arena->size = size > aligned - at ? size - (aligned - at) : 0;
+    arena->used = 0;
+    arena->spilled = 0;
+}
+
+//  See sl_proto.h.
+sl_msg_t *
+sl_proto_decode_in (sl_proto_arena_t *arena, const void *data, size_t size,
+                    char *err, size_t errlen)
+{
+    arena->used = 0;
+    arena->spilled = 0;
+    if (size <= SL_PROTO_MAX_FRAME) {
+        //  A JOB or a DONE by hand (sl_proto_fast); it has no unknown
+        //  fields, so none numbered 0.
+        sl_msg_t *msg = sl_proto_fast_decode (arena, data, size);
+        if (msg) {
+            if (msg->version != SL_PROTO_VERSION) {
+                s_fail (err, errlen, "protocol version %u, this side speaks %d",
+                        msg->version, SL_PROTO_VERSION);
+                msg = NULL;
+            } else if (s_validate (msg, err, errlen) != 0)
+                msg = NULL;
+            if (!msg)
+                arena->used = 0;
+            return msg;
+        }
+        arena->used = 0;
+    }
+    return s_decode (&arena->pb, data, size, err, errlen);
+}
+
+//  See sl_proto.h.
+void
+sl_proto_arena_free (sl_proto_arena_t *arena, sl_msg_t **msg_p)
+{
+    //  Only what spilled over needs protobuf-c's walk of the message.
+    if (*msg_p && arena->spilled)
+        sluice__envelope__free_unpacked (*msg_p, &arena->pb);
+    *msg_p = NULL;
+    arena->used = 0;
+    arena->spilled = 0;
 }
 
 //  Free a decoded message.
@@ -274,33 +358,111 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
     }
 }
 
+//  A varint at out; returns its length.
+static size_t
+s_varint (uint64_t v, byte *out)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (byte)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (byte)v;
+    return n;
+}
+
+//  Send an encoded message (to rid, on a ROUTER).
+static int
+s_send (zsock_t *sock, const void *rid, size_t rid_size, const byte *data,
+        size_t size)
+{
+    void *handle = zsock_resolve (sock);
+    if (rid && zmq_send (handle, rid, rid_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
+    return zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+}
+
+//  Encode and send one message; see sl_proto.h.
+int
+sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
+                  Sluice__Envelope__BodyCase kind, void *body)
+{
+    //  Encoded on the stack and sent with zmq_send, which copies it: no
+    //  zmsg or zframe per message (the scheduler sends one per job). The
+    //  envelope's two fields are written here, so the body is sized once
+    //  (protobuf-c would size it twice: for the envelope, then for its
+    //  length prefix); the bytes are those protobuf-c writes (the version,
+    //  then the body, as a length-delimited field numbered by its case).
+    byte stack[1024];
+    size_t fast = kind == SLUICE__ENVELOPE__BODY_JOB && body
+                      ? sl_proto_fast_job (body, stack, sizeof stack)
+                  : kind == SLUICE__ENVELOPE__BODY_DONE && body
+                      ? sl_proto_fast_done (body, stack, sizeof stack)
+                      : 0;
+    if (fast)
+        return s_send (sock, rid, rid_size, stack, fast);
+    byte head[2 + 10 + 10];
+    size_t hlen = 0;
+    head[hlen++] = (1 << 3) | 0; //  version, varint
+    hlen += s_varint (SL_PROTO_VERSION, head + hlen);
+    size_t blen = 0;
+    sl_msg_t probe = SLUICE__ENVELOPE__INIT;
+    sl_proto_set_body (&probe, kind, body);
+    if (probe.body_case != SLUICE__ENVELOPE__BODY__NOT_SET && body) {
+        blen = protobuf_c_message_get_packed_size (body);
+        hlen += s_varint (((uint64_t)kind << 3) | 2, head + hlen);
+        hlen += s_varint (blen, head + hlen);
+    }
+    size_t size = hlen + blen;
+    byte *data = size <= sizeof stack ? stack : malloc (size);
+    if (!data)
+        return -1;
+    memcpy (data, head, hlen);
+    if (blen)
+        protobuf_c_message_pack (body, data + hlen);
+    int rc = s_send (sock, rid, rid_size, data, size);
+    if (data != stack)
+        free (data);
+    return rc;
+}
+
 //  Encode and send one message.
 int
 sl_proto_send (zsock_t *sock, zframe_t *routing_id,
                Sluice__Envelope__BodyCase kind, void *body)
 {
-    sl_msg_t env = SLUICE__ENVELOPE__INIT;
-    env.version = SL_PROTO_VERSION;
-    sl_proto_set_body (&env, kind, body);
-    //  Encoded on the stack and sent with zmq_send, which copies it: no
-    //  zmsg or zframe per message (the scheduler sends one per job).
-    byte stack[1024];
-    size_t size = sluice__envelope__get_packed_size (&env);
-    byte *data = size <= sizeof stack ? stack : malloc (size);
-    if (!data)
-        return -1;
-    sluice__envelope__pack (&env, data);
-    void *handle = zsock_resolve (sock);
-    int rc = 0;
-    if (routing_id &&
-        zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id),
-                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        rc = -1;
-    if (rc == 0 && zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0)
-        rc = -1;
-    if (data != stack)
-        free (data);
-    return rc;
+    return sl_proto_send_to (sock, routing_id ? zframe_data (routing_id) : NULL,
+                             routing_id ? zframe_size (routing_id) : 0, kind,
+                             body);
+}
+
+//  A body frame received into frame: decoded (in arena, if not NULL) and
+//  closed. The body is decoded straight from the zmq_msg_t: no zmsg or
+//  zframe per message.
+static sl_msg_t *
+s_body (void *handle, zmq_msg_t *frame, sl_proto_arena_t *arena, char *err,
+        size_t errlen)
+{
+    sl_msg_t *msg = NULL;
+    if (zmq_msg_more (frame)) {
+        size_t frames = 1;
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        do {
+            if (zmq_msg_recv (&rest, handle, 0) < 0)
+                break;
+            frames++;
+        } while (zmq_msg_more (&rest));
+        zmq_msg_close (&rest);
+        s_fail (err, errlen, "expected one frame, got %zu", frames);
+    } else if (arena)
+        msg = sl_proto_decode_in (arena, zmq_msg_data (frame),
+                                  zmq_msg_size (frame), err, errlen);
+    else
+        msg = sl_proto_decode (zmq_msg_data (frame), zmq_msg_size (frame), err,
+                               errlen);
+    zmq_msg_close (frame);
+    return msg;
 }
 
 //  Receive one message.
@@ -339,25 +501,7 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
         if (fd_p)
             *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
     }
-    //  The body is decoded straight from the zmq_msg_t: no zmsg or zframe
-    //  per message.
-    sl_msg_t *msg = NULL;
-    if (zmq_msg_more (&frame)) {
-        size_t frames = 1;
-        zmq_msg_t rest;
-        zmq_msg_init (&rest);
-        do {
-            if (zmq_msg_recv (&rest, handle, 0) < 0)
-                break;
-            frames++;
-        } while (zmq_msg_more (&rest));
-        zmq_msg_close (&rest);
-        s_fail (err, errlen, "expected one frame, got %zu", frames);
-    } else
-        msg = sl_proto_decode (zmq_msg_data (&frame), zmq_msg_size (&frame),
-                               err, errlen);
-    zmq_msg_close (&frame);
-    return msg;
+    return s_body (handle, &frame, NULL, err, errlen);
 }
 
 sl_msg_t *
@@ -384,4 +528,68 @@ sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p, int *fd_p,
     *routing_id_p = NULL;
     *fd_p = -1;
     return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, fd_p, err, errlen);
+}
+
+//  See sl_proto.h.
+int
+sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait, char *err,
+                      size_t errlen)
+{
+    err[0] = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    if (zmq_msg_recv (&frame, handle, wait ? 0 : ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frame);
+        return 0;
+    }
+    size_t size = zmq_msg_size (&frame);
+    rid->size = size < sizeof rid->data ? size : sizeof rid->data;
+    memcpy (rid->data, zmq_msg_data (&frame), rid->size);
+    bool more = zmq_msg_more (&frame);
+    zmq_msg_close (&frame);
+    if (!more) {
+        s_fail (err, errlen, "expected one frame, got 0");
+        return -1;
+    }
+    return 1;
+}
+
+//  See sl_proto.h.
+sl_msg_t *
+sl_proto_router_body (zsock_t *sock, sl_proto_arena_t *arena, int *fd_p,
+                      char *err, size_t errlen)
+{
+    err[0] = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    if (fd_p)
+        *fd_p = -1;
+    if (zmq_msg_recv (&frame, handle, 0) < 0) {
+        zmq_msg_close (&frame);
+        s_fail (err, errlen, "expected one frame, got 0");
+        return NULL;
+    }
+    //  The connection it came on: the body carries the engine's metadata
+    //  (the routing id frame, made by the ROUTER, may not).
+    if (fd_p)
+        *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
+    return s_body (handle, &frame, arena, err, errlen);
+}
+
+//  See sl_proto.h.
+sl_msg_t *
+sl_proto_recv_in (zsock_t *sock, sl_proto_arena_t *arena, bool wait, char *err,
+                  size_t errlen)
+{
+    err[0] = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    if (zmq_msg_recv (&frame, handle, wait ? 0 : ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frame);
+        return NULL;
+    }
+    return s_body (handle, &frame, arena, err, errlen);
 }

@@ -60,4 +60,57 @@ sl_msg_t *sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
 sl_msg_t *sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p,
                                 int *fd_p, char *err, size_t errlen);
 
+/*  ---------------------------------------------------------------------
+    The hot path: no allocation per message.
+
+    An arena decodes a message into a caller's buffer (usually on the
+    stack) instead of protobuf-c's malloc per field; what does not fit
+    is malloc'ed and freed by sl_proto_arena_free. A message decoded in
+    an arena lives until sl_proto_arena_free (one message per arena at a
+    time).                                                                */
+typedef struct {
+    ProtobufCAllocator pb; /* allocator_data points back here            */
+    unsigned char *base;
+    size_t size, used;
+    size_t spilled; /* blocks that did not fit, malloc'ed               */
+} sl_proto_arena_t;
+
+void sl_proto_arena_init (sl_proto_arena_t *arena, void *buf, size_t size);
+/*  Decode and validate one frame into the arena (sl_proto_decode).       */
+sl_msg_t *sl_proto_decode_in (sl_proto_arena_t *arena, const void *data,
+                              size_t size, char *err, size_t errlen);
+/*  Free a message decoded in the arena; the arena is empty again.        */
+void sl_proto_arena_free (sl_proto_arena_t *arena, sl_msg_t **msg_p);
+
+/*  A ROUTER peer's routing id (libzmq: 1 to 255 bytes).                  */
+typedef struct {
+    size_t size;
+    byte data[256];
+} sl_proto_rid_t;
+
+/*  On a ROUTER, without waiting (or, if wait, up to the socket's receive
+    timeout): the next message's routing id. Returns
+    1 (its body follows: sl_proto_router_body), 0 if nothing is waiting,
+    -1 if a routing id came with no body (err says so; rid is set, so the
+    peer can be told).                                                    */
+int sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait,
+                          char *err, size_t errlen);
+
+/*  The body after sl_proto_router_next returned 1, decoded into arena.
+    With fd_p, *fd_p is the descriptor it came on (ZMQ_SRCFD: a lookup of
+    the connection's metadata, so ask only when needed; -1 if unknown).
+    Returns the message, or NULL with a one-line reason in err.           */
+sl_msg_t *sl_proto_router_body (zsock_t *sock, sl_proto_arena_t *arena,
+                                int *fd_p, char *err, size_t errlen);
+
+/*  On a DEALER: receive one message into arena, waiting up to the
+    socket's receive timeout if wait, else not at all. NULL with err
+    empty when nothing came (err set: the frame was refused).            */
+sl_msg_t *sl_proto_recv_in (zsock_t *sock, sl_proto_arena_t *arena, bool wait,
+                            char *err, size_t errlen);
+
+/*  sl_proto_send to a routing id given as bytes (NULL: a DEALER).        */
+int sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
+                      Sluice__Envelope__BodyCase kind, void *body);
+
 #endif

@@ -246,6 +246,14 @@ sched_conn_seen (sched_conn_t *self, sched_worker_t *worker, int fd)
 
 //  See sched_conn.h.
 bool
+sched_conn_recheck (const sched_worker_t *worker, const void *rid, size_t size)
+{
+    const unsigned char *id = rid;
+    return !worker || worker->fd < 0 || size != 5 || id[0] != 0;
+}
+
+//  See sched_conn.h.
+bool
 sched_conn_closed (const sched_worker_t *worker,
                    const sched_conn_closed_t *closed)
 {

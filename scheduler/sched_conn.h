@@ -60,9 +60,28 @@ void *sched_conn_socket (sched_conn_t *self);
  *closed. Reads the monitor without waiting.                           */
 bool sched_conn_event (sched_conn_t *self, sched_conn_closed_t *closed);
 
+/*  True if closes already read from the monitor wait to be handed out
+    (sched_conn_event); reads nothing.                                    */
+static inline bool
+sched_conn_pending (const sched_conn_t *self)
+{
+    return self->nclosed > 0;
+}
+
 /*  A message from worker came on fd: remember the connection if it is a
     new one.                                                              */
 void sched_conn_seen (sched_conn_t *self, sched_worker_t *worker, int fd);
+
+/*  True if the connection a message from worker (NULL: not a known
+    worker) with routing id rid came on must be read for sched_conn_seen:
+    the worker's is not known yet, or rid was chosen by the peer. A
+    routing id libzmq made (5 bytes, the first 0) names one connection for
+    the ROUTER's life (a counter; a peer's own id equal to one in use is
+    refused), so once its worker's connection is known, it stays: reading
+    it again for every message (ZMQ_SRCFD, a lookup in the connection's
+    metadata) would find the same one.                                   */
+bool sched_conn_recheck (const sched_worker_t *worker, const void *rid,
+                         size_t size);
 
 /*  True if worker's connection is the one that closed.                   */
 bool sched_conn_closed (const sched_worker_t *worker,

@@ -100,8 +100,10 @@ s_pick_part (sched_dispatch_t *self, sched_worker_t *worker, int64_t now,
         else if (!follow || p->in_flight < follow->in_flight)
             follow = p;
     }
-    for (sched_part_t *part = zhashx_first (m->parts); part;
-         part = zhashx_next (m->parts)) {
+    size_t nparts;
+    sched_part_t **parts = sched_model_parts (m, &nparts);
+    for (size_t i = 0; i < nparts; i++) {
+        sched_part_t *part = parts[i];
         sched_job_t *job = m->queued ? s_part_queued_job (part, now) : NULL;
         if (job) {
             *queued = job;
@@ -139,14 +141,17 @@ s_pick_worker (sched_dispatch_t *self)
 {
     sched_model_t *m = self->model;
     sched_worker_t *best = NULL;
-    for (sched_worker_t *w = zhashx_first (m->workers); w;
-         w = zhashx_next (m->workers))
+    size_t nworkers;
+    sched_worker_t **workers = sched_model_workers (m, &nworkers);
+    for (size_t i = 0; i < nworkers; i++) {
+        sched_worker_t *w = workers[i];
         if (w->credits > 0 && w->passed != self->pass &&
             !(self->strangers_done && s_worker_stranger (w)) &&
             (!best || w->credits > best->credits ||
              (w->credits == best->credits &&
               w->last_job_ms < best->last_job_ms)))
             best = w;
+    }
     return best;
 }
 

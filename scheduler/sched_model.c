@@ -43,6 +43,7 @@ sched_model_init (sched_model_t *self, int64_t window, int64_t job_records,
     self->parts = zhashx_new ();
     self->jobs = sched_idmap_new (offsetof (sched_job_t, id));
     self->workers = zhashx_new ();
+    self->list_gen = self->gen + 1; //  the lists are not read yet
     if (!self->parts || !self->jobs || !self->workers)
         return -1;
     zhashx_set_destructor (self->workers, s_worker_free);
@@ -65,6 +66,16 @@ sched_model_fini (sched_model_t *self)
     }
     sched_idmap_destroy (&self->jobs);
     zhashx_destroy (&self->workers);
+    while (self->spare) {
+        sched_job_t *next = self->spare->next;
+        free (self->spare);
+        self->spare = next;
+    }
+    self->nspare = 0;
+    free (self->part_list);
+    free (self->worker_list);
+    self->part_list = NULL;
+    self->worker_list = NULL;
 }
 
 //  Look up an owned partition.
@@ -108,6 +119,7 @@ sched_model_part_add (sched_model_t *self, const char *topic, int32_t partition,
         sl_warn ("ignoring restored ranges topic=%s partition=%d", topic,
                  partition);
     zhashx_insert (self->parts, part->key, part);
+    self->gen++;
     return part;
 }
 
@@ -123,6 +135,7 @@ sched_model_part_remove (sched_model_t *self, sched_part_t *part)
             if (w->lane[k].part == part)
                 w->lane[k].part = NULL;
     zhashx_delete (self->parts, part->key);
+    self->gen++;
     s_part_free (part);
 }
 
@@ -142,8 +155,12 @@ sched_job_t *
 sched_model_job_new (sched_model_t *self, sched_part_t *part, int64_t start,
                      int64_t end, uint32_t attempt)
 {
-    sched_job_t *job = calloc (1, sizeof *job);
-    if (!job)
+    sched_job_t *job = self->spare;
+    if (job) {
+        self->spare = job->next;
+        self->nspare--;
+        memset (job, 0, sizeof *job);
+    } else if (!(job = calloc (1, sizeof *job)))
         return NULL;
     job->id = ++self->next_job_id;
     job->part = part;
@@ -231,7 +248,12 @@ sched_model_job_forget (sched_model_t *self, sched_job_t *job)
         part->jobs_tail = job->prev;
     sched_idmap_remove (self->jobs, job->id);
     free (job->reason);
-    free (job);
+    if (self->nspare < SCHED_JOBS_SPARE) {
+        job->next = self->spare;
+        self->spare = job;
+        self->nspare++;
+    } else
+        free (job);
 }
 
 //  Keep why a job failed; see sched_model.h.
@@ -284,6 +306,7 @@ sched_model_worker_add (sched_model_t *self, zframe_t *rid, const char *key)
         return NULL;
     }
     zhashx_insert (self->workers, worker->key, worker);
+    self->gen++;
     return worker;
 }
 
@@ -296,4 +319,55 @@ sched_model_worker_remove (sched_model_t *self, sched_worker_t *worker)
         if (part->follow.worker == worker)
             part->follow.worker = NULL;
     zhashx_delete (self->workers, worker->key);
+    self->gen++;
+}
+
+//  Copy a hash's items, in its order, into *list (grown as needed).
+static size_t
+s_list (zhashx_t *hash, void ***list, size_t *cap)
+{
+    size_t n = zhashx_size (hash);
+    if (n > *cap) {
+        void **more = realloc (*list, n * sizeof *more);
+        if (!more)
+            return 0; //  out of memory: this pass sees none
+        *list = more;
+        *cap = n;
+    }
+    size_t k = 0;
+    for (void *item = zhashx_first (hash); item && k < n;
+         item = zhashx_next (hash))
+        (*list)[k++] = item;
+    return k;
+}
+
+//  Read both lists again if a partition or a worker came or went.
+static void
+s_lists (sched_model_t *self)
+{
+    if (self->list_gen == self->gen)
+        return;
+    self->nparts =
+        s_list (self->parts, (void ***)&self->part_list, &self->parts_cap);
+    self->nworkers = s_list (self->workers, (void ***)&self->worker_list,
+                             &self->workers_cap);
+    self->list_gen = self->gen;
+}
+
+//  See sched_model.h.
+sched_part_t **
+sched_model_parts (sched_model_t *self, size_t *n)
+{
+    s_lists (self);
+    *n = self->nparts;
+    return self->part_list;
+}
+
+//  See sched_model.h.
+sched_worker_t **
+sched_model_workers (sched_model_t *self, size_t *n)
+{
+    s_lists (self);
+    *n = self->nworkers;
+    return self->worker_list;
 }

@@ -129,7 +129,20 @@ typedef struct {
     zhashx_t *workers;     /* routing id hex -> sched_worker_t *           */
     uint64_t next_job_id;
     uint32_t in_flight, queued;
+    /*  parts and workers as arrays, in their hashes' order, for the
+        dispatch pass (walking a zhashx costs a call and a bucket scan per
+        item, for every job): rebuilt after an add or a remove.           */
+    uint64_t gen, list_gen; /* adds and removes; gen the lists were read at */
+    sched_part_t **part_list;
+    sched_worker_t **worker_list;
+    size_t nparts, nworkers, parts_cap, workers_cap;
+    /*  Jobs forgotten, kept for the next ones (a calloc and a free per job
+        otherwise), linked by next; at most SCHED_JOBS_SPARE.              */
+    sched_job_t *spare;
+    uint32_t nspare;
 } sched_model_t;
+
+#define SCHED_JOBS_SPARE 1024
 
 /*  Set up an empty book. Returns 0, or -1 when out of memory (then
     sched_model_fini still cleans up).                                    */
@@ -198,5 +211,11 @@ sched_worker_t *sched_model_worker_add (sched_model_t *self, zframe_t *rid,
 /*  Forget a worker (it holds no job any more) and every partition's
     reference to it.                                                      */
 void sched_model_worker_remove (sched_model_t *self, sched_worker_t *worker);
+
+/*  The owned partitions and the workers as arrays (*n items each), in
+    the order zhashx_first/next gives; valid until the next add or remove
+    of either.                                                            */
+sched_part_t **sched_model_parts (sched_model_t *self, size_t *n);
+sched_worker_t **sched_model_workers (sched_model_t *self, size_t *n);
 
 #endif

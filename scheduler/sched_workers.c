@@ -10,11 +10,10 @@
 
 //  Routing id as hex; see sched_workers.h.
 const char *
-sched_workers_key (zframe_t *rid, char key[SCHED_KEY_MAX])
+sched_workers_key (const void *rid, size_t size, char key[SCHED_KEY_MAX])
 {
     static const char hex[] = "0123456789ABCDEF";
-    const byte *data = zframe_data (rid);
-    size_t size = zframe_size (rid);
+    const byte *data = rid;
     if (size > 255)
         size = 255;
     for (size_t i = 0; i < size; i++) {
@@ -171,11 +170,15 @@ sched_workers_heartbeat (sched_workers_t *self, int64_t now, int64_t limit_ms)
 void
 sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now)
 {
+    sl_warn ("scheduler loop stalled, not counted against workers or leases "
+             "stall_ms=%" PRId64,
+             gap);
     zhashx_t *workers = self->model->workers;
     for (sched_worker_t *w = zhashx_first (workers); w;
          w = zhashx_next (workers))
         w->last_seen_ms =
             w->last_seen_ms + gap < now ? w->last_seen_ms + gap : now;
+    sched_failure_forgive (self->failure, gap);
 }
 
 //  BYE to everyone; see sched_workers.h.
@@ -188,4 +191,23 @@ sched_workers_bye_all (sched_workers_t *self, bool finished)
         sched_wire_bye (self->router, w->rid,
                         finished ? "drain finished" : "scheduler stopping",
                         false, finished);
+}
+
+//  Leases expired; see sched_workers.h.
+void
+sched_workers_leases (sched_workers_t *self, int64_t now, int64_t lease_ms)
+{
+    zlistx_t *expired = sched_failure_leases (self->failure, now);
+    if (!expired)
+        return;
+    char reason[96];
+    snprintf (reason, sizeof reason, "lease expired after %" PRId64 " ms",
+              lease_ms);
+    for (sched_job_t *job = zlistx_first (expired); job;
+         job = zlistx_next (expired)) {
+        self->stats->jobs_expired++;
+        sched_wire_cancel (self->router, job, reason);
+        sched_failure_job (self->failure, job, reason, true, now);
+    }
+    zlistx_destroy (&expired);
 }

@@ -34,7 +34,8 @@ typedef struct {
 
 /*  The routing id rid as hex, written into key (no allocation: this runs
     for every message). Returns key.                                      */
-const char *sched_workers_key (zframe_t *rid, char key[SCHED_KEY_MAX]);
+const char *sched_workers_key (const void *rid, size_t size,
+                               char key[SCHED_KEY_MAX]);
 
 /*  HELLO from rid (key its hex): register the worker, or take back the
     jobs of one known already. Beyond --max-workers it is refused with a
@@ -68,13 +69,18 @@ void sched_workers_crash (sched_workers_t *self, const Sluice__Crash *crash,
 void sched_workers_heartbeat (sched_workers_t *self, int64_t now,
                               int64_t limit_ms);
 
-/*  The scheduler's own loop stalled for gap ms until now: each worker's
-    silence is counted without it (last heard from moves on by gap, never
-    past now).                                                            */
+/*  The scheduler's own loop stalled for gap ms until now (logged): each
+    worker's silence is counted without it (last heard from moves on by
+    gap, never past now), and so are leases (sched_failure_forgive).      */
 void sched_workers_forgive (sched_workers_t *self, int64_t gap, int64_t now);
 
 /*  Say BYE to every worker: the scheduler stops, or (finished) the drain
     is over.                                                              */
 void sched_workers_bye_all (sched_workers_t *self, bool finished);
+
+/*  Take back jobs whose lease (lease_ms) expired: cancel each at its
+    holder, then fail it (sched_failure).                                 */
+void sched_workers_leases (sched_workers_t *self, int64_t now,
+                           int64_t lease_ms);
 
 #endif

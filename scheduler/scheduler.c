@@ -26,8 +26,10 @@
 #define SCHED_TICK_MS 50
 /*  How often the end-offset query is considered (it runs only when due). */
 #define SCHED_OFFSETS_MS 10
-/*  Most messages taken from the ROUTER per wake-up.                      */
+/*  Most messages taken from the ROUTER per wake-up, and the longest it
+    waits there for more (s_on_router).                                  */
 #define SCHED_RECV_BURST 256
+#define SCHED_HOLD_MS    2
 /*  Most messages read before judging silence (workers' or leases').     */
 #define SCHED_RECV_BEFORE_JUDGING 100000
 /*  The tick runs every SCHED_TICK_MS: a gap this long between timers is
@@ -309,61 +311,75 @@ s_on_status (scheduler_t *self, zframe_t *rid)
                  SCHED_STATUS_PER_S, limit->refused);
 }
 
-//  One message from a worker or a status client, if one is waiting.
-//  Returns false if none was.
-static bool
-s_router_recv (scheduler_t *self)
+//  A message that is not from a known worker: HELLO, a supervisor's
+//  CRASH, STATUS_REQUEST, a bad frame, or a stranger.
+static void
+s_router_other (scheduler_t *self, const sl_proto_rid_t *rid, const char *key,
+                sched_worker_t *worker, sl_msg_t *msg, int fd, const char *err)
 {
-    char err[256];
-    zframe_t *rid = NULL;
-    int fd;
-    sl_msg_t *msg =
-        sl_proto_try_recv_fd (self->router, &rid, &fd, err, sizeof err);
-    if (!rid) {
-        sl_proto_free (&msg);
-        return false;
-    }
-    char keybuf[SCHED_KEY_MAX];
-    const char *key = sched_workers_key (rid, keybuf);
-    sched_worker_t *worker = sched_model_worker_find (&self->model, key);
-    if (worker)
-        sched_conn_seen (&self->conn, worker, fd);
+    zframe_t *frame = zframe_new (rid->data, rid->size); //  rare: a copy
+    if (!frame)
+        return;
     if (!msg) {
         sl_warn ("bad message, dropping peer peer=%s reason=\"%s\"",
                  worker ? worker->name : key, err);
         if (worker)
             sched_workers_drop (&self->workers, worker, "protocol error", false,
                                 sl_now_ms ());
-        sched_wire_bye (self->router, rid, err, false, false);
+        sched_wire_bye (self->router, frame, err, false, false);
     } else if (msg->body_case == SLUICE__ENVELOPE__BODY_HELLO) {
-        s_on_hello (self, rid, key, msg->hello);
+        s_on_hello (self, frame, key, msg->hello);
         if ((worker = sched_model_worker_find (&self->model, key)))
             sched_conn_seen (&self->conn, worker, fd);
     } else if (msg->body_case == SLUICE__ENVELOPE__BODY_CRASH)
         //  From a supervising parent, on a connection of its own.
         sched_workers_crash (&self->workers, msg->crash, sl_now_ms ());
     else if (msg->body_case == SLUICE__ENVELOPE__BODY_STATUS_REQUEST)
-        s_on_status (self, rid);
-    else if (!worker)
-        //  A worker of a previous incarnation, or one we dropped.
-        sched_wire_bye (self->router, rid, "unknown worker: say HELLO", true,
-                        false);
+        s_on_status (self, frame);
     else
+        //  A worker of a previous incarnation, or one we dropped.
+        sched_wire_bye (self->router, frame, "unknown worker: say HELLO", true,
+                        false);
+    zframe_destroy (&frame);
+}
+
+//  One message from a worker or a status client, if one is waiting.
+//  Returns false if none was. Nothing is allocated for a worker's
+//  message: the routing id and the decoded body live on the stack.
+static bool
+s_router_recv (scheduler_t *self, bool wait)
+{
+    char err[256];
+    sl_proto_rid_t rid;
+    int got = sl_proto_router_next (self->router, &rid, wait, err, sizeof err);
+    if (got == 0)
+        return false;
+    char keybuf[SCHED_KEY_MAX];
+    const char *key = sched_workers_key (rid.data, rid.size, keybuf);
+    sched_worker_t *worker = sched_model_worker_find (&self->model, key);
+    //  Its connection (a metadata lookup) only if it may have changed.
+    int fd = -1;
+    bool ask_fd = sched_conn_recheck (worker, rid.data, rid.size);
+    _Alignas(16) unsigned char space[2048];
+    sl_proto_arena_t arena;
+    sl_proto_arena_init (&arena, space, sizeof space);
+    sl_msg_t *msg =
+        got < 0 ? NULL
+                : sl_proto_router_body (self->router, &arena,
+                                        ask_fd ? &fd : NULL, err, sizeof err);
+    if (worker)
+        sched_conn_seen (&self->conn, worker, fd);
+    if (msg && worker && msg->body_case != SLUICE__ENVELOPE__BODY_HELLO &&
+        msg->body_case != SLUICE__ENVELOPE__BODY_CRASH &&
+        msg->body_case != SLUICE__ENVELOPE__BODY_STATUS_REQUEST)
         s_on_worker_msg (self, worker, msg);
-    sl_proto_free (&msg);
-    zframe_destroy (&rid);
+    else
+        s_router_other (self, &rid, key, worker, msg, fd, err);
+    sl_proto_arena_free (&arena, &msg);
     return true;
 }
 
-//  ROUTER readable: take every message waiting (up to a bound, so timers
-//  still run under a flood), dispatch once, and look again: replies to
-//  what was just sent may be there already. One poll and one dispatch
-//  pass per burst instead of per message: at high credit most of the
-//  scheduler's time went to poll() wake-ups, and the jobs of one pass
-//  leave in the same TCP segments.
-//  Connections that closed: their workers are gone. Read before the
-//  ROUTER, so that a descriptor number is freed here before a message on
-//  a new connection that reuses it (sched_conn).
+//  Connections that closed: their workers are gone.
 static void
 s_conn_events (scheduler_t *self)
 {
@@ -372,20 +388,34 @@ s_conn_events (scheduler_t *self)
         sched_workers_closed (&self->workers, &closed, sl_now_ms ());
 }
 
+//  ROUTER readable: take what is waiting (a bounded burst), dispatch once
+//  (its jobs leave in the same TCP segments), and wait for more on the
+//  ROUTER alone, SCHED_HOLD_MS at most, in its receive as the echo's does:
+//  zloop's zmq_poll costs two system calls per socket per look, and so
+//  would reading the monitor (zloop polls it: s_on_conn; a new descriptor
+//  reads it first: sched_conn_seen).
 static int
 s_on_router (zloop_t *loop, zsock_t *reader, void *arg)
 {
     scheduler_t *self = arg;
-    s_conn_events (self);
-    int taken = 0;
-    while (taken < SCHED_RECV_BURST) {
-        int got = 0;
-        while (taken < SCHED_RECV_BURST && s_router_recv (self))
-            taken++, got++;
-        if (got == 0)
+    int taken = 0, fresh = 0;
+    int64_t until = sl_now_ms () + SCHED_HOLD_MS;
+    while (true) {
+        while (taken < SCHED_RECV_BURST && s_router_recv (self, false))
+            taken++, fresh++;
+        if (fresh)
+            s_dispatch (self);
+        fresh = 0;
+        int64_t left = until - sl_now_ms ();
+        if (left <= 0 || taken >= SCHED_RECV_BURST)
             break;
-        s_dispatch (self);
+        zsock_set_rcvtimeo (self->router, (int)left);
+        if (!s_router_recv (self, true))
+            break;
+        taken++, fresh = 1;
     }
+    if (sched_conn_pending (&self->conn))
+        s_conn_events (self);
     return 0;
 }
 
@@ -400,7 +430,7 @@ s_read_before_judging (scheduler_t *self)
 {
     int taken = 0;
     s_conn_events (self);
-    while (taken < SCHED_RECV_BEFORE_JUDGING && s_router_recv (self))
+    while (taken < SCHED_RECV_BEFORE_JUDGING && s_router_recv (self, false))
         taken++;
 }
 
@@ -412,13 +442,8 @@ s_loop_check (scheduler_t *self, int64_t now)
 {
     int64_t gap = now - self->loop_seen_ms;
     self->loop_seen_ms = now;
-    if (gap <= SCHED_STALL_MS)
-        return;
-    sl_warn ("scheduler loop stalled, not counted against workers or leases "
-             "stall_ms=%" PRId64,
-             gap);
-    sched_workers_forgive (&self->workers, gap, now);
-    sched_failure_forgive (&self->failure, gap);
+    if (gap > SCHED_STALL_MS)
+        sched_workers_forgive (&self->workers, gap, now);
 }
 
 //  Send heartbeats; drop workers that went silent.
@@ -435,26 +460,6 @@ s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-//  Take back jobs whose lease expired: cancel each at its holder, then
-//  fail it.
-static void
-s_check_leases (scheduler_t *self, int64_t now)
-{
-    zlistx_t *expired = sched_failure_leases (&self->failure, now);
-    if (!expired)
-        return;
-    char reason[96];
-    snprintf (reason, sizeof reason, "lease expired after %" PRId64 " ms",
-              self->cfg->job_timeout_ms);
-    for (sched_job_t *job = zlistx_first (expired); job;
-         job = zlistx_next (expired)) {
-        self->stats.jobs_expired++;
-        sched_wire_cancel (self->router, job, reason);
-        sched_failure_job (&self->failure, job, reason, true, now);
-    }
-    zlistx_destroy (&expired);
-}
-
 //  The periodic tick: leases, Kafka events, offsets, progress, metrics,
 //  drain.
 static int
@@ -464,7 +469,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     int64_t now = sl_now_ms ();
     s_loop_check (self, now);
     s_read_before_judging (self);
-    s_check_leases (self, now);
+    sched_workers_leases (&self->workers, now, self->cfg->job_timeout_ms);
     sched_crash_expire (&self->crash, now);
     sched_member_poll (&self->member);
     sched_member_offsets_query (&self->member, now);

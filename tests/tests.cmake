@@ -11,7 +11,8 @@ if (NOT CRITERION_FOUND)
     return ()
 endif ()
 
-set (SLUICE_UNIT_common test_flags test_log test_meta test_proto)
+set (SLUICE_UNIT_common test_flags test_log test_meta test_proto
+     test_proto_fast)
 set (SLUICE_UNIT_scheduler test_crash test_dispatch test_failure test_idmap
      test_peers
      test_window)
