@@ -737,12 +737,27 @@ def consume_all(broker, topic, timeout=120):
     return out
 
 
+# The group coordinator moving or loading (a new group on a real broker)
+# answers an offsets fetch with one of these for a moment: ask again.
+_COORDINATOR_BUSY = ("NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS",
+                     "COORDINATOR_NOT_AVAILABLE")
+
+
 def committed(broker, group, topic):
     """{partition: committed offset} of a group (-1001 if none)."""
     c = Consumer(broker.consumer_conf(**{"group.id": group}))
     try:
         tps = [TopicPartition(topic, p) for p in _partitions(broker, topic, c)]
-        return {tp.partition: tp.offset for tp in c.committed(tps, timeout=10)}
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                return {tp.partition: tp.offset
+                        for tp in c.committed(tps, timeout=10)}
+            except KafkaException as e:
+                busy = e.args and e.args[0].name() in _COORDINATOR_BUSY
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         c.close()
 
