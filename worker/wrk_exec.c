@@ -388,14 +388,15 @@ s_job_abandon (wrk_exec_t *self, exec_job_t *ej)
 
 //  The plugin is done with the job; only Kafka's acknowledgements are
 //  awaited now (within --flush-timeout-ms), so a cancel that comes
-//  meanwhile must not take the wait for a stuck plugin. With nothing to
-//  wait for (noop, a filter that emitted nothing) DONE follows at once
-//  and says as much: the main thread is not woken for PROCESSED too.
+//  meanwhile must not take the wait for a stuck plugin. Sent even when
+//  nothing awaits acknowledgement: it wakes the main thread just before
+//  DONE, which then leaves at once (without it, 2 and 4 noop workers
+//  on Kafka waited 7-18% of their time for their next job, against
+//  4-14%: DONE -> next JOB is the critical path at a job's end).
 static int
 s_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
 {
-    if (wrk_output_pending (self->output))
-        s_reply_id (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
+    s_reply_id (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
     int64_t f0 = sl_now_ns ();
     int rc = wrk_output_flush (self->output, t->error, sizeof t->error);
     t->flush_ns = sl_now_ns () - f0;

@@ -192,13 +192,6 @@ wrk_output_poll (wrk_output_t *self)
     rd_kafka_poll (self->producer, 0);
 }
 
-//  Whether anything produced is still unacknowledged (or queued).
-bool
-wrk_output_pending (wrk_output_t *self)
-{
-    return rd_kafka_outq_len (self->producer) > 0;
-}
-
 //  Wait until everything produced for this job is acknowledged.
 int
 wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)

@@ -58,9 +58,6 @@ int wrk_output_dead_letter (wrk_output_t *self, const char *topic,
 /*  Serve the producer's callbacks (delivery reports, errors).           */
 void wrk_output_poll (wrk_output_t *self);
 
-/*  Whether anything produced is still unacknowledged (or queued).      */
-bool wrk_output_pending (wrk_output_t *self);
-
 /*  Wait up to --flush-timeout-ms until everything produced is
     acknowledged. Returns 0, or -1 with one line in err: not flushed in
     time, or a delivery of this job failed.                              */
