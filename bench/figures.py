@@ -239,6 +239,8 @@ def _drain_row(config, recs, base, sl):
         sluice_first_job_ms=[x["first_job_ms_max"] for x in sl],
         workers_without_bye=[x["workers_without_bye"] for x in sl],
         sluice_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in sl],
+        sluice_worker_cpu_s_per_M=[per_million(x["worker_cpu_s"], recs)
+                                   for x in sl],
         base_cpu_s_per_M=[per_million(x["cpu_s"], recs) for x in base],
         sluice_broker_cpu_s_per_M=[per_million(x["broker_cpu_s"], recs)
                                    for x in sl],

@@ -299,7 +299,7 @@ s_run_batch (wrk_plugin_t *plugin, s_run_t *run, sluice_record_t *recs,
     s_batch_t b = {recs, outs};
     int64_t plugin_ns = 0;
     if (wrk_batch_run (plugin, recs, n, outs, retries, s_on_retry, &b, retried,
-                       &plugin_ns) != 0) {
+                       &plugin_ns) < 0) {
         json_t *obj = json_object ();
         json_object_set_new (obj, "batch_failed",
                              json_integer (recs[0].offset));

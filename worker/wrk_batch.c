@@ -4,6 +4,7 @@
 #include "wrk_batch.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <time.h>
 #include "sl_clock.h"
@@ -29,6 +30,8 @@ wrk_batch_run (wrk_plugin_t *self, const sluice_record_t *records, size_t n,
     *plugin_ns += sl_now_ns () - t0;
     if (rc != 0)
         return -1;
+    if (wrk_plugin_not_ok (self) == 0) //  the usual case: all OK
+        return 0;
     for (int64_t round = 1; round <= retries; round++) {
         size_t waiting = 0;
         for (size_t i = 0; i < n; i++)
@@ -48,7 +51,10 @@ wrk_batch_run (wrk_plugin_t *self, const sluice_record_t *records, size_t n,
         }
         *plugin_ns += sl_now_ns () - t0;
     }
-    return 0;
+    size_t not_ok = 0;
+    for (size_t i = 0; i < n; i++)
+        not_ok += out[i].code != SLUICE_OK;
+    return not_ok > INT_MAX ? INT_MAX : (int)not_ok;
 }
 
 //  Why a record was not OK; see wrk_batch.h.
@@ -67,8 +73,24 @@ wrk_batch_records (sluice_record_t *recs, sluice_header_t **hdrs_p,
                    size_t *hdr_cap, rd_kafka_message_t **msgs, size_t n,
                    const char *topic, bool want)
 {
+    if (!want) { //  no headers: one pass, nothing else asked of librdkafka
+        for (size_t i = 0; i < n; i++) {
+            const rd_kafka_message_t *m = msgs[i];
+            recs[i] = (sluice_record_t){
+                .topic = topic,
+                .partition = m->partition,
+                .offset = m->offset,
+                .timestamp = rd_kafka_message_timestamp (m, NULL),
+                .key = m->key,
+                .key_len = m->key_len,
+                .value = m->payload,
+                .value_len = m->len,
+            };
+        }
+        return;
+    }
     size_t nh = 0;
-    for (size_t i = 0; want && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         rd_kafka_headers_t *h = NULL;
         if (rd_kafka_message_headers (msgs[i], &h) ==
             RD_KAFKA_RESP_ERR_NO_ERROR)

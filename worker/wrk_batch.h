@@ -22,8 +22,9 @@ typedef void (wrk_retry_fn) (void *arg, size_t i, int64_t round);
     40, 80 ... 640 ms before each round. Afterwards out[i].code is OK,
     REJECT, or RETRY for a record it gave up on. on_retry may be NULL.
     Adds the retries made to *retried and the time spent in the plugin
-    (sleeps excluded) to *plugin_ns. Returns 0, or -1 if the plugin failed
-    the whole batch (reason in out[0]).                                  */
+    (sleeps excluded) to *plugin_ns. Returns how many records are not OK
+    (0: the caller need not look at out), or -1 if the plugin failed the
+    whole batch (reason in out[0]).                                      */
 int wrk_batch_run (wrk_plugin_t *self, const sluice_record_t *records, size_t n,
                    sluice_outcome_t *out, int64_t retries,
                    wrk_retry_fn *on_retry, void *arg, uint64_t *retried,

@@ -71,6 +71,7 @@ struct _wrk_plugin_t {
     wrk_emit_fn *emit_fn;
     void *emit_arg;
     struct sluice_call call; //  handed to this lane's *_call hooks
+    size_t not_ok;           //  outcomes not OK in the last process call
 };
 
 typedef int (s_job_hook_fn) (void *state, const sluice_job_t *job, char *err,
@@ -569,10 +570,10 @@ wrk_plugin_job_end (wrk_plugin_t *self, const sluice_job_t *job, char *err,
 static bool
 s_check_outcome (s_instance_t *inst, sluice_outcome_t *out)
 {
-    out->reason[SLUICE_REASON_MAX - 1] = 0;
     int code = out->code;
-    if (code == SLUICE_OK)
+    if (code == SLUICE_OK) //  its reason is never read
         return false;
+    out->reason[SLUICE_REASON_MAX - 1] = 0;
     if (code != SLUICE_RETRY && code != SLUICE_REJECT) {
         out->code = SLUICE_REJECT;
         snprintf (out->reason, sizeof out->reason,
@@ -597,6 +598,7 @@ wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
 {
     assert (self);
     assert (n == 0 || (records && out));
+    self->not_ok = 0;
     for (size_t i = 0; i < n; i++) {
         out[i].code = SLUICE_OK;
         out[i].reason[0] = 0;
@@ -620,12 +622,25 @@ wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
                       inst->name);
         return -1;
     }
-    size_t unknown = 0;
+    //  One look at each code: an OK outcome (nearly all) is not touched
+    //  again, here or by the caller (wrk_plugin_not_ok).
+    size_t unknown = 0, not_ok = 0;
     for (size_t i = 0; i < n; i++)
-        unknown += s_check_outcome (inst, &out[i]);
+        if (out[i].code != SLUICE_OK) {
+            unknown += s_check_outcome (inst, &out[i]);
+            not_ok++;
+        }
+    self->not_ok = not_ok;
     if (unknown)
         sl_warn ("plugin returned unknown outcome codes, records rejected "
                  "plugin=%s records=%zu",
                  inst->name, unknown);
     return 0;
+}
+
+//  How many outcomes of the last process call are not OK.
+size_t
+wrk_plugin_not_ok (const wrk_plugin_t *self)
+{
+    return self->not_ok;
 }

@@ -84,4 +84,9 @@ int wrk_plugin_job_end (wrk_plugin_t *self, const sluice_job_t *job, char *err,
 int wrk_plugin_process (wrk_plugin_t *self, const sluice_record_t *records,
                         size_t n, sluice_outcome_t *out);
 
+/*  How many outcomes the last wrk_plugin_process of this handle left not
+    OK (0 after a failed call): callers skip looking at a batch whose
+    records all succeeded.                                               */
+size_t wrk_plugin_not_ok (const wrk_plugin_t *self);
+
 #endif

@@ -39,25 +39,6 @@ wrk_range_begin (int64_t start, int64_t end, int64_t next)
     return r;
 }
 
-//  A record of the job's partition: drop it, take it, or unread it.
-wrk_range_verdict_t
-wrk_range_record (wrk_range_t *r, int64_t offset)
-{
-    if (offset < r->start)
-        return WRK_RANGE_DROP;
-    if (offset >= r->end) {
-        r->done = true;
-        return WRK_RANGE_UNREAD;
-    }
-    r->next = offset + 1;
-    //  The range's last offset: nothing is left to wait for (the next
-    //  record or the end of the partition may be a fetch, and on a quiet
-    //  log fetch.wait.max.ms, away).
-    if (offset == r->end - 1)
-        r->done = true;
-    return WRK_RANGE_TAKE;
-}
-
 //  The end of the partition at offset.
 void
 wrk_range_eof (wrk_range_t *r, int64_t offset)

@@ -183,14 +183,16 @@ s_fetch_wake (wrk_reader_t *self)
     pthread_mutex_unlock (&self->wk_mtx);
 }
 
-//  After taking n records off the consumer's queue: note when the queue
-//  had reached one of librdkafka's thresholds, and wake the fetcher once
-//  half of that is consumed (wrk_range_watch).
+//  After taking n records off the consumer's queue (all it had unless
+//  `full`, the batch's limit reached): note when the queue had reached one
+//  of librdkafka's thresholds, and wake the fetcher once half of that is
+//  consumed (wrk_range_watch). Only a full take asks the queue its length:
+//  that takes the queue's lock, which the fetcher contends for.
 static void
-s_fetch_watch (wrk_reader_t *self, size_t n)
+s_fetch_watch (wrk_reader_t *self, size_t n, bool full)
 {
-    switch (wrk_range_watch (&self->pf, rd_kafka_queue_length (self->queue), n,
-                             self->fetch_held)) {
+    size_t queued = full ? rd_kafka_queue_length (self->queue) : 0;
+    switch (wrk_range_watch (&self->pf, queued, n, self->fetch_held)) {
         case WRK_RANGE_WATCH_HELD:
             self->fetch_held = true;
             break;
@@ -401,7 +403,7 @@ s_take (wrk_reader_t *self, rd_kafka_message_t **msgs, size_t max)
     ssize_t got = rd_kafka_consume_batch_queue (self->queue, 0, msgs, max);
     if (got > 0) {
         self->taken += (uint64_t)got;
-        s_fetch_watch (self, (size_t)got);
+        s_fetch_watch (self, (size_t)got, (size_t)got == max);
         return (size_t)got;
     }
     //  Ran dry after the queue was full: the fetcher may be waiting for
@@ -416,7 +418,7 @@ s_take (wrk_reader_t *self, rd_kafka_message_t **msgs, size_t max)
     got = rd_kafka_consume_batch_queue (self->queue, 0, msgs + 1, max - 1);
     n = 1 + (size_t)(got > 0 ? got : 0);
     self->taken += n;
-    s_fetch_watch (self, n);
+    s_fetch_watch (self, n, n == max);
     return n;
 }
 
