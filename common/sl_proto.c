@@ -465,11 +465,10 @@ s_body (void *handle, zmq_msg_t *frame, sl_proto_arena_t *arena, char *err,
     return msg;
 }
 
-//  Receive one message.
 //  Receive one message; with ZMQ_DONTWAIT in flags, return at once (NULL,
 //  err empty, no routing id) when nothing is waiting.
 static sl_msg_t *
-s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
+s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, char *err,
         size_t errlen)
 {
     err[0] = 0;
@@ -496,10 +495,6 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, int *fd_p, char *err,
             s_fail (err, errlen, "expected one frame, got 0");
             return NULL;
         }
-        //  The connection it came on: the body carries the engine's
-        //  metadata (the routing id frame, made by the ROUTER, may not).
-        if (fd_p)
-            *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
     }
     return s_body (handle, &frame, NULL, err, errlen);
 }
@@ -509,7 +504,7 @@ sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err, size_t errlen)
 {
     if (routing_id_p)
         *routing_id_p = NULL;
-    return s_recv (sock, 0, routing_id_p, NULL, err, errlen);
+    return s_recv (sock, 0, routing_id_p, err, errlen);
 }
 
 sl_msg_t *
@@ -518,16 +513,7 @@ sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
 {
     if (routing_id_p)
         *routing_id_p = NULL;
-    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, NULL, err, errlen);
-}
-
-sl_msg_t *
-sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p, int *fd_p,
-                      char *err, size_t errlen)
-{
-    *routing_id_p = NULL;
-    *fd_p = -1;
-    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, fd_p, err, errlen);
+    return s_recv (sock, ZMQ_DONTWAIT, routing_id_p, err, errlen);
 }
 
 //  See sl_proto.h.

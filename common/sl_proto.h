@@ -55,11 +55,6 @@ sl_msg_t *sl_proto_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
 sl_msg_t *sl_proto_try_recv (zsock_t *sock, zframe_t **routing_id_p, char *err,
                              size_t errlen);
 
-/*  sl_proto_try_recv on a ROUTER, also saying which descriptor (which
-    connection) the message came on (ZMQ_SRCFD; -1 if unknown).           */
-sl_msg_t *sl_proto_try_recv_fd (zsock_t *sock, zframe_t **routing_id_p,
-                                int *fd_p, char *err, size_t errlen);
-
 /*  ---------------------------------------------------------------------
     The hot path: no allocation per message.
 
