@@ -10,6 +10,7 @@
 #include "sched_dispatch.h"
 #include "sched_workers.h"
 #include "sl_log.h"
+#include "test_book.h"
 
 __attribute__ ((constructor)) static void
 s_quiet (void)
@@ -17,59 +18,25 @@ s_quiet (void)
     sl_log_set_level ("error");
 }
 
-typedef struct {
-    sched_model_t model;
-    sched_stats_t stats;
-    sched_failure_t failure;
-    sched_crash_t crash;
-    sched_workers_t workers;
-    sched_part_t *part;
-} s_book_t;
+typedef test_book_t s_book_t;
 
 static void
 s_book (s_book_t *b)
 {
-    cr_assert_eq (sched_model_init (&b->model, 16, 1000, NULL), 0);
-    sched_stats_init (&b->stats);
-    b->failure = (sched_failure_t){.model = &b->model,
-                                   .stats = &b->stats,
-                                   .max_attempts = 3,
-                                   .lease_ms = 5000};
-    b->crash = (sched_crash_t){.model = &b->model,
-                               .failure = &b->failure,
-                               .stats = &b->stats,
-                               .max_attempts = 3};
-    cr_assert_eq (sched_crash_init (&b->crash), 0);
-    b->workers = (sched_workers_t){.model = &b->model,
-                                   .failure = &b->failure,
-                                   .crash = &b->crash,
-                                   .stats = &b->stats,
-                                   .max_workers = 10};
-    b->part = sched_model_part_add (&b->model, "t", 0, 0, NULL, 0);
-    sched_model_part_learn_hwm (b->part, 5000);
+    test_book (b, 1000, 5000);
 }
 
 static void
 s_free (s_book_t *b)
 {
-    sched_crash_fini (&b->crash);
-    sched_model_fini (&b->model);
+    test_book_free (b);
 }
 
 //  A supervised worker that said HELLO.
 static sched_worker_t *
 s_hello (s_book_t *b, const char *id)
 {
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
-    hello.worker_id = (char *)id;
-    hello.plugin = "fault";
-    hello.credits = 2;
-    hello.supervised = true;
-    zframe_t *rid = zframe_new (id, strlen (id));
-    sched_worker_t *w = sched_workers_hello (&b->workers, rid, id, &hello, 0);
-    zframe_destroy (&rid);
-    cr_assert_not_null (w);
-    return w;
+    return test_book_hello (b, id, 2, true);
 }
 
 //  The next job cut from the window, held and begun by w.

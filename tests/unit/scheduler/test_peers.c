@@ -18,6 +18,7 @@
 #include "sched_member.h"
 #include "sched_status.h"
 #include "sched_workers.h"
+#include "test_book.h"
 #include "sl_log.h"
 
 __attribute__ ((constructor)) static void
@@ -26,44 +27,18 @@ s_quiet (void)
     sl_log_set_level ("error");
 }
 
-typedef struct {
-    sched_model_t model;
-    sched_stats_t stats;
-    sched_failure_t failure;
-    sched_workers_t workers;
-    sched_part_t *part;
-} s_book_t;
+typedef test_book_t s_book_t;
 
 static void
 s_book (s_book_t *b)
 {
-    cr_assert_eq (sched_model_init (&b->model, 16, 100, NULL), 0);
-    sched_stats_init (&b->stats);
-    b->failure = (sched_failure_t){.model = &b->model,
-                                   .stats = &b->stats,
-                                   .max_attempts = 3,
-                                   .lease_ms = 5000};
-    b->workers = (sched_workers_t){.model = &b->model,
-                                   .failure = &b->failure,
-                                   .stats = &b->stats,
-                                   .max_workers = 10};
-    b->part = sched_model_part_add (&b->model, "t", 0, 0, NULL, 0);
-    sched_model_part_learn_hwm (b->part, 1000);
+    test_book (b, 100, 1000);
 }
 
-//  A worker that said HELLO with credits.
 static sched_worker_t *
 s_hello (s_book_t *b, const char *id, uint32_t credits)
 {
-    Sluice__Hello hello = SLUICE__HELLO__INIT;
-    hello.worker_id = (char *)id;
-    hello.plugin = "noop";
-    hello.credits = credits;
-    zframe_t *rid = zframe_new (id, strlen (id));
-    sched_worker_t *w = sched_workers_hello (&b->workers, rid, id, &hello, 0);
-    zframe_destroy (&rid);
-    cr_assert_not_null (w);
-    return w;
+    return test_book_hello (b, id, credits, false);
 }
 
 //  A job of [start, end) held by w.
@@ -93,7 +68,7 @@ Test (done, a_done_must_name_its_jobs_range)
                   SCHED_DONE_RANGE);
     cr_assert_eq (sched_done_judge (job, b.part, other, 100, 200),
                   SCHED_DONE_RANGE);
-    sched_model_fini (&b.model);
+    test_book_free (&b);
 }
 
 Test (credit, never_more_than_the_hello_granted)
@@ -114,7 +89,7 @@ Test (credit, never_more_than_the_hello_granted)
     cr_assert_eq (w->credits, 2);
     sched_workers_credit (w, 5);
     cr_assert_eq (w->credits, 2);
-    sched_model_fini (&b.model);
+    test_book_free (&b);
 }
 
 Test (status, answered_so_many_times_a_second)
@@ -147,7 +122,7 @@ Test (commit, revoke_and_exit_commit_what_the_broker_did_not_acknowledge)
     p->commit.sent = 150;
     cr_assert_not (sched_commit_wanted (p, 150, "d1", false));
     cr_assert (sched_commit_wanted (p, 150, "d1", true));
-    sched_model_fini (&b.model);
+    test_book_free (&b);
 }
 
 Test (committed, a_partitions_error_is_no_answer_for_it)
