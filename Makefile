@@ -12,7 +12,7 @@ APT_PKGS = build-essential cmake pkg-config git \
            libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
            librdkafka-dev libjansson-dev libmicrohttpd-dev libcriterion-dev \
            python3 python3-confluent-kafka kcat clang-format clang libclang-rt-14-dev valgrind bc prometheus \
-           python3-yaml rustc
+           python3-yaml rustc iproute2 iptables
 
 .PHONY: all deps build demo test unit integration chaos valgrind sanitize-smoke format format-check clean
 
