@@ -739,3 +739,31 @@ def consumers_drain(run, broker, topic, partitions, n, stats_ms=0,
     for key in ("rxmsgs", "rx_bytes", "rxmsg_bytes", "rx_ver_drops"):
         out[key] = sum(r.get(key, 0) for r in res)
     return out
+
+
+# -------------------------------------------------------------- report --
+
+def fmt_value(v, kind="num"):
+    """One number for a report table: rate (12k), ratio (0.95), int or
+    3 significant digits; "-" for None."""
+    if v is None:
+        return "-"
+    if kind == "rate":
+        return "%.0fk" % (v / 1000.0) if v >= 10000 else "%.0f" % v
+    if kind == "ratio":
+        return "%.2f" % v
+    if kind == "int":
+        return "%d" % v
+    return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
+
+
+def fmt_series(series, kind="num"):
+    """median [min-max] of a series dict (its "summary"), "-" if none."""
+    if not series or not series.get("summary"):
+        return "-"
+    s = series["summary"]
+    if s["n"] == 1:
+        return fmt_value(s["median"], kind)
+    return "%s [%s-%s]" % (fmt_value(s["median"], kind),
+                           fmt_value(s["min"], kind),
+                           fmt_value(s["max"], kind))

@@ -842,24 +842,8 @@ def tail(run, sz):
 
 # -------------------------------------------------------------- report --
 
-def _f(v, kind="num"):
-    if v is None:
-        return "-"
-    if kind == "rate":
-        return "%.0fk" % (v / 1000.0) if v >= 10000 else "%.0f" % v
-    if kind == "ratio":
-        return "%.2f" % v
-    return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
-
-
-def _s(series, kind="num"):
-    if not series or not series.get("summary"):
-        return "-"
-    s = series["summary"]
-    if s["n"] == 1:
-        return _f(s["median"], kind)
-    return "%s [%s-%s]" % (_f(s["median"], kind), _f(s["min"], kind),
-                           _f(s["max"], kind))
+_f = benchlib.fmt_value
+_s = benchlib.fmt_series
 
 
 def _med(x):

@@ -85,27 +85,8 @@ def machine():
 
 # -------------------------------------------------------------- report --
 
-def _fmt(v, kind="num"):
-    if v is None:
-        return "-"
-    if kind == "rate":
-        return "%.0fk" % (v / 1000.0) if v >= 10000 else "%.0f" % v
-    if kind == "ratio":
-        return "%.2f" % v
-    if kind == "int":
-        return "%d" % v
-    return "%.3g" % v if abs(v) < 1000 else "%.0f" % v
-
-
-def _s(series, kind="num"):
-    """median [min-max] of a series dict."""
-    if not series or not series.get("summary"):
-        return "-"
-    s = series["summary"]
-    if s["n"] == 1:
-        return _fmt(s["median"], kind)
-    return "%s [%s-%s]" % (_fmt(s["median"], kind), _fmt(s["min"], kind),
-                           _fmt(s["max"], kind))
+_fmt = benchlib.fmt_value
+_s = benchlib.fmt_series
 
 
 def _scaled(series, k):
