@@ -257,6 +257,27 @@ wrk_reader_forget (wrk_reader_t *self)
     self->asg_topic = NULL;
 }
 
+//  After an assignment: wait until librdkafka has taken in its own
+//  bookkeeping of the partitions it stopped. Assigning anew removes every
+//  assigned partition and sends each started one a stop, whose reply the
+//  consumer's main thread serves later; a partition removed again before
+//  that (the next job seeks in the same partition, or the consumer is
+//  closed) is sent a second stop, and the second reply aborts the process
+//  (rdkafka_assignment.c: "Assertion `rktp->rktp_started' failed", all
+//  releases to 2.15, librdkafka issue #5573). The stop was queued before
+//  the assignment returned, so its reply is queued before the reply to a
+//  request made now: one round trip through the main thread
+//  (rd_kafka_assignment) is enough. tests/unit/worker/test_reassign.c
+//  aborts within a few hundred seeks without it.
+static void
+s_assign_settle (wrk_reader_t *self)
+{
+    rd_kafka_topic_partition_list_t *now = NULL;
+    if (rd_kafka_assignment (self->consumer, &now) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_topic_partition_list_destroy (now);
+}
+
 //  Assign the consumer at topic/partition/start, dropping the stash.
 static int
 s_assign (wrk_reader_t *self, const char *topic, int32_t partition,
@@ -271,6 +292,7 @@ s_assign (wrk_reader_t *self, const char *topic, int32_t partition,
     rd_kafka_topic_partition_list_add (list, topic, partition)->offset = start;
     rd_kafka_resp_err_t rc = rd_kafka_assign (self->consumer, list);
     rd_kafka_topic_partition_list_destroy (list);
+    s_assign_settle (self);
     wrk_reader_forget (self);
     if (rc) {
         snprintf (err, errlen, "assign %s/%d: %s", topic, partition,
