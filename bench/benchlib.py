@@ -621,21 +621,48 @@ def sched_times(sched):
     return assigned[0][0], done[-1][0], done[-1][1]
 
 
+def wait_started(ws, timeout=120):
+    """Wait until every worker has logged 'worker started' (its plugin
+    loaded, its consumers made, connecting to the scheduler)."""
+    deadline = time.monotonic() + timeout
+    for w in ws:
+        while not log_events(w.log_text(), "worker started"):
+            if w.poll() or time.monotonic() > deadline:
+                raise BenchError("%s did not start; see %s"
+                                 % (w.name, w.log_path))
+            time.sleep(0.02)
+
+
 def sluice_drain(run, broker, topic, workers, plugin="noop", sched_args=(),
-                 worker_args=(), worker_env=None, timeout=600, tag="sluice"):
+                 worker_args=(), worker_env=None, timeout=600, tag="sluice",
+                 workers_first=False):
     """Drain topic with one scheduler (--drain) and `workers` workers,
-    all started at once. Returns records, wall seconds (scheduler spawn
-    to exit 0), steady seconds (first assignment to drain complete, from
-    its log), CPU seconds (scheduler + workers, from rusage), workers'
-    peak RSS (VmHWM)."""
+    all started at once, or with workers_first the workers first, the
+    scheduler once every one of them has started (a fleet already
+    running, as the peers' JVM threads are before their first record).
+    Returns records, wall seconds (scheduler spawn to exit 0), steady
+    seconds (first assignment to drain complete, from its log), CPU
+    seconds (scheduler + workers, from rusage), workers' peak RSS
+    (VmHWM)."""
     d = run.dir(tag)
     group = run.unique("g")
     cpu0 = broker.cpu()
-    sched = start_scheduler(run, broker, d, topic, group, sched_args)
-    ws = [start_worker(run, broker, d, sched.endpoint, plugin,
-                       "worker-%d" % i, worker_args, env=worker_env,
-                       track_hwm=True)
-          for i in range(workers)]
+    port = free_port()
+    endpoint = "tcp://127.0.0.1:%d" % port
+    ws = []
+    if workers_first:
+        ws = [start_worker(run, broker, d, endpoint, plugin,
+                           "worker-%d" % i, worker_args, env=worker_env,
+                           track_hwm=True)
+              for i in range(workers)]
+        wait_started(ws)
+    sched = start_scheduler(run, broker, d, topic, group, sched_args,
+                            port=port)
+    if not workers_first:
+        ws = [start_worker(run, broker, d, sched.endpoint, plugin,
+                           "worker-%d" % i, worker_args, env=worker_env,
+                           track_hwm=True)
+              for i in range(workers)]
     rc = sched.wait(timeout, watch=ws)
     if rc != 0:
         raise BenchError("scheduler exited %d; see %s" % (rc, sched.log_path))

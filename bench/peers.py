@@ -315,7 +315,8 @@ def scaling(run, sz, mem_rows, fig_id="p1", lanes=False, widths=None):
                 sl = sluice_drain_tracked(
                     run, b, t, w, "sleep",
                     sched_args=["--job-records", job, "--window", window],
-                    worker_args=["--plugin-opt", "us_per_record=%d" % us])
+                    worker_args=["--plugin-opt", "us_per_record=%d" % us],
+                    workers_first=True)
                 out["sluice"] = sl
                 if lanes:
                     out["sluice-lanes"] = sluice_drain_tracked(
@@ -324,7 +325,8 @@ def scaling(run, sz, mem_rows, fig_id="p1", lanes=False, widths=None):
                                     window],
                         worker_args=["--plugin-opt", "us_per_record=%d" % us,
                                      "--concurrency", w,
-                                     "--credits", 2 * w])
+                                     "--credits", 2 * w],
+                        workers_first=True)
                 for system in PEERS:
                     extra = []
                     if system == "share":
@@ -350,10 +352,11 @@ def scaling(run, sz, mem_rows, fig_id="p1", lanes=False, widths=None):
             series["%s_cpu_s_per_M" % s] = [per_million(o[s]["cpu_s"], recs)
                                             for o in outs]
         k = min(w, p)
-        # The workers start with the scheduler: how long after the
-        # partitions were assigned the last one said HELLO (32 worker
-        # processes, each a supervisor and its worker, take seconds to
-        # start on 2 cores, inside sluice's measured window).
+        # How long after the partitions were assigned the last worker
+        # said HELLO. The workers are started (and waited for) before the
+        # scheduler, as the peers' JVM threads are before their first
+        # record: 32 worker processes take seconds to start on 2 cores,
+        # which was inside sluice's measured window before.
         series["sluice_last_join_s"] = [_last_join(o["sluice"])
                                         for o in outs]
         series["group_rps"] = [k * x for x in m_rate[:len(outs)]]
@@ -404,7 +407,9 @@ def scaling(run, sz, mem_rows, fig_id="p1", lanes=False, widths=None):
                       % (per, per),
                       "sluice: scheduler --job-records %d --window %d, "
                       "width = sluice-worker processes, sleep plugin "
-                      "us_per_record=%d" % (job, window, us),
+                      "us_per_record=%d; the workers are started before "
+                      "the scheduler and waited for (each logged 'worker "
+                      "started'), as the peers' JVM is" % (job, window, us),
                       "share: one JVM, width = KafkaShareConsumer threads "
                       "(one consumer each), explicit acknowledgement, "
                       "share.acquire.mode=record_limit, max.poll.records=%d"

@@ -116,8 +116,11 @@ main (int argc, char **argv)
          "jobs held at once per scheduler", NULL},
         {"concurrency", 0, SL_FLAG_INT, &cfg.concurrency, "1", 1, 64, false,
          "N",
-         "jobs run at once, each on its own thread and Kafka consumer; a "
-         "plugin that is not thread-safe gets one instance per thread",
+         "jobs run at once, each on its own thread and Kafka consumer (the "
+         "consumers share one prefetch budget: librdkafka's default "
+         "queued.min.messages and queued.max.messages.kbytes divided by N; "
+         "-X overrides); a plugin that is not thread-safe gets one instance "
+         "per thread",
          NULL},
         {"grace-ms", 0, SL_FLAG_INT, &cfg.grace_ms, "10000", 0, 3600000, false,
          "MS", "time to finish the current job on SIGTERM", NULL},

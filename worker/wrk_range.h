@@ -78,6 +78,19 @@ typedef struct {
     double rec_bytes;
 } wrk_range_prefetch_t;
 
+/*  Each lane of a worker reads with a consumer of its own, and
+    librdkafka's prefetch (queued.min.messages, 100,000 records, and
+    queued.max.messages.kbytes, 64 MiB, by default) is per consumer: a
+    worker of `lanes` lanes shares that budget among them, each lane's
+    share at least WRK_RANGE_PREFETCH_MIN_RECORDS records and
+    WRK_RANGE_PREFETCH_MIN_KB KiB (a fetch brings up to 1 MiB per
+    partition). The lane's defaults; -X overrides them.                   */
+#define WRK_RANGE_PREFETCH_RECORDS     100000
+#define WRK_RANGE_PREFETCH_KB          65536
+#define WRK_RANGE_PREFETCH_MIN_RECORDS 2000
+#define WRK_RANGE_PREFETCH_MIN_KB      4096
+void wrk_range_prefetch_share (int64_t lanes, int64_t *records, int64_t *kb);
+
 typedef enum {
     WRK_RANGE_HERE,    /* the consumer's next record is the job's start   */
     WRK_RANGE_READ_ON, /* a short way before start: read on to it         */

@@ -571,19 +571,30 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
 //  so the short poll costs the broker nothing while there is no work.
 //  statistics.interval.ms: what the consumer fetched (its prefetch and
 //  any re-reads included) is exported as metrics.
+//  queued.min.messages, queued.max.messages.kbytes: the lane's share of
+//  the worker's prefetch budget (wrk_range_prefetch_share; 32 lanes on
+//  one partition held 979 MB with librdkafka's defaults on each).
 static rd_kafka_conf_t *
 s_conf_new (wrk_reader_t *self, const wrk_config_t *cfg, char *err,
             size_t errlen)
 {
-    static const char *defaults[] = {"enable.auto.commit=false",
-                                     "enable.auto.offset.store=false",
-                                     "enable.partition.eof=true",
-                                     "auto.offset.reset=error",
-                                     "fetch.wait.max.ms=10",
-                                     "client.id=sluice-worker",
-                                     "group.id=sluice-worker-unused",
-                                     "statistics.interval.ms=1000",
-                                     NULL};
+    int64_t records, kb;
+    wrk_range_prefetch_share (cfg->concurrency, &records, &kb);
+    char min_messages[64], max_kb[64];
+    snprintf (min_messages, sizeof min_messages, "queued.min.messages=%" PRId64,
+              records);
+    snprintf (max_kb, sizeof max_kb, "queued.max.messages.kbytes=%" PRId64, kb);
+    const char *defaults[] = {"enable.auto.commit=false",
+                              "enable.auto.offset.store=false",
+                              "enable.partition.eof=true",
+                              "auto.offset.reset=error",
+                              "fetch.wait.max.ms=10",
+                              "client.id=sluice-worker",
+                              "group.id=sluice-worker-unused",
+                              "statistics.interval.ms=1000",
+                              min_messages,
+                              max_kb,
+                              NULL};
     rd_kafka_conf_t *conf =
         sl_kafka_conf_new (cfg->brokers, defaults, &cfg->props, err, errlen);
     if (!conf)

@@ -1,5 +1,6 @@
 /*  test_reader - the reader's decisions (wrk_range) and its stash
-    (wrk_stash), without Kafka. Each test reads as a usage example.
+    (wrk_stash), and a lane's share of the prefetch, without Kafka.
+    Each test reads as a usage example.
 
     The property test reads random job sequences over a random partition
     (offsets missing to compaction, the head deleted by retention) with a
@@ -409,6 +410,27 @@ Test (stash, clear_drops_only_what_was_not_taken)
     wrk_stash_clear (stash, s_count_drop);
     cr_assert_eq (s_dropped, 2);
     wrk_stash_destroy (&stash);
+}
+
+// --- a worker's lanes share one prefetch budget ---------------------------
+
+Test (prefetch, one_lane_keeps_librdkafkas_defaults)
+{
+    int64_t records, kb;
+    wrk_range_prefetch_share (1, &records, &kb);
+    cr_assert_eq (records, 100000);
+    cr_assert_eq (kb, 65536);
+}
+
+Test (prefetch, lanes_divide_the_budget_down_to_a_floor)
+{
+    int64_t records, kb;
+    wrk_range_prefetch_share (8, &records, &kb);
+    cr_assert_eq (records, 12500);
+    cr_assert_eq (kb, 8192);
+    wrk_range_prefetch_share (64, &records, &kb);
+    cr_assert_eq (records, 2000, "100000 / 64 is below the floor");
+    cr_assert_eq (kb, 4096, "65536 / 64 is below the floor");
 }
 
 // --- property: job sequences over a random partition ---------------------
