@@ -49,6 +49,8 @@ sl_proto_name (Sluice__Envelope__BodyCase body)
             return "STATUS";
         case SLUICE__ENVELOPE__BODY_CRASH:
             return "CRASH";
+        case SLUICE__ENVELOPE__BODY_TAIL:
+            return "TAIL";
         default:
             return "NONE";
     }
@@ -133,6 +135,13 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
             }
             return 0;
         }
+        case SLUICE__ENVELOPE__BODY_TAIL:
+            if (msg->tail->high_watermark < 1)
+                return s_fail (err, errlen, "TAIL: high watermark %" PRId64,
+                               msg->tail->high_watermark);
+            return s_check_range ("TAIL", msg->tail->topic,
+                                  msg->tail->partition, 0,
+                                  msg->tail->high_watermark, err, errlen);
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
         case SLUICE__ENVELOPE__BODY_CANCEL:
@@ -351,6 +360,9 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
             break;
         case SLUICE__ENVELOPE__BODY_CRASH:
             env->crash = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_TAIL:
+            env->tail = body;
             break;
         default:
             env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;

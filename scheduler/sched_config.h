@@ -18,6 +18,7 @@ typedef struct {
     int64_t job_records;
     int64_t window;
     int64_t commit_interval_ms;
+    int64_t tail_poll_ms; /* end offsets this often while tailing        */
     int64_t job_timeout_ms;
     int64_t max_attempts;
     int64_t heartbeat_ms;

@@ -30,6 +30,11 @@ main (int argc, char **argv)
          "most outstanding jobs per partition (1 keeps order)", NULL},
         {"commit-interval-ms", 0, SL_FLAG_INT, &cfg.commit_interval_ms, "1000",
          10, 3600000, false, "MS", "how often to commit", NULL},
+        {"tail-poll-ms", 0, SL_FLAG_INT, &cfg.tail_poll_ms, "10", 10, 1000,
+         false, "MS",
+         "while a partition waits for records, how often to ask for its end "
+         "offsets (a worker at its tail reports new records sooner: TAIL)",
+         NULL},
         {"job-timeout-ms", 0, SL_FLAG_INT, &cfg.job_timeout_ms, "60000", 100,
          86400000, false, "MS", "lease of a job before it is taken back", NULL},
         {"max-attempts", 0, SL_FLAG_INT, &cfg.max_attempts, "3", 1, 1000, false,

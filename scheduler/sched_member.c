@@ -18,13 +18,15 @@
 #define SCHED_KAFKA_TIMEOUT_MS 10000
 /*  Tries of a blocking broker query at assignment before giving up.      */
 #define SCHED_KAFKA_ATTEMPTS 5
-/*  End offsets are asked this often while a partition waits for data: at
-    every offsets tick (SCHED_OFFSETS_MS, 10 ms), so a new record waits
-    about 5 ms on average before its job is cut. On Kafka, 1,000 records/s
-    tailed: p50 16-17 -> 10 ms, p99 35-36 -> 23 ms against 20 ms here
-    (issue 20); 2 ms gave nothing more (the tick). The cost: up to 100
+/*  End offsets are asked every --tail-poll-ms while a partition waits for
+    data (default 10: every offsets tick, SCHED_OFFSETS_MS), so a new
+    record waits about 5 ms on average before its job is cut, unless a
+    worker at the partition's tail says sooner (TAIL). The offsets tick
+    may come up to SCHED_HUNGRY_SLACK_MS early. On Kafka, 1,000 records/s
+    tailed, looks every 10 ms instead of 20: p50 16-17 -> 10 ms, p99
+    35-36 -> 23 ms against 20 ms here (issue 20). The cost: up to 100
     ListOffsets requests a second to the broker while tailing.           */
-#define SCHED_HUNGRY_MS 5
+#define SCHED_HUNGRY_SLACK_MS 5
 
 //  ---------------------------------------------------------------------
 //  Offsets actor: runs ListOffsets for the loop.
@@ -224,8 +226,9 @@ sched_member_offsets_query (sched_member_t *self, int64_t now)
 {
     //  Not due even for a hungry partition: skip the scan (this runs every
     //  SCHED_OFFSETS_MS).
+    int64_t hungry_ms = self->cfg->tail_poll_ms - SCHED_HUNGRY_SLACK_MS;
     if (self->offsets_busy || zhashx_size (self->model->parts) == 0 ||
-        now < self->offsets_next_ms - (1000 - SCHED_HUNGRY_MS))
+        now < self->offsets_next_ms - (1000 - hungry_ms))
         return;
     bool hungry = false;
     for (sched_part_t *p = zhashx_first (self->model->parts); p && !hungry;
@@ -233,9 +236,9 @@ sched_member_offsets_query (sched_member_t *self, int64_t now)
         hungry =
             sched_window_outstanding (p->window) < self->cfg->window &&
             sched_window_cut_offset (p->window) == sched_window_hwm (p->window);
-    //  Hungry (caught up, tailing): look again every SCHED_HUNGRY_MS, so a
+    //  Hungry (caught up, tailing): look again every --tail-poll-ms, so a
     //  new record waits that long at most before its job is cut.
-    if (now < self->offsets_next_ms - (hungry ? 1000 - SCHED_HUNGRY_MS : 0))
+    if (now < self->offsets_next_ms - (hungry ? 1000 - hungry_ms : 0))
         return;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new (
         (int)zhashx_size (self->model->parts));

@@ -114,6 +114,10 @@ sched_metrics_publish (sched_state_t *self)
                      "Workers dropped at once because their connection "
                      "closed.",
                      self->stats.workers_closed);
+    sl_prom_counter (f, "sluice_tail_hints_total",
+                     "TAILs from workers that raised a partition's high "
+                     "watermark before the scheduler's own look did.",
+                     self->stats.tail_hints);
     sl_prom_counter (f, "sluice_commits_total", "Offset commits sent.",
                      self->stats.commits);
     sl_prom_counter (f, "sluice_commit_failures_total",

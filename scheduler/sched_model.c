@@ -150,6 +150,19 @@ sched_model_part_learn_hwm (sched_part_t *part, int64_t hwm)
     }
 }
 
+//  See sched_model.h.
+bool
+sched_model_part_tail (sched_model_t *self, const char *topic,
+                       int32_t partition, int64_t hwm)
+{
+    sched_part_t *part = sched_model_part_find (self, topic, partition);
+    if (!part || !part->drain.hwm_known ||
+        hwm <= sched_window_hwm (part->window))
+        return false;
+    sched_window_set_hwm (part->window, hwm);
+    return true;
+}
+
 //  Make a job; see sched_model.h.
 sched_job_t *
 sched_model_job_new (sched_model_t *self, sched_part_t *part, int64_t start,

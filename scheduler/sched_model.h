@@ -171,6 +171,13 @@ void sched_model_part_remove (sched_model_t *self, sched_part_t *part);
     target (the end of the backlog as it was when we took it).            */
 void sched_model_part_learn_hwm (sched_part_t *part, int64_t hwm);
 
+/*  A worker saw topic/partition hold records up to hwm (TAIL): raise the
+    partition's high watermark to it, once the scheduler has learnt one
+    itself (the drain target stays the scheduler's own). Returns true if
+    that raised it (the next job can be cut).                             */
+bool sched_model_part_tail (sched_model_t *self, const char *topic,
+                            int32_t partition, int64_t hwm);
+
 /*  A new job for [start, end) of part at `attempt`, not queued yet.
     Returns NULL when out of memory.                                      */
 sched_job_t *sched_model_job_new (sched_model_t *self, sched_part_t *part,

@@ -19,7 +19,8 @@ typedef struct {
     uint64_t records_done, records_processed, records_rejected;
     uint64_t records_lost, job_ms_total;
     uint64_t commits, commit_failures;
-    uint64_t rejoins; /* group rejoins of a member left without partitions */
+    uint64_t rejoins;    /* group rejoins of a member left without partitions */
+    uint64_t tail_hints; /* TAILs that raised a partition's high watermark */
     int64_t rxmsgs, rxmsg_bytes;   /* consumer totals from librdkafka stats */
     int64_t rx_bytes;              /* every byte received from brokers      */
     uint64_t stats_samples;        /* statistics callbacks seen              */

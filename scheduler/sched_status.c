@@ -2,6 +2,8 @@
  */
 #include "sched_status.h"
 
+#include <inttypes.h>
+#include "sl_log.h"
 #include "sl_proto.h"
 
 //  One partition's row.
@@ -42,6 +44,10 @@ sched_status_allow (sched_status_limit_t *limit, int64_t now)
     }
     if (limit->used >= SCHED_STATUS_PER_S) {
         limit->refused++;
+        if (limit->refused == 1 || limit->refused % 1000 == 0)
+            sl_warn ("too many STATUS requests, not answered per_second=%d "
+                     "refused_total=%" PRIu64,
+                     SCHED_STATUS_PER_S, limit->refused);
         return false;
     }
     limit->used++;

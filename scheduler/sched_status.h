@@ -22,7 +22,8 @@ typedef struct {
 } sched_status_limit_t;
 
 /*  True if a request at now may be answered (and counts it); false if
-    SCHED_STATUS_PER_S were answered this second already.                */
+    SCHED_STATUS_PER_S were answered this second already (the first
+    refusal, and every 1,000th, is logged).                              */
 bool sched_status_allow (sched_status_limit_t *limit, int64_t now);
 
 /*  Answer a STATUS_REQUEST from rid with a snapshot of group's book and

@@ -278,6 +278,11 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
             sched_workers_drop (&self->workers, worker, "worker said bye",
                                 false, worker->last_seen_ms);
             break;
+        case SLUICE__ENVELOPE__BODY_TAIL:
+            self->stats.tail_hints += sched_model_part_tail (
+                &self->model, msg->tail->topic, msg->tail->partition,
+                msg->tail->high_watermark);
+            break;
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
             break;
         default:
@@ -295,20 +300,13 @@ static void
 s_on_status (scheduler_t *self, zframe_t *rid)
 {
     int64_t now = sl_now_ms ();
-    sched_status_limit_t *limit = &self->status_limit;
-    if (sched_status_allow (limit, now)) {
-        char outage[384];
+    char outage[384];
+    if (sched_status_allow (&self->status_limit, now))
         sched_status_send (self->router, rid, self->cfg->group, &self->model,
                            &self->stats,
                            sched_failure_outage_text (&self->failure, now,
                                                       outage, sizeof outage),
                            now);
-        return;
-    }
-    if (limit->refused == 1 || limit->refused % 1000 == 0)
-        sl_warn ("too many STATUS requests, not answered per_second=%d "
-                 "refused_total=%" PRIu64,
-                 SCHED_STATUS_PER_S, limit->refused);
 }
 
 //  A message that is not from a known worker: HELLO, a supervisor's

@@ -183,6 +183,21 @@ s_send_progress (worker_t *self, int i, uint64_t job_id)
     s_send (self, i, SLUICE__ENVELOPE__BODY_PROGRESS, &p);
 }
 
+//  TAIL from an idle lane, for its last job's scheduler i.
+static void
+s_forward_tail (worker_t *self, int i, zframe_t *frame)
+{
+    Sluice__Tail *tail = frame
+                             ? sluice__tail__unpack (NULL, zframe_size (frame),
+                                                     zframe_data (frame))
+                             : NULL;
+    if (!tail)
+        return;
+    if (!self->stopping)
+        s_send (self, i, SLUICE__ENVELOPE__BODY_TAIL, tail);
+    sluice__tail__free_unpacked (tail, NULL);
+}
+
 //  DROPPED: a job cancelled before it ran frees its credit.
 static void
 s_send_credit (worker_t *self, int i)
@@ -229,6 +244,9 @@ s_exec_reply (worker_t *self, zloop_t *loop, zsock_t *reader, size_t l,
             break;
         case WRK_MSG_RETURNED:
             s_send_return (self, m->sched, m->value, "worker stopping");
+            break;
+        case WRK_MSG_TAIL:
+            s_forward_tail (self, m->sched, m->payload);
             break;
         case WRK_MSG_PROCESSED:
         case WRK_MSG_FORGOT:

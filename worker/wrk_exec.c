@@ -52,6 +52,7 @@ struct _wrk_exec_t {
     int64_t progress_ms; /* when the last PROGRESS went out              */
     int64_t chores_ns;   /* when callbacks and commands were last served  */
     int lane;            /* our index among the worker's lanes            */
+    int tail_sched;      /* the scheduler of the last job, -1: none       */
 };
 
 //  ---------------------------------------------------------------------
@@ -73,16 +74,6 @@ s_check_fatal (wrk_exec_t *self)
         self->stop_deadline = 0;
     }
     return true;
-}
-
-//  Warm up the output topic before the first job, and meet the cluster
-//  at once: wrong security settings are found at start, not at the first
-//  job.
-static void
-s_warm_up (wrk_exec_t *self)
-{
-    wrk_output_warm_up (self->output);
-    s_check_fatal (self);
 }
 
 //  The plugin's emit(): a record for the output topic. wrk_plugin calls
@@ -493,14 +484,31 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     self->tally = NULL;
 }
 
-//  No job to run: wait for a command, serving the consumer's callbacks
-//  meanwhile (statistics keep flowing, errors are seen). Returns false
-//  once the pipe is gone.
+//  Idle at the end of the last job's partition, records arrived past it:
+//  tell that job's scheduler (TAIL), which may cut the next job at once
+//  rather than at its next look at the end offsets.
+static void
+s_tail (wrk_exec_t *self)
+{
+    const char *topic = NULL;
+    int32_t partition = 0;
+    int64_t high = wrk_reader_tail (self->reader, &topic, &partition);
+    if (high >= 0 && self->tail_sched >= 0)
+        wrk_msg_send_tail (self->pipe, self->tail_sched, topic, partition,
+                           high);
+}
+
+//  No job to run: wait for a command or for records at the tail, serving
+//  the consumer's callbacks meanwhile (statistics keep flowing, errors
+//  are seen). Returns false once the pipe is gone.
 static bool
 s_idle (wrk_exec_t *self)
 {
-    zmq_pollitem_t item = {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
-    int rc = zmq_poll (&item, 1, EXEC_IDLE_POLL_MS);
+    s_tail (self);
+    zmq_pollitem_t items[2] = {
+        {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0},
+        {NULL, wrk_reader_fd (self->reader), ZMQ_POLLIN, 0}};
+    int rc = zmq_poll (items, 2, EXEC_IDLE_POLL_MS);
     wrk_reader_poll (self->reader, 0);
     if (rc == 0) {
         self->idle_ms += EXEC_IDLE_POLL_MS;
@@ -508,7 +516,7 @@ s_idle (wrk_exec_t *self)
     }
     if (rc <= 0)
         return rc == 0 || zmq_errno () == EINTR;
-    return s_recv_command (self);
+    return !(items[0].revents & ZMQ_POLLIN) || s_recv_command (self);
 }
 
 //  The actor: run jobs in order until told to stop.
@@ -519,7 +527,10 @@ s_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     wrk_crash_lane_bind (self->lane);
     zsock_signal (pipe, 0);
-    s_warm_up (self);
+    //  Warm up the output topic before the first job, and meet the
+    //  cluster at once: wrong security settings are found at start.
+    wrk_output_warm_up (self->output);
+    s_check_fatal (self);
     while (true) {
         s_pump (self);
         s_check_fatal (self);
@@ -535,9 +546,10 @@ s_actor (zsock_t *pipe, void *args)
         zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
         self->idle_ms = 0;
         self->current = ej;
-        if (!ej->cancelled)
+        if (!ej->cancelled) {
             s_run_job (self, ej);
-        else
+            self->tail_sched = ej->sched;
+        } else
             s_reply_id (self, WRK_MSG_DROPPED, ej->sched, ej->job->job_id);
         self->current = NULL;
         s_job_free (ej);
@@ -629,6 +641,7 @@ zactor_t *
 wrk_exec_start (wrk_exec_t *self, int lane)
 {
     self->lane = lane;
+    self->tail_sched = -1;
     return zactor_new (s_actor, self);
 }
 

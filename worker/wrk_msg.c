@@ -1,6 +1,7 @@
 /*  wrk_msg - the worker's thread protocol. See wrk_msg.h.               */
 #include "wrk_msg.h"
 #include "sl_log.h"
+#include "sluice.pb-c.h"
 
 #include <string.h>
 
@@ -12,6 +13,7 @@ static const char *const s_names[WRK_MSG_COUNT] = {
     [WRK_MSG_DONE] = "DONE",         [WRK_MSG_DROPPED] = "DROPPED",
     [WRK_MSG_RETURNED] = "RETURNED", [WRK_MSG_FORGOT] = "FORGOT",
     [WRK_MSG_FATAL] = "FATAL",       [WRK_MSG_STOPPED] = "STOPPED",
+    [WRK_MSG_TAIL] = "TAIL",
 };
 
 const char *
@@ -97,4 +99,23 @@ wrk_msg_clear (wrk_msg_t *msg)
 {
     zframe_destroy (&msg->payload);
     zstr_free (&msg->text);
+}
+
+//  See wrk_msg.h.
+int
+wrk_msg_send_tail (void *sock, int sched, const char *topic, int32_t partition,
+                   int64_t high_watermark)
+{
+    Sluice__Tail tail = SLUICE__TAIL__INIT;
+    tail.topic = (char *)topic;
+    tail.partition = partition;
+    tail.high_watermark = high_watermark;
+    uint8_t buf[512];
+    if (sluice__tail__get_packed_size (&tail) > sizeof buf)
+        return -1;
+    size_t size = sluice__tail__pack (&tail, buf);
+    zframe_t *frame = zframe_new (buf, size);
+    int rc = wrk_msg_send (sock, WRK_MSG_TAIL, sched, 0, frame, NULL);
+    zframe_destroy (&frame);
+    return rc;
 }

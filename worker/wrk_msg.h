@@ -32,6 +32,9 @@
     WRK_MSG_FATAL      from exec  value: the exit code; text: why the
                                   executor cannot go on
     WRK_MSG_STOPPED    from exec  nothing left: the actor ends next
+    WRK_MSG_TAIL       from exec  sched; payload: a packed Sluice__Tail
+                                  (the idle lane saw records arrive past
+                                  its last job: wrk_reader_tail)
 */
 #ifndef WRK_MSG_H_INCLUDED
 #define WRK_MSG_H_INCLUDED
@@ -54,6 +57,7 @@ typedef enum {
     WRK_MSG_FORGOT,
     WRK_MSG_FATAL,
     WRK_MSG_STOPPED,
+    WRK_MSG_TAIL,
     WRK_MSG_COUNT
 } wrk_msg_type_t;
 
@@ -70,6 +74,10 @@ typedef struct {
     be NULL. Returns 0, or -1 if the message could not be queued.        */
 int wrk_msg_send (void *sock, wrk_msg_type_t type, int sched, uint64_t value,
                   zframe_t *payload, const char *text);
+
+/*  Send WRK_MSG_TAIL: a packed Sluice__Tail for scheduler sched.      */
+int wrk_msg_send_tail (void *sock, int sched, const char *topic,
+                       int32_t partition, int64_t high_watermark);
 
 /*  Receive one message into msg (blocking). A message that is not one of
     the table's (a peer bug) is logged and returned as -1, like a closed

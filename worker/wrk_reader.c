@@ -2,6 +2,8 @@
     wrk_reader.h.                                                         */
 #include "wrk_reader.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -9,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "wrk_stash.h"
+#include "wrk_waker.h"
 
 /*  Longest wait for the first record of a batch.                        */
 #define READER_POLL_MS 100
@@ -31,6 +35,11 @@ struct _wrk_reader_t {
     int64_t asg_next;
     bool asg_paused;    /* idle: the partition fetches nothing            */
     wrk_stash_t *stash; /* records fetched past the end of the last job   */
+    size_t stash_cap;
+    //  The tail watch (wrk_reader_tail): a pipe librdkafka writes to when
+    //  records reach the consumer's queue, and the offset last reported.
+    int ev_fd[2];
+    int64_t tail_told;
     //  The consumer's librdkafka statistics (s_stats_cb; read by the main
     //  thread for its metrics): records and bytes fetched, reports seen.
     _Atomic uint64_t fetched_records, fetched_bytes, stats_reports;
@@ -43,13 +52,7 @@ struct _wrk_reader_t {
     //  fetched again.
     wrk_range_prefetch_t pf;
     bool fetch_held;
-    pthread_t wk_thread;
-    bool wk_started, wk_want, wk_stop;
-    pthread_mutex_t wk_mtx;
-    pthread_cond_t wk_cond;
-    char wk_topic[256];
-    int32_t wk_partition;
-    _Atomic uint64_t wakes; /* wake-ups sent                             */
+    wrk_waker_t *waker;
     //  Why the current job cannot read its input (wrk_reader_fault): a
     //  Kafka error, 0 while it can. Reset when a job is positioned.
     rd_kafka_resp_err_t fault_err;
@@ -124,63 +127,14 @@ wrk_reader_stats_final (wrk_reader_t *self, bool hurry)
 //  ---------------------------------------------------------------------
 //  The fetch wake-up
 
-//  librdkafka (2.0.2) stops fetching a partition once the consumer's
-//  queue holds queued.min.messages records (or queued.max.messages.kbytes)
-//  and looks at it again only when its broker thread next wakes up, which
-//  with nothing else to do is up to a second later. A plugin slower than
-//  the broker fills the queue, drains it in a fraction of that second and
-//  then waits out the rest: a plugin good for 200,000 records a second got
-//  116,000. So the reader watches the queue: once it has been full and is
-//  half drained, the waker thread asks the partition's leader for its
-//  latest offset. That request goes through the very broker thread that
-//  fetches the partition, which wakes, sees the room and fetches again.
-static void *
-s_waker (void *arg)
-{
-    wrk_reader_t *self = arg;
-    pthread_mutex_lock (&self->wk_mtx);
-    while (!self->wk_stop) {
-        if (!self->wk_want) {
-            pthread_cond_wait (&self->wk_cond, &self->wk_mtx);
-            continue;
-        }
-        self->wk_want = false;
-        rd_kafka_topic_partition_list_t *list =
-            rd_kafka_topic_partition_list_new (1);
-        rd_kafka_topic_partition_list_add (list, self->wk_topic,
-                                           self->wk_partition)
-            ->offset = -1; //  the latest offset
-        pthread_mutex_unlock (&self->wk_mtx);
-        rd_kafka_resp_err_t rc =
-            rd_kafka_offsets_for_times (self->consumer, list, 2000);
-        if (rc)
-            sl_debug ("fetch wake-up failed reason=\"%s\"",
-                      rd_kafka_err2str (rc));
-        rd_kafka_topic_partition_list_destroy (list);
-        atomic_fetch_add (&self->wakes, 1);
-        pthread_mutex_lock (&self->wk_mtx);
-    }
-    pthread_mutex_unlock (&self->wk_mtx);
-    return NULL;
-}
-
 //  Have the assigned partition's broker thread look at it again (without
 //  waiting for it here).
 static void
 s_fetch_wake (wrk_reader_t *self)
 {
     self->fetch_held = false;
-    if (!self->asg_topic)
-        return;
-    pthread_mutex_lock (&self->wk_mtx);
-    if (!self->wk_started && !self->wk_stop)
-        self->wk_started =
-            pthread_create (&self->wk_thread, NULL, s_waker, self) == 0;
-    snprintf (self->wk_topic, sizeof self->wk_topic, "%s", self->asg_topic);
-    self->wk_partition = self->asg_partition;
-    self->wk_want = true;
-    pthread_cond_signal (&self->wk_cond);
-    pthread_mutex_unlock (&self->wk_mtx);
+    if (self->asg_topic)
+        wrk_waker_wake (self->waker, self->asg_topic, self->asg_partition);
 }
 
 //  After taking n records off the consumer's queue (all it had unless
@@ -305,6 +259,7 @@ s_assign (wrk_reader_t *self, const char *topic, int32_t partition,
     self->asg_topic = strdup (topic);
     self->asg_partition = partition;
     self->asg_next = start;
+    self->tail_told = start;
     return 0;
 }
 
@@ -559,6 +514,52 @@ wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
 }
 
 //  ---------------------------------------------------------------------
+//  The tail watch
+
+//  See wrk_reader.h.
+int
+wrk_reader_fd (const wrk_reader_t *self)
+{
+    return self->ev_fd[0];
+}
+
+//  See wrk_reader.h. The records are taken off the queue into the stash,
+//  behind what it holds, as many as fit (the next job here reads them
+//  first; one elsewhere drops them with its seek).
+int64_t
+wrk_reader_tail (wrk_reader_t *self, const char **topic, int32_t *partition)
+{
+    char buf[64];
+    while (read (self->ev_fd[0], buf, sizeof buf) > 0)
+        ;
+    if (!self->asg_topic || self->asg_paused)
+        return -1;
+    rd_kafka_message_t *msgs[256];
+    size_t max = self->stash_cap < 256 ? self->stash_cap : 256;
+    size_t n = wrk_stash_take (self->stash, msgs, max);
+    ssize_t got = n < max ? rd_kafka_consume_batch_queue (self->queue, 0,
+                                                          msgs + n, max - n)
+                          : 0;
+    if (got > 0) {
+        self->taken += (uint64_t)got;
+        n += (size_t)got;
+    }
+    int64_t high = -1;
+    for (size_t i = n; i-- > 0 && high < 0;)
+        if (!msgs[i]->err && msgs[i]->partition == self->asg_partition &&
+            strcmp (rd_kafka_topic_name (msgs[i]->rkt), self->asg_topic) == 0)
+            high = msgs[i]->offset + 1;
+    if (n > 0)
+        s_unread (self, msgs, n);
+    if (high <= self->tail_told || high <= self->asg_next)
+        return -1;
+    self->tail_told = high;
+    *topic = self->asg_topic;
+    *partition = self->asg_partition;
+    return high;
+}
+
+//  ---------------------------------------------------------------------
 //  Lifecycle
 
 //  The consumer's configuration: our defaults, -X, our callbacks.
@@ -619,9 +620,9 @@ wrk_reader_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
     if (!self)
         return NULL;
     self->fatal = fatal;
-    pthread_mutex_init (&self->wk_mtx, NULL);
-    pthread_cond_init (&self->wk_cond, NULL);
-    self->stash = wrk_stash_new (2 * (size_t)cfg->batch_size);
+    self->ev_fd[0] = self->ev_fd[1] = -1;
+    self->stash_cap = 2 * (size_t)cfg->batch_size;
+    self->stash = wrk_stash_new (self->stash_cap);
     if (!self->stash) {
         snprintf (err, errlen, "out of memory");
         goto fail;
@@ -641,6 +642,16 @@ wrk_reader_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
     //  queue (rd_kafka_poll): the two are kept apart so that callbacks are
     //  served between jobs without taking records off the queue.
     self->queue = rd_kafka_queue_get_consumer (self->consumer);
+    if (pipe2 (self->ev_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf (err, errlen, "cannot make a pipe: %s", strerror (errno));
+        goto fail;
+    }
+    rd_kafka_queue_io_event_enable (self->queue, self->ev_fd[1], "r", 1);
+    self->waker = wrk_waker_new (self->consumer);
+    if (!self->waker) {
+        snprintf (err, errlen, "out of memory");
+        goto fail;
+    }
     return self;
 fail:
     wrk_reader_destroy (&self);
@@ -654,21 +665,7 @@ wrk_reader_fetched (wrk_reader_t *self, uint64_t *records, uint64_t *bytes,
 {
     *records = atomic_load (&self->fetched_records);
     *bytes = atomic_load (&self->fetched_bytes);
-    *wakes = atomic_load (&self->wakes);
-}
-
-//  Stop the waker thread, if it was started.
-static void
-s_waker_stop (wrk_reader_t *self)
-{
-    pthread_mutex_lock (&self->wk_mtx);
-    self->wk_stop = true;
-    pthread_cond_signal (&self->wk_cond);
-    pthread_mutex_unlock (&self->wk_mtx);
-    if (self->wk_started)
-        pthread_join (self->wk_thread, NULL);
-    pthread_mutex_destroy (&self->wk_mtx);
-    pthread_cond_destroy (&self->wk_cond);
+    *wakes = self->waker ? wrk_waker_count (self->waker) : 0;
 }
 
 //  Destroy the reader.
@@ -681,14 +678,18 @@ wrk_reader_destroy (wrk_reader_t **self_p)
     if (self->stash)
         wrk_stash_clear (self->stash, rd_kafka_message_destroy);
     wrk_stash_destroy (&self->stash);
-    s_waker_stop (self);
+    wrk_waker_destroy (&self->waker);
     if (self->in_rkt)
         rd_kafka_topic_destroy (self->in_rkt);
     if (self->consumer) {
+        rd_kafka_queue_io_event_enable (self->queue, -1, NULL, 0);
         rd_kafka_queue_destroy (self->queue);
         rd_kafka_consumer_close (self->consumer);
         rd_kafka_destroy (self->consumer);
     }
+    for (int i = 0; i < 2; i++)
+        if (self->ev_fd[i] >= 0)
+            close (self->ev_fd[i]);
     free (self->asg_topic);
     free (self);
     *self_p = NULL;

@@ -67,6 +67,19 @@ ssize_t wrk_reader_fetch (wrk_reader_t *self, const Sluice__Job *job,
                           rd_kafka_message_t **msgs, size_t max,
                           wrk_range_lost_t *lost, bool *done);
 
+/*  A descriptor that becomes readable when records reach the consumer's
+    queue, for an idle lane to wait on (wrk_reader_tail empties it).     */
+int wrk_reader_fd (const wrk_reader_t *self);
+
+/*  While the lane is idle: if the consumer, still at the partition of its
+    last job, has received records past that job's end, the offset after
+    the last of them (the partition holds records up to there: the
+    scheduler may cut the next job without waiting for its own look),
+    with that partition in topic and partition; each offset once, else
+    -1. The records stay for the next job (the stash). Never waits.      */
+int64_t wrk_reader_tail (wrk_reader_t *self, const char **topic,
+                         int32_t *partition);
+
 /*  After wrk_reader_position or wrk_reader_fetch failed: the Kafka error
     that keeps the job from its input (0: none, the job failed for
     something else), why in words and the input topic (both valid until

@@ -1133,6 +1133,15 @@ def log_events(proc_or_path, message):
     return events
 
 
+def metrics_port(proc):
+    """The port a daemon started with --metrics-addr HOST:0 listens on
+    (from its "metrics listening" line)."""
+    line = wait_for(lambda: next((l for l in proc.log_lines()
+                                  if "metrics listening" in l), None),
+                    30, "%s logs its metrics port" % proc.name)
+    return int(re.search(r"port=(\d+)", line).group(1))
+
+
 def scrape_metrics(port):
     """A daemon's /metrics on 127.0.0.1:port as {series: value}, the
     series with its labels as written ('sluice_jobs_total{outcome="done"}');

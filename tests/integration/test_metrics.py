@@ -21,7 +21,8 @@ import urllib.error
 import urllib.request
 
 from harness import (SOURCE, Broker, committed, expect, high_watermarks,
-                     log_events, log_note, main, produce, start_scheduler,
+                     log_events, log_note, main, metrics_port, produce,
+                     start_scheduler,
                      start_worker, test, test_dir, unique, wait_for)
 
 PARTITIONS = 2
@@ -48,13 +49,6 @@ def samples(text):
         labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
         out[(m.group(1), labels)] = float(m.group(4))
     return out
-
-
-def metrics_port(proc):
-    line = wait_for(lambda: next((l for l in proc.log_lines()
-                                  if "metrics listening" in l), None),
-                    30, "%s logs its metrics port" % proc.name)
-    return int(re.search(r"port=(\d+)", line).group(1))
 
 
 def promtool_check(page):

@@ -15,13 +15,13 @@ the embedded broker only (test_mock_*, see tests/tests.cmake)."""
 import collections
 import json
 import os
-import re
 import threading
 import time
 
 from harness import (BIN, Broker, committed, consume_all, expect,
-                     high_watermarks, log_events, log_note, main, produce,
-                     run_cli, scrape_metrics, start_scheduler, start_worker,
+                     high_watermarks, log_events, log_note, main,
+                     metrics_port, produce, run_cli, scrape_metrics,
+                     start_scheduler, start_worker,
                      test, unique, wait_for)
 
 PARTITIONS = 4
@@ -223,13 +223,6 @@ def an_output_that_refuses_is_no_records_fault():
              "failed on the refused output" % (back[0]["outage_ms"],
                                                back[0]["jobs_deferred"],
                                                len(refused())))
-
-
-def metrics_port(proc):
-    line = wait_for(lambda: next((l for l in proc.log_lines()
-                                  if "metrics listening" in l), None),
-                    30, "%s logs its metrics port" % proc.name)
-    return int(re.search(r"port=(\d+)", line).group(1))
 
 
 INPUT_FAULT_S = 4.0     # the input refuses this long: two leases

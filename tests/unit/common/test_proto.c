@@ -260,6 +260,30 @@ Test (proto, progress_roundtrip)
     sl_proto_free (&msg);
 }
 
+Test (proto, tail_roundtrip_and_refusals)
+{
+    Sluice__Tail tail = SLUICE__TAIL__INIT;
+    tail.topic = "in";
+    tail.partition = 3;
+    tail.high_watermark = 1234567890123;
+    sl_msg_t *msg = s_roundtrip (SLUICE__ENVELOPE__BODY_TAIL, &tail);
+    cr_assert_str_eq (msg->tail->topic, "in");
+    cr_assert_eq (msg->tail->partition, 3);
+    cr_assert_eq (msg->tail->high_watermark, 1234567890123);
+    sl_proto_free (&msg);
+    tail.high_watermark = 0;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_TAIL, &tail,
+                           "TAIL: high watermark 0");
+    tail.high_watermark = 5;
+    tail.topic = "";
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_TAIL, &tail,
+                           "TAIL: bad topic name");
+    tail.topic = "in";
+    tail.partition = -1;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_TAIL, &tail,
+                           "TAIL: negative partition -1");
+}
+
 Test (proto, status_request_roundtrip)
 {
     //  An empty body still marks the oneof: the envelope has a body.
@@ -341,6 +365,8 @@ Test (proto, names_of_every_kind)
         {SLUICE__ENVELOPE__BODY_PROGRESS, "PROGRESS"},
         {SLUICE__ENVELOPE__BODY_STATUS_REQUEST, "STATUS_REQUEST"},
         {SLUICE__ENVELOPE__BODY_STATUS, "STATUS"},
+        {SLUICE__ENVELOPE__BODY_CRASH, "CRASH"},
+        {SLUICE__ENVELOPE__BODY_TAIL, "TAIL"},
         {SLUICE__ENVELOPE__BODY__NOT_SET, "NONE"},
         {(Sluice__Envelope__BodyCase)99, "NONE"},
     };
@@ -601,6 +627,12 @@ s_check_accepted (const sl_msg_t *msg, int i)
                           msg->done->start < msg->done->end,
                       i, "done range");
             CHECK_AT (msg->done->credits <= SL_PROTO_MAX_CREDITS, i, "credits");
+            break;
+        case SLUICE__ENVELOPE__BODY_TAIL:
+            CHECK_AT (*msg->tail->topic && strlen (msg->tail->topic) <= 249 &&
+                          msg->tail->partition >= 0 &&
+                          msg->tail->high_watermark > 0,
+                      i, "tail");
             break;
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
