@@ -117,10 +117,10 @@ main (int argc, char **argv)
         {"concurrency", 0, SL_FLAG_INT, &cfg.concurrency, "1", 1, 64, false,
          "N",
          "jobs run at once, each on its own thread and Kafka consumer (the "
-         "consumers share one prefetch budget: librdkafka's default "
-         "queued.min.messages and queued.max.messages.kbytes divided by N; "
-         "-X overrides); a plugin that is not thread-safe gets one instance "
-         "per thread",
+         "consumers share one prefetch budget in bytes: librdkafka's default "
+         "queued.max.messages.kbytes divided by N, at least 4096; -X "
+         "overrides); a plugin that is not thread-safe gets one instance per "
+         "thread",
          NULL},
         {"grace-ms", 0, SL_FLAG_INT, &cfg.grace_ms, "10000", 0, 3600000, false,
          "MS", "time to finish the current job on SIGTERM", NULL},

@@ -18,18 +18,12 @@ s_read_on (const wrk_range_prefetch_t *pf, int64_t next, int64_t start)
            (double)gap * pf->rec_bytes <= (double)pf->max_bytes / 4;
 }
 
-//  One lane's share of the worker's prefetch budget.
-void
-wrk_range_prefetch_share (int64_t lanes, int64_t *records, int64_t *kb)
+//  One lane's share of the worker's prefetch bytes.
+int64_t
+wrk_range_prefetch_kb (int64_t lanes)
 {
-    if (lanes < 1)
-        lanes = 1;
-    *records = WRK_RANGE_PREFETCH_RECORDS / lanes;
-    if (*records < WRK_RANGE_PREFETCH_MIN_RECORDS)
-        *records = WRK_RANGE_PREFETCH_MIN_RECORDS;
-    *kb = WRK_RANGE_PREFETCH_KB / lanes;
-    if (*kb < WRK_RANGE_PREFETCH_MIN_KB)
-        *kb = WRK_RANGE_PREFETCH_MIN_KB;
+    int64_t kb = WRK_RANGE_PREFETCH_KB / (lanes > 1 ? lanes : 1);
+    return kb > WRK_RANGE_PREFETCH_MIN_KB ? kb : WRK_RANGE_PREFETCH_MIN_KB;
 }
 
 //  How a job is reached from where the consumer stands.

@@ -572,19 +572,15 @@ wrk_reader_tail (wrk_reader_t *self, const char **topic, int32_t *partition)
 //  so the short poll costs the broker nothing while there is no work.
 //  statistics.interval.ms: what the consumer fetched (its prefetch and
 //  any re-reads included) is exported as metrics.
-//  queued.min.messages, queued.max.messages.kbytes: the lane's share of
-//  the worker's prefetch budget (wrk_range_prefetch_share; 32 lanes on
-//  one partition held 979 MB with librdkafka's defaults on each).
+//  queued.max.messages.kbytes: the lane's share of the worker's prefetch
+//  bytes (wrk_range_prefetch_kb).
 static rd_kafka_conf_t *
 s_conf_new (wrk_reader_t *self, const wrk_config_t *cfg, char *err,
             size_t errlen)
 {
-    int64_t records, kb;
-    wrk_range_prefetch_share (cfg->concurrency, &records, &kb);
-    char min_messages[64], max_kb[64];
-    snprintf (min_messages, sizeof min_messages, "queued.min.messages=%" PRId64,
-              records);
-    snprintf (max_kb, sizeof max_kb, "queued.max.messages.kbytes=%" PRId64, kb);
+    char max_kb[64];
+    snprintf (max_kb, sizeof max_kb, "queued.max.messages.kbytes=%" PRId64,
+              wrk_range_prefetch_kb (cfg->concurrency));
     const char *defaults[] = {"enable.auto.commit=false",
                               "enable.auto.offset.store=false",
                               "enable.partition.eof=true",
@@ -593,7 +589,6 @@ s_conf_new (wrk_reader_t *self, const wrk_config_t *cfg, char *err,
                               "client.id=sluice-worker",
                               "group.id=sluice-worker-unused",
                               "statistics.interval.ms=1000",
-                              min_messages,
                               max_kb,
                               NULL};
     rd_kafka_conf_t *conf =

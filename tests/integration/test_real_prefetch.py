@@ -1,13 +1,13 @@
-"""A worker's lanes share one prefetch budget.
+"""A worker's lanes share one prefetch budget in bytes.
 
 Each lane of a worker (--concurrency N) reads with a Kafka consumer of
 its own, and librdkafka prefetches per consumer: up to
-queued.min.messages records (100,000 by default) or
-queued.max.messages.kbytes (64 MiB) ahead of what the plugin has taken.
-N lanes on one partition used to hold N times that (one worker of 32
-lanes: 979 MB). The worker now divides the default budget among its lanes
-(wrk_reader.c, s_conf_new), so a worker of N lanes holds about what one
-consumer would.
+queued.max.messages.kbytes (64 MiB by default) of records ahead of what
+the plugin has taken. N lanes on one partition used to hold N times that.
+The worker now divides the default among its lanes (wrk_reader.c,
+s_conf_new; wrk_range_prefetch_kb), so with records of some size a worker
+of N lanes holds about what one consumer would. (queued.min.messages is
+not divided: it sets how far a lane reads on rather than seek.)
 
   lanes_share_one_prefetch_budget  one partition of 48 MB (48,000 records
       of 1 KB), a worker of 8 lanes with a slow plugin (1 ms per record,
@@ -15,7 +15,7 @@ consumer would.
       partition, 8 x 48 MB; with the budget shared, 8 MB each. After the
       lanes have been reading for 4 s the worker's peak RSS (VmHWM of the
       supervised child) must be under 200 MB, and more than twice as
-      much with -X setting librdkafka's defaults on every lane (as
+      much with -X setting librdkafka's default on every lane (as
       before).
 
 Only on a real broker: the embedded one keeps at most 5 MiB per
@@ -71,8 +71,7 @@ def lanes_share_one_prefetch_budget():
         # -X overrides the shared budget: librdkafka's own defaults, each
         # lane's consumer prefetching for itself, as before.
         kb_x = peak_rss_kb(kafka, src, unique("g"),
-                           ["-X", "queued.min.messages=100000",
-                            "-X", "queued.max.messages.kbytes=65536"])
+                           ["-X", "queued.max.messages.kbytes=65536"])
         log_note("with -X librdkafka's defaults per lane: peak RSS %d MB"
                  % (kb_x // 1024))
         expect(kb_x > 2 * kb,

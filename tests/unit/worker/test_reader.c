@@ -412,25 +412,18 @@ Test (stash, clear_drops_only_what_was_not_taken)
     wrk_stash_destroy (&stash);
 }
 
-// --- a worker's lanes share one prefetch budget ---------------------------
+// --- a worker's lanes share one prefetch budget in bytes ------------------
 
-Test (prefetch, one_lane_keeps_librdkafkas_defaults)
+Test (prefetch, one_lane_keeps_librdkafkas_default)
 {
-    int64_t records, kb;
-    wrk_range_prefetch_share (1, &records, &kb);
-    cr_assert_eq (records, 100000);
-    cr_assert_eq (kb, 65536);
+    cr_assert_eq (wrk_range_prefetch_kb (1), 65536);
 }
 
-Test (prefetch, lanes_divide_the_budget_down_to_a_floor)
+Test (prefetch, lanes_divide_the_bytes_down_to_a_floor)
 {
-    int64_t records, kb;
-    wrk_range_prefetch_share (8, &records, &kb);
-    cr_assert_eq (records, 12500);
-    cr_assert_eq (kb, 8192);
-    wrk_range_prefetch_share (64, &records, &kb);
-    cr_assert_eq (records, 2000, "100000 / 64 is below the floor");
-    cr_assert_eq (kb, 4096, "65536 / 64 is below the floor");
+    cr_assert_eq (wrk_range_prefetch_kb (8), 8192);
+    cr_assert_eq (wrk_range_prefetch_kb (64), 4096,
+                  "65536 / 64 is below the floor");
 }
 
 // --- property: job sequences over a random partition ---------------------
