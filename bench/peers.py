@@ -123,11 +123,15 @@ def java_produce(run, b, topic, partitions, records, poison_at=-1,
 
 class TreeRss:
     """Peak VmRSS of each process of a tree (a supervised sluice-worker
-    is a parent and its worker child), sampled every 50 ms."""
+    is a parent and its worker child), sampled every 50 ms; and the peak
+    of the trees' summed PSS (proportional set size: a page shared by n
+    processes counts 1/n in each, so the sum counts the shared library
+    pages once, as one JVM's RSS does), sampled every 200 ms."""
 
     def __init__(self, children):
         self.roots = [c.pid for c in children]
         self.peak = {}   # pid -> (kb, depth)
+        self.pss_peak = 0
         self.stop = False
         self.t = threading.Thread(target=self._loop, daemon=True)
         self.t.start()
@@ -154,8 +158,21 @@ class TreeRss:
             pass
         return None
 
+    @staticmethod
+    def _pss(pid):
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
     def _loop(self):
+        n = 0
         while not self.stop:
+            pss = 0
             for root in self.roots:
                 todo = [(root, 0)]
                 while todo:
@@ -163,7 +180,11 @@ class TreeRss:
                     kb = self._rss(pid)
                     if kb is not None and kb > self.peak.get(pid, (0, 0))[0]:
                         self.peak[pid] = (kb, depth)
+                    if n % 4 == 0:
+                        pss += self._pss(pid)
                     todo += [(k, depth + 1) for k in self._kids(pid)]
+            self.pss_peak = max(self.pss_peak, pss)
+            n += 1
             time.sleep(0.05)
 
     def done(self):
@@ -174,7 +195,8 @@ class TreeRss:
         return {"root_max_kb": max(roots) if roots else None,
                 "child_max_kb": max(kids) if kids else None,
                 "root_sum_kb": sum(roots),
-                "child_sum_kb": sum(kids) if kids else 0}
+                "child_sum_kb": sum(kids) if kids else 0,
+                "pss_sum_kb": self.pss_peak or None}
 
 
 def peer_run(run, b, system, topic, width, us, expect, extra=(),
@@ -492,7 +514,9 @@ def _mem_row(p, w, outs):
     row = {"config": {"partitions": p, "width": w},
            "sluice_worker_kb": med(sl_child),
            "sluice_supervisor_kb": med(sl_parent),
-           "sluice_total_kb": med(sl_total)}
+           "sluice_total_kb": med(sl_total),
+           "sluice_pss_kb": med([o["sluice"]["tree"].get("pss_sum_kb")
+                                 for o in outs])}
     for s in PEERS:
         jvm = med([o[s]["hwm_kb"] for o in outs])
         row["%s_jvm_kb" % s] = jvm
@@ -917,7 +941,20 @@ def headline(fig):
                                        for s, v in med.items()),
                 "sluice <= best peer", ok)
     if f == "p5":
-        return "see table", "-", None
+        # All N units' memory (sluice: the workers' summed PSS) against
+        # the lightest peer's one JVM at the same width.
+        parts = []
+        ok = True
+        for r in rows:
+            best = min([r.get("%s_jvm_kb" % p) for p in PEERS
+                        if r.get("%s_jvm_kb" % p)] or [0])
+            if not r.get("sluice_pss_kb") or not best:
+                return "see table", "-", None
+            x = r["sluice_pss_kb"] / best
+            ok = ok and x <= 1.0
+            parts.append("w%d %s" % (r["config"]["width"], _f(x, "ratio")))
+        return ("sluice workers' summed PSS / lightest peer JVM: " +
+                ", ".join(parts), "<= 1.0", ok)
     if f == "p1c":
         return ("sluice N lanes / best peer: " + ", ".join(
             "%dp w%d %s" % (r["config"]["partitions"], r["config"]["width"],
@@ -1034,11 +1071,13 @@ def table(fig):
             return _f(kb / 1024.0) if kb else "-"
         return _table(
             ["width", "sluice worker MB (each)", "sluice supervisor MB "
-             "(each)", "sluice all workers MB", "share JVM MB",
+             "(each)", "sluice all workers MB (RSS summed)",
+             "sluice all workers MB (PSS summed)", "share JVM MB",
              "share MB/thread", "pc-unordered JVM MB", "pc-u MB/thread",
              "pc-key JVM MB", "pc-k MB/thread", "JVM threads (share/pc)"],
             [[r["config"]["width"], mb(r["sluice_worker_kb"]),
               mb(r["sluice_supervisor_kb"]), mb(r["sluice_total_kb"]),
+              mb(r.get("sluice_pss_kb")),
               mb(r["share_jvm_kb"]), mb(r["share_per_thread_kb"]),
               mb(r["pc-unordered_jvm_kb"]),
               mb(r["pc-unordered_per_thread_kb"]), mb(r["pc-key_jvm_kb"]),
@@ -1134,8 +1173,13 @@ def main():
                        "notes": ["sluice: each sluice-worker is two "
                                  "processes: the supervising parent and "
                                  "the worker; VmRSS sampled every 50 ms, "
-                                 "peak; 'all workers' = the sum over "
-                                 "both of every worker",
+                                 "peak; 'all workers (RSS summed)' = the "
+                                 "sum of those peaks over both processes "
+                                 "of every worker (each counts the shared "
+                                 "libraries' pages again); '(PSS summed)' "
+                                 "= the peak over time of the summed PSS "
+                                 "of all of them (sampled every 200 ms; "
+                                 "shared pages counted once)",
                                  "JVMs: VmHWM of the one JVM (default "
                                  "heap settings, G1) / width"]}]
                      if mem_rows else [])),

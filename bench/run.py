@@ -341,8 +341,12 @@ def markdown(results):
                 "librdkafka %s, git %s; mode %s, %d rounds, %.0f s."
                 % (res["date"], m["nproc"], m["cpu_model"], m["ram_gib"],
                    m["debian"], m["kernel"], m["librdkafka"], m["git"],
-                   res["mode"], res["rounds"], res["seconds"]), "",
-                "Consumer settings, identical for baselines and workers: "
+                   res["mode"], res["rounds"], res["seconds"]), ""]
+        for u in res.get("updates", []):
+            out += ["Figures %s measured again %s at git %s (`%s`)."
+                    % (", ".join(u["figures"]), u["date"], u["git"],
+                       u["command"]), ""]
+        out += ["Consumer settings, identical for baselines and workers: "
                 + ", ".join("`%s=%s`" % kv for kv in
                             sorted(res["consumer_settings"].items()))
                 + ". Broker: " + res["broker_note"], ""]
