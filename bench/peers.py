@@ -148,26 +148,22 @@ class TreeRss:
         return out
 
     @staticmethod
-    def _rss(pid):
+    def _field_kb(path, key):
+        """The kB value of the line `key` of a /proc file, or None."""
         try:
-            with open("/proc/%d/status" % pid) as f:
+            with open(path) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(key):
                         return int(line.split()[1])
         except OSError:
             pass
         return None
 
-    @staticmethod
-    def _pss(pid):
-        try:
-            with open("/proc/%d/smaps_rollup" % pid) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
+    def _rss(self, pid):
+        return self._field_kb("/proc/%d/status" % pid, "VmRSS:")
+
+    def _pss(self, pid):
+        return self._field_kb("/proc/%d/smaps_rollup" % pid, "Pss:") or 0
 
     def _loop(self):
         n = 0
