@@ -35,7 +35,6 @@ struct _wrk_reader_t {
     int64_t asg_next;
     bool asg_paused;    /* idle: the partition fetches nothing            */
     wrk_stash_t *stash; /* records fetched past the end of the last job   */
-    size_t stash_cap;
     //  The tail watch (wrk_reader_tail): a pipe librdkafka writes to when
     //  records reach the consumer's queue, and the offset last reported.
     int ev_fd[2];
@@ -535,7 +534,8 @@ wrk_reader_tail (wrk_reader_t *self, const char **topic, int32_t *partition)
     if (!self->asg_topic || self->asg_paused)
         return -1;
     rd_kafka_message_t *msgs[256];
-    size_t max = self->stash_cap < 256 ? self->stash_cap : 256;
+    size_t cap = wrk_stash_cap (self->stash);
+    size_t max = cap < 256 ? cap : 256;
     size_t n = wrk_stash_take (self->stash, msgs, max);
     ssize_t got = n < max ? rd_kafka_consume_batch_queue (self->queue, 0,
                                                           msgs + n, max - n)
@@ -616,8 +616,7 @@ wrk_reader_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
         return NULL;
     self->fatal = fatal;
     self->ev_fd[0] = self->ev_fd[1] = -1;
-    self->stash_cap = 2 * (size_t)cfg->batch_size;
-    self->stash = wrk_stash_new (self->stash_cap);
+    self->stash = wrk_stash_new (2 * (size_t)cfg->batch_size);
     if (!self->stash) {
         snprintf (err, errlen, "out of memory");
         goto fail;

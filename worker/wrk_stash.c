@@ -44,6 +44,13 @@ wrk_stash_size (const wrk_stash_t *self)
     return self->n - self->pos;
 }
 
+//  Most messages it can hold.
+size_t
+wrk_stash_cap (const wrk_stash_t *self)
+{
+    return self->cap;
+}
+
 //  Hand out the oldest messages.
 size_t
 wrk_stash_take (wrk_stash_t *self, rd_kafka_message_t **out, size_t max)

@@ -30,6 +30,9 @@ void wrk_stash_destroy (wrk_stash_t **self_p);
 /*  Messages held.                                                       */
 size_t wrk_stash_size (const wrk_stash_t *self);
 
+/*  Most messages it can hold (cap).                                     */
+size_t wrk_stash_cap (const wrk_stash_t *self);
+
 /*  Move up to max of the oldest messages to out[0..). Returns how many. */
 size_t wrk_stash_take (wrk_stash_t *self, rd_kafka_message_t **out, size_t max);
 

@@ -13,14 +13,13 @@ not divided: it sets how far a lane reads on rather than seek.)
       of 1 KB), a worker of 8 lanes with a slow plugin (1 ms per record,
       jobs of 100): each lane's consumer would prefetch the rest of the
       partition, 8 x 48 MB; with the budget shared, 8 MB each. After the
-      lanes have been reading for 4 s the worker's peak RSS (VmHWM of the
+      lanes have run 320 jobs (about 4 s) the worker's peak RSS (VmHWM of the
       supervised child) must be under 200 MB, and more than twice as
       much with -X setting librdkafka's default on every lane (as
       before).
 
 Only on a real broker: the embedded one keeps at most 5 MiB per
 partition, less than one lane's share."""
-import time
 
 from harness import (Broker, expect, log_events, log_note, main, produce,
                      start_scheduler, start_worker, test, unique, wait_for)
@@ -40,17 +39,22 @@ def vm_hwm_kb(pid):
     return None
 
 
-def peak_rss_kb(kafka, src, group, extra=()):
-    """Peak RSS of a worker of LANES lanes after 4 s of reading src."""
+def peak_rss_kb(kafka, src, group, tag, extra=()):
+    """Peak RSS of a worker of LANES lanes after 320 jobs on src (each run
+    its own log files: `tag`)."""
     sched = start_scheduler(kafka, src, group, drain=False,
+                            name="scheduler-" + tag,
                             args=["--job-records", "100"])
     worker = start_worker(kafka, sched.endpoint, "sleep",
+                          name="worker-" + tag,
                           plugin_opts={"us_per_record": 1000},
                           args=["--concurrency", str(LANES),
                                 "--credits", str(2 * LANES)] + list(extra))
-    wait_for(lambda: len(log_events(worker, "job begin")) >= LANES, 60,
-             "every lane has begun a job")
-    time.sleep(4)
+    # Reading long enough for each lane's consumer to prefetch what it
+    # may: every lane has run 40 jobs (about 4 s), a condition, not a
+    # fixed sleep.
+    wait_for(lambda: len(log_events(worker, "job done")) >= 40 * LANES, 120,
+             "every lane has run 40 jobs")
     kb = vm_hwm_kb(worker.worker_pid)
     worker.stop()
     sched.stop()
@@ -63,14 +67,14 @@ def lanes_share_one_prefetch_budget():
     src = unique("in")
     with Broker(topics={src: 1}) as kafka:
         produce(kafka, src, ((str(i), VALUE, 0) for i in range(RECORDS)))
-        kb = peak_rss_kb(kafka, src, unique("g"))
+        kb = peak_rss_kb(kafka, src, unique("g"), "shared")
         log_note("%d lanes on one partition of %d MB: peak RSS %d MB"
                  % (LANES, RECORDS // 1000, kb // 1024))
         expect(kb < BOUND_KB, "the lanes share one prefetch budget",
                "peak RSS %d MB" % (kb // 1024))
         # -X overrides the shared budget: librdkafka's own defaults, each
         # lane's consumer prefetching for itself, as before.
-        kb_x = peak_rss_kb(kafka, src, unique("g"),
+        kb_x = peak_rss_kb(kafka, src, unique("g"), "defaults",
                            ["-X", "queued.max.messages.kbytes=65536"])
         log_note("with -X librdkafka's defaults per lane: peak RSS %d MB"
                  % (kb_x // 1024))
