@@ -4,6 +4,7 @@
         bench_null_worker --scheduler tcp://127.0.0.1:7400 [--credits 2]
                           [--sockets 1] [--delay-ms 0]
                           [--hold-every K --hold-ms H] [--hold-all]
+                          [--no-batches]
 
     Each of --sockets DEALER sockets is one worker to the scheduler: it
     says HELLO with --credits and answers every JOB with DONE ok (records
@@ -13,6 +14,10 @@
     as {"event":"gap_closed",...,"t":T} (T: wall-clock seconds when DONE
     left). With --hold-all no job is ever answered: the scheduler's jobs
     stay in flight (memory per in-flight job). Heartbeats every second.
+    As the worker does, it says in HELLO that it reads BATCH frames, and
+    once a scheduler has sent it one it answers what one frame held in
+    one frame too; --no-batches says it does not (one frame per message
+    both ways, as before batches).
 
     Prints {"event":"count","jobs":N,"t":T} every --report-ms while jobs
     arrive, and at the end (BYE from the scheduler, or SIGTERM) a summary:
@@ -31,7 +36,7 @@
 typedef struct {
     char *scheduler;
     int64_t credits, sockets, delay_ms, hold_every, hold_ms, report_ms;
-    bool hold_all;
+    bool hold_all, no_batches;
 } null_cfg_t;
 
 //  A reply owed later: the job's numbers (a decoded JOB lives only as
@@ -49,11 +54,14 @@ typedef struct {
 typedef struct {
     const null_cfg_t *cfg;
     zsock_t *socks[MAX_SOCKETS];
+    sl_proto_out_t *outs[MAX_SOCKETS]; /* replies gathered: one frame      */
+    bool batches[MAX_SOCKETS]; /* its scheduler sent a BATCH           */
     zmq_pollitem_t items[MAX_SOCKETS];
     size_t nsocks;
     pending_t *pending;
     size_t npending, cap;
     uint64_t jobs, done, held, reported;
+    uint64_t frames_in, frames_out; /* frames received and sent           */
     double t_first, t_last;
     int64_t next_heartbeat, next_report;
     int rcvtimeo; //  socket 0's receive timeout as last set
@@ -78,7 +86,43 @@ s_hello (null_t *self, size_t i)
     hello.plugin = "null";
     hello.pid = (uint32_t)getpid ();
     hello.hostname = host;
+    hello.batches = !self->cfg->no_batches;
+    if (self->outs[i]) //  what was said before it goes first
+        sl_proto_out_flush (self->socks[i], NULL, 0, self->outs[i]);
+    self->batches[i] = false; //  until this scheduler sends one
     sl_proto_send (self->socks[i], NULL, SLUICE__ENVELOPE__BODY_HELLO, &hello);
+}
+
+//  Send a message on socket i: into its outbox if its scheduler reads
+//  batches (s_flush sends it), else at once.
+static void
+s_send (null_t *self, size_t i, Sluice__Envelope__BodyCase kind, void *body)
+{
+    sl_proto_out_t *out = self->outs[i];
+    if (!self->batches[i] || !out) {
+        sl_proto_send (self->socks[i], NULL, kind, body);
+        self->frames_out++;
+        return;
+    }
+    if (sl_proto_out_add (out, kind, body))
+        return;
+    self->frames_out += out->count > 0;
+    sl_proto_out_flush (self->socks[i], NULL, 0, out);
+    if (!sl_proto_out_add (out, kind, body)) {
+        sl_proto_send (self->socks[i], NULL, kind, body);
+        self->frames_out++;
+    }
+}
+
+//  Send what each socket's outbox holds.
+static void
+s_flush (null_t *self)
+{
+    for (size_t i = 0; i < self->nsocks; i++)
+        if (self->outs[i]) {
+            self->frames_out += self->outs[i]->count > 0;
+            sl_proto_out_flush (self->socks[i], NULL, 0, self->outs[i]);
+        }
 }
 
 //  DONE ok for a job on socket i, one credit back.
@@ -96,7 +140,7 @@ s_done (null_t *self, size_t i, uint64_t job_id, char *topic, int32_t partition,
     done.error = "";
     done.records = (uint64_t)(end - start);
     done.credits = 1;
-    sl_proto_send (self->socks[i], NULL, SLUICE__ENVELOPE__BODY_DONE, &done);
+    s_send (self, i, SLUICE__ENVELOPE__BODY_DONE, &done);
     self->done++;
 }
 
@@ -155,29 +199,15 @@ s_on_cancel (null_t *self, size_t i, Sluice__Cancel *cancel)
             self->pending[k] = self->pending[--self->npending];
             Sluice__Credit credit = SLUICE__CREDIT__INIT;
             credit.credits = 1;
-            sl_proto_send (self->socks[i], NULL, SLUICE__ENVELOPE__BODY_CREDIT,
-                           &credit);
+            s_send (self, i, SLUICE__ENVELOPE__BODY_CREDIT, &credit);
             return;
         }
 }
 
-//  One message from socket i, if one comes (waiting up to the socket's
-//  receive timeout if wait); false if none did. Decoded on the stack, as
-//  the scheduler does: no allocation per job.
-static bool
-s_on_message (null_t *self, size_t i, bool wait)
+//  One message of socket i's frame.
+static void
+s_on_message (null_t *self, size_t i, sl_msg_t *msg)
 {
-    char err[256];
-    _Alignas(16) unsigned char space[2048];
-    sl_proto_arena_t arena;
-    sl_proto_arena_init (&arena, space, sizeof space);
-    sl_msg_t *msg =
-        sl_proto_recv_in (self->socks[i], &arena, wait, err, sizeof err);
-    if (!msg) {
-        if (*err)
-            fprintf (stderr, PROG ": bad message: %s\n", err);
-        return *err != 0;
-    }
     switch (msg->body_case) {
         case SLUICE__ENVELOPE__BODY_JOB:
             s_on_job (self, i, msg);
@@ -194,7 +224,37 @@ s_on_message (null_t *self, size_t i, bool wait)
         default:
             break;
     }
-    sl_proto_arena_free (&arena, &msg);
+}
+
+//  One frame from socket i, if one comes (waiting up to the socket's
+//  receive timeout if wait); false if none did. Decoded on the stack, as
+//  the scheduler does: no allocation per job.
+static bool
+s_on_frame (null_t *self, size_t i, bool wait)
+{
+    char err[256];
+    sl_proto_frame_t frame;
+    int got =
+        sl_proto_recv_frame (self->socks[i], &frame, wait, err, sizeof err);
+    if (got <= 0) {
+        if (got < 0)
+            fprintf (stderr, PROG ": bad message: %s\n", err);
+        return got < 0;
+    }
+    if (sl_proto_frame_batch (&frame))
+        self->batches[i] = true;
+    self->frames_in++;
+    _Alignas(16) unsigned char space[2048];
+    sl_proto_arena_t arena;
+    sl_proto_arena_init (&arena, space, sizeof space);
+    sl_msg_t *msg;
+    while ((msg = sl_proto_frame_next (&frame, &arena, err, sizeof err))) {
+        s_on_message (self, i, msg);
+        sl_proto_arena_free (&arena, &msg);
+    }
+    if (*err)
+        fprintf (stderr, PROG ": bad message: %s\n", err);
+    sl_proto_frame_close (&frame);
     return true;
 }
 
@@ -234,8 +294,7 @@ s_timers (null_t *self, int64_t now)
         Sluice__Heartbeat hb = SLUICE__HEARTBEAT__INIT;
         hb.jobs_done = self->done;
         for (size_t i = 0; i < self->nsocks; i++)
-            sl_proto_send (self->socks[i], NULL,
-                           SLUICE__ENVELOPE__BODY_HEARTBEAT, &hb);
+            s_send (self, i, SLUICE__ENVELOPE__BODY_HEARTBEAT, &hb);
         self->next_heartbeat = now + HEARTBEAT_MS;
     }
     if (self->cfg->report_ms > 0 && now >= self->next_report &&
@@ -256,6 +315,7 @@ s_run (null_t *self)
         int64_t now = s_now_ms ();
         int64_t wait = s_send_due (self, now);
         s_timers (self, now);
+        s_flush (self);
         int64_t until_hb = self->next_heartbeat - now;
         if (wait < 0 || wait > until_hb)
             wait = until_hb;
@@ -269,14 +329,16 @@ s_run (null_t *self)
                 zsock_set_rcvtimeo (self->socks[0], (int)wait);
                 self->rcvtimeo = (int)wait;
             }
-            s_on_message (self, 0, true);
+            s_on_frame (self, 0, true);
+            s_flush (self);
             continue;
         }
         if (zmq_poll (self->items, (int)self->nsocks, (long)wait) < 0)
             continue;
         for (size_t i = 0; i < self->nsocks; i++)
-            while (s_on_message (self, i, false))
+            while (s_on_frame (self, i, false))
                 ;
+        s_flush (self);
     }
 }
 
@@ -299,6 +361,8 @@ s_connect (null_t *self)
             zsock_destroy (&sock);
             return -1;
         }
+        if ((self->outs[i] = malloc (sizeof *self->outs[i])))
+            sl_proto_out_init (self->outs[i]);
         self->socks[i] = sock;
         self->items[i] =
             (zmq_pollitem_t){zsock_resolve (sock), 0, ZMQ_POLLIN, 0};
@@ -329,6 +393,9 @@ main (int argc, char **argv)
          "MS", "how long a held job waits", "SLUICE_BENCH_HOLD_MS"},
         {"hold-all", 0, SL_FLAG_BOOL, &cfg.hold_all, NULL, 0, 0, false, "",
          "never answer: keep every job in flight", "SLUICE_BENCH_HOLD_ALL"},
+        {"no-batches", 0, SL_FLAG_BOOL, &cfg.no_batches, NULL, 0, 0, false, "",
+         "one frame per message, both ways (no BATCH)",
+         "SLUICE_BENCH_NO_BATCHES"},
         {"report-ms", 0, SL_FLAG_INT, &cfg.report_ms, "0", 0, 600000, false,
          "MS", "print the job count this often (0: never)",
          "SLUICE_BENCH_REPORT_MS"},
@@ -358,14 +425,19 @@ main (int argc, char **argv)
         s_run (&self);
     printf ("{\"jobs\":%" PRIu64 ",\"done\":%" PRIu64 ",\"held\":%" PRIu64
             ",\"t_first\":%.6f,\"t_last\":%.6f,\"sockets\":%zu"
+            ",\"frames_in\":%" PRIu64 ",\"frames_out\":%" PRIu64
             ",\"finished\":%s}\n",
             self.jobs, self.done, self.held, self.t_first, self.t_last,
-            self.nsocks, self.finished ? "true" : "false");
+            self.nsocks, self.frames_in, self.frames_out,
+            self.finished ? "true" : "false");
     for (size_t k = 0; k < self.npending; k++)
         free (self.pending[k].topic);
     free (self.pending);
-    for (size_t i = 0; i < self.nsocks; i++)
+    s_flush (&self);
+    for (size_t i = 0; i < self.nsocks; i++) {
         zsock_destroy (&self.socks[i]);
+        free (self.outs[i]);
+    }
     sl_flags_free (flags, nflags);
     return rc;
 }

@@ -126,8 +126,9 @@ def _echo(run, dealers, credits, messages, size=64):
             "router_cpu_s": router.cpu, "messages": r["messages"]}
 
 
-def _null_drain(run, broker, topic, workers, credits, job):
-    """sluice: a real scheduler (--drain) and `workers` null workers."""
+def _null_drain(run, broker, topic, workers, credits, job, batches=True):
+    """sluice: a real scheduler (--drain) and `workers` null workers
+    (without BATCH frames if not batches)."""
     d = run.dir("null-drain")
     #  The null workers first: their HELLOs wait in their sockets and
     #  reach the scheduler as it binds, before its partitions are
@@ -137,7 +138,8 @@ def _null_drain(run, broker, topic, workers, credits, job):
     port = free_port()
     ws = [Child("null-%d" % i, [bench_bin("bench_null_worker"),
                                 "--scheduler", "tcp://127.0.0.1:%d" % port,
-                                "--credits", credits], d)
+                                "--credits", credits]
+                    + ([] if batches else ["--no-batches"]), d)
           for i in range(workers)]
     time.sleep(0.3)
     sched = start_scheduler(run, broker, d, topic, run.unique("g"),
@@ -151,9 +153,11 @@ def _null_drain(run, broker, topic, workers, credits, job):
     busy = [r for r in res if r["jobs"] > 0]  # t_first is 0 without a job
     span = (max(r["t_last"] for r in busy) - min(r["t_first"] for r in busy)
             if busy else 0)
+    frames = sum(r.get("frames_in", 0) for r in res)
     return {"rate": jobs / span if span > 0 else None, "jobs": jobs,
             "cpu_s": sched.cpu + sum(w.cpu for w in ws),
-            "sched_cpu_s": sched.cpu}
+            "sched_cpu_s": sched.cpu,
+            "jobs_per_frame": jobs / frames if frames else None}
 
 
 def fig1(run, sz):
@@ -165,12 +169,15 @@ def fig1(run, sz):
     with run.broker.topics({topic: p}) as b:
         produce(run, b, topic, p, r, 8, 10000)
         for credits in sz["credits"]:
-            base, sl = [], []
+            base, sl, single = [], [], []
             for i in range(run.rounds):
-                note("fig 1: round %d/%d credits=%d: echo, then scheduler"
+                note("fig 1: round %d/%d credits=%d: echo, then scheduler, "
+                     "then scheduler without batches"
                      % (i + 1, run.rounds, credits))
                 base.append(_echo(run, w, credits, jobs))
                 sl.append(_null_drain(run, b, topic, w, credits, job))
+                single.append(_null_drain(run, b, topic, w, credits, job,
+                                          batches=False))
             rows.append(_row(
                 {"workers": w, "credits": credits, "jobs": jobs,
                  "job_records": job, "partitions": p},
@@ -178,6 +185,10 @@ def fig1(run, sz):
                 echo_msgs_per_s=[x["rate"] for x in base],
                 ratio=_ratios([x["rate"] for x in sl],
                               [x["rate"] for x in base]),
+                unbatched_jobs_per_s=[x["rate"] for x in single],
+                unbatched_ratio=_ratios([x["rate"] for x in single],
+                                        [x["rate"] for x in base]),
+                jobs_per_frame=[x["jobs_per_frame"] for x in sl],
                 sluice_cpu_s_per_M=[per_million(x["cpu_s"], x["jobs"])
                                     for x in sl],
                 sched_cpu_s_per_M=[per_million(x["sched_cpu_s"], x["jobs"])
@@ -197,7 +208,9 @@ def fig1(run, sz):
                       "messages" % (jobs, job, p, w, w),
                       "rate = jobs received by the null workers / (last "
                       "JOB - first JOB); echo = replies / time from the "
-                      "first send"]}
+                      "first send",
+                      "unbatched: the same with --no-batches null workers "
+                      "(one frame per JOB and per DONE, as before BATCH)"]}
 
 
 # ------------------------------------------------------------ fig 2, 3 --

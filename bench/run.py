@@ -205,11 +205,17 @@ def _fig_table(fig):
     if f == 1:
         return _table(
             ["workers x credits", "jobs", "sluice jobs/s", "echo msgs/s",
-             "ratio", "CPU s/M jobs: scheduler+workers (scheduler)",
+             "ratio", "jobs per frame", "unbatched: jobs/s, ratio",
+             "CPU s/M jobs: scheduler+workers (scheduler)",
              "CPU s/M msgs: echo (router)"],
             [["%d x %d" % (r["config"]["workers"], r["config"]["credits"]),
               r["config"]["jobs"], _s(r["sluice_jobs_per_s"], "rate"),
               _s(r["echo_msgs_per_s"], "rate"), _s(r["ratio"], "ratio"),
+              _s(r["jobs_per_frame"], "ratio") if "jobs_per_frame" in r
+              else "-",
+              ("%s, %s" % (_s(r["unbatched_jobs_per_s"], "rate"),
+                           _s(r["unbatched_ratio"], "ratio"))
+               if "unbatched_ratio" in r else "-"),
               "%s (%s)" % (_s(r["sluice_cpu_s_per_M"]),
                            _s(r["sched_cpu_s_per_M"])),
               "%s (%s)" % (_s(r["echo_cpu_s_per_M"]),

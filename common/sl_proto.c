@@ -2,6 +2,7 @@
 #include "sl_proto.h"
 #include "sl_proto_fast.h"
 
+#include <assert.h>
 #include <inttypes.h>
 
 #include <stdarg.h>
@@ -51,6 +52,8 @@ sl_proto_name (Sluice__Envelope__BodyCase body)
             return "CRASH";
         case SLUICE__ENVELOPE__BODY_TAIL:
             return "TAIL";
+        case SLUICE__ENVELOPE__BODY_BATCH:
+            return "BATCH";
         default:
             return "NONE";
     }
@@ -142,6 +145,13 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
             return s_check_range ("TAIL", msg->tail->topic,
                                   msg->tail->partition, 0,
                                   msg->tail->high_watermark, err, errlen);
+        case SLUICE__ENVELOPE__BODY_BATCH:
+            //  sl_proto_frame_next reads a batch item by item; one seen
+            //  whole is inside another, or not written as sl_proto_out
+            //  writes it.
+            return s_fail (err, errlen,
+                           "BATCH: a batch inside a batch, or not in the "
+                           "form a batch is sent");
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
         case SLUICE__ENVELOPE__BODY_RET:
         case SLUICE__ENVELOPE__BODY_CANCEL:
@@ -364,6 +374,9 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
         case SLUICE__ENVELOPE__BODY_TAIL:
             env->tail = body;
             break;
+        case SLUICE__ENVELOPE__BODY_BATCH:
+            env->batch = body;
+            break;
         default:
             env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;
             break;
@@ -394,25 +407,24 @@ s_send (zsock_t *sock, const void *rid, size_t rid_size, const byte *data,
     return zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
-//  Encode and send one message; see sl_proto.h.
-int
-sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
-                  Sluice__Envelope__BodyCase kind, void *body)
+//  One envelope holding body (of kind), written to out if it fits in
+//  room: its size; else 0, and *need says how much room it takes. JOB
+//  and DONE are coded by hand (sl_proto_fast). Otherwise the envelope's
+//  two fields are written here, so the body is sized once (protobuf-c
+//  would size it twice: for the envelope, then for its length prefix);
+//  the bytes are those protobuf-c writes (the version, then the body, as
+//  a length-delimited field numbered by its case).
+static size_t
+s_encode (Sluice__Envelope__BodyCase kind, void *body, byte *out, size_t room,
+          size_t *need)
 {
-    //  Encoded on the stack and sent with zmq_send, which copies it: no
-    //  zmsg or zframe per message (the scheduler sends one per job). The
-    //  envelope's two fields are written here, so the body is sized once
-    //  (protobuf-c would size it twice: for the envelope, then for its
-    //  length prefix); the bytes are those protobuf-c writes (the version,
-    //  then the body, as a length-delimited field numbered by its case).
-    byte stack[1024];
     size_t fast = kind == SLUICE__ENVELOPE__BODY_JOB && body
-                      ? sl_proto_fast_job (body, stack, sizeof stack)
+                      ? sl_proto_fast_job (body, out, room)
                   : kind == SLUICE__ENVELOPE__BODY_DONE && body
-                      ? sl_proto_fast_done (body, stack, sizeof stack)
+                      ? sl_proto_fast_done (body, out, room)
                       : 0;
     if (fast)
-        return s_send (sock, rid, rid_size, stack, fast);
+        return fast;
     byte head[2 + 10 + 10];
     size_t hlen = 0;
     head[hlen++] = (1 << 3) | 0; //  version, varint
@@ -425,16 +437,33 @@ sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
         hlen += s_varint (((uint64_t)kind << 3) | 2, head + hlen);
         hlen += s_varint (blen, head + hlen);
     }
-    size_t size = hlen + blen;
-    byte *data = size <= sizeof stack ? stack : malloc (size);
+    *need = hlen + blen;
+    if (*need > room)
+        return 0;
+    memcpy (out, head, hlen);
+    if (blen)
+        protobuf_c_message_pack (body, out + hlen);
+    return *need;
+}
+
+//  Encode and send one message; see sl_proto.h.
+int
+sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
+                  Sluice__Envelope__BodyCase kind, void *body)
+{
+    //  Encoded on the stack and sent with zmq_send, which copies it: no
+    //  zmsg or zframe per message (the scheduler sends one per job).
+    byte stack[1024];
+    size_t need = 0;
+    size_t size = s_encode (kind, body, stack, sizeof stack, &need);
+    if (size)
+        return s_send (sock, rid, rid_size, stack, size);
+    byte *data = malloc (need);
     if (!data)
         return -1;
-    memcpy (data, head, hlen);
-    if (blen)
-        protobuf_c_message_pack (body, data + hlen);
-    int rc = s_send (sock, rid, rid_size, data, size);
-    if (data != stack)
-        free (data);
+    size = s_encode (kind, body, data, need, &need);
+    int rc = size ? s_send (sock, rid, rid_size, data, size) : -1;
+    free (data);
     return rc;
 }
 
@@ -448,29 +477,33 @@ sl_proto_send (zsock_t *sock, zframe_t *routing_id,
                              body);
 }
 
-//  A body frame received into frame: decoded (in arena, if not NULL) and
-//  closed. The body is decoded straight from the zmq_msg_t: no zmsg or
-//  zframe per message.
+//  True if frame (just received) is the message's last part; if not, the
+//  other parts are read and dropped, and err says how many there were.
+static bool
+s_one_part (void *handle, zmq_msg_t *frame, char *err, size_t errlen)
+{
+    if (!zmq_msg_more (frame))
+        return true;
+    size_t frames = 1;
+    zmq_msg_t rest;
+    zmq_msg_init (&rest);
+    do {
+        if (zmq_msg_recv (&rest, handle, 0) < 0)
+            break;
+        frames++;
+    } while (zmq_msg_more (&rest));
+    zmq_msg_close (&rest);
+    s_fail (err, errlen, "expected one frame, got %zu", frames);
+    return false;
+}
+
+//  A body frame received into frame: decoded and closed. The body is
+//  decoded straight from the zmq_msg_t: no zmsg or zframe per message.
 static sl_msg_t *
-s_body (void *handle, zmq_msg_t *frame, sl_proto_arena_t *arena, char *err,
-        size_t errlen)
+s_body (void *handle, zmq_msg_t *frame, char *err, size_t errlen)
 {
     sl_msg_t *msg = NULL;
-    if (zmq_msg_more (frame)) {
-        size_t frames = 1;
-        zmq_msg_t rest;
-        zmq_msg_init (&rest);
-        do {
-            if (zmq_msg_recv (&rest, handle, 0) < 0)
-                break;
-            frames++;
-        } while (zmq_msg_more (&rest));
-        zmq_msg_close (&rest);
-        s_fail (err, errlen, "expected one frame, got %zu", frames);
-    } else if (arena)
-        msg = sl_proto_decode_in (arena, zmq_msg_data (frame),
-                                  zmq_msg_size (frame), err, errlen);
-    else
+    if (s_one_part (handle, frame, err, errlen))
         msg = sl_proto_decode (zmq_msg_data (frame), zmq_msg_size (frame), err,
                                errlen);
     zmq_msg_close (frame);
@@ -508,7 +541,7 @@ s_recv (zsock_t *sock, int flags, zframe_t **routing_id_p, char *err,
             return NULL;
         }
     }
-    return s_body (handle, &frame, NULL, err, errlen);
+    return s_body (handle, &frame, err, errlen);
 }
 
 sl_msg_t *
@@ -553,41 +586,228 @@ sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait, char *err,
     return 1;
 }
 
+//  ---------------------------------------------------------------------
+//  Batches
+
 //  See sl_proto.h.
-sl_msg_t *
-sl_proto_router_body (zsock_t *sock, sl_proto_arena_t *arena, int *fd_p,
-                      char *err, size_t errlen)
+void
+sl_proto_out_init (sl_proto_out_t *out)
+{
+    out->used = 0;
+    out->count = 0;
+    out->first = 0;
+    out->first_size = 0;
+}
+
+//  See sl_proto.h.
+int
+sl_proto_out_add (sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
+                  void *body)
+{
+    //  An item: field 1 (bytes), its length, the envelope.
+    byte one[1024];
+    size_t need = 0;
+    size_t size = s_encode (kind, body, one, sizeof one, &need);
+    if (!size)
+        return 0;
+    byte prefix[1 + 10];
+    size_t plen = 0;
+    prefix[plen++] = (1 << 3) | 2;
+    plen += s_varint (size, prefix + plen);
+    if (plen + size > SL_PROTO_BATCH_ROOM - out->used)
+        return 0;
+    byte *at = out->buf + SL_PROTO_BATCH_HEAD + out->used;
+    memcpy (at, prefix, plen);
+    memcpy (at + plen, one, size);
+    if (out->count++ == 0) {
+        out->first = SL_PROTO_BATCH_HEAD + out->used + plen;
+        out->first_size = size;
+    }
+    out->used += plen + size;
+    return 1;
+}
+
+//  See sl_proto.h.
+int
+sl_proto_out_flush (zsock_t *sock, const void *rid, size_t rid_size,
+                    sl_proto_out_t *out)
+{
+    size_t count = out->count;
+    size_t used = out->used;
+    out->count = 0;
+    out->used = 0;
+    if (count == 0)
+        return 0;
+    if (count == 1)
+        return s_send (sock, rid, rid_size, out->buf + out->first,
+                       out->first_size);
+    //  The envelope's head, right before the items: the version, then
+    //  Batch (field 15, length-delimited) spanning the rest of the frame.
+    byte head[SL_PROTO_BATCH_HEAD + 10];
+    size_t hlen = 0;
+    head[hlen++] = (1 << 3) | 0;
+    hlen += s_varint (SL_PROTO_VERSION, head + hlen);
+    head[hlen++] = (SLUICE__ENVELOPE__BODY_BATCH << 3) | 2;
+    hlen += s_varint (used, head + hlen);
+    assert (hlen <= SL_PROTO_BATCH_HEAD);
+    byte *start = out->buf + SL_PROTO_BATCH_HEAD - hlen;
+    memcpy (start, head, hlen);
+    return s_send (sock, rid, rid_size, start, hlen + used);
+}
+
+//  A varint from [at, end): its length, or 0 if malformed or cut short.
+static size_t
+s_get_varint (const byte *at, const byte *end, uint64_t *v)
+{
+    *v = 0;
+    for (size_t n = 0; n < 10 && at + n < end; n++) {
+        *v |= (uint64_t)(at[n] & 0x7f) << (7 * n);
+        if (!(at[n] & 0x80))
+            return n + 1;
+    }
+    return 0;
+}
+
+//  Set frame to read [data, data + size): a batch as sl_proto_out
+//  writes it (this version, then Batch spanning the rest), or else one
+//  message (which sl_proto_decode judges, refusing a batch of any other
+//  form).
+static void
+s_frame_parse (sl_proto_frame_t *frame, const byte *data, size_t size)
+{
+    frame->at = data;
+    frame->end = data + size;
+    frame->batch = false;
+    frame->left = true;
+    frame->items = 0;
+    uint64_t len;
+    size_t n;
+    if (size >= 3 && data[0] == ((1 << 3) | 0) && data[1] == SL_PROTO_VERSION &&
+        data[2] == ((SLUICE__ENVELOPE__BODY_BATCH << 3) | 2) &&
+        (n = s_get_varint (data + 3, data + size, &len)) != 0 &&
+        len == size - 3 - n) {
+        frame->at = data + 3 + n;
+        frame->batch = true;
+    }
+}
+
+//  See sl_proto.h.
+void
+sl_proto_frame_over (sl_proto_frame_t *frame, const void *data, size_t size)
+{
+    frame->owned = false;
+    s_frame_parse (frame, data, size);
+}
+
+//  A frame's body received into frame->msg: 0, or -1 (closed, err set).
+static int
+s_frame_take (void *handle, sl_proto_frame_t *frame, char *err, size_t errlen)
+{
+    if (!s_one_part (handle, &frame->msg, err, errlen)) {
+        zmq_msg_close (&frame->msg);
+        frame->owned = false;
+        frame->left = false;
+        return -1;
+    }
+    frame->owned = true;
+    s_frame_parse (frame, zmq_msg_data (&frame->msg),
+                   zmq_msg_size (&frame->msg));
+    return 0;
+}
+
+//  See sl_proto.h.
+int
+sl_proto_router_frame (zsock_t *sock, sl_proto_frame_t *frame, int *fd_p,
+                       char *err, size_t errlen)
 {
     err[0] = 0;
     void *handle = zsock_resolve (sock);
-    zmq_msg_t frame;
-    zmq_msg_init (&frame);
+    zmq_msg_init (&frame->msg);
+    frame->owned = false;
+    frame->left = false;
     if (fd_p)
         *fd_p = -1;
-    if (zmq_msg_recv (&frame, handle, 0) < 0) {
-        zmq_msg_close (&frame);
-        s_fail (err, errlen, "expected one frame, got 0");
-        return NULL;
+    if (zmq_msg_recv (&frame->msg, handle, 0) < 0) {
+        zmq_msg_close (&frame->msg);
+        return s_fail (err, errlen, "expected one frame, got 0");
     }
     //  The connection it came on: the body carries the engine's metadata
     //  (the routing id frame, made by the ROUTER, may not).
     if (fd_p)
-        *fd_p = zmq_msg_get (&frame, ZMQ_SRCFD);
-    return s_body (handle, &frame, arena, err, errlen);
+        *fd_p = zmq_msg_get (&frame->msg, ZMQ_SRCFD);
+    return s_frame_take (handle, frame, err, errlen);
+}
+
+//  See sl_proto.h.
+int
+sl_proto_recv_frame (zsock_t *sock, sl_proto_frame_t *frame, bool wait,
+                     char *err, size_t errlen)
+{
+    err[0] = 0;
+    void *handle = zsock_resolve (sock);
+    zmq_msg_init (&frame->msg);
+    frame->owned = false;
+    frame->left = false;
+    if (zmq_msg_recv (&frame->msg, handle, wait ? 0 : ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frame->msg);
+        return 0;
+    }
+    return s_frame_take (handle, frame, err, errlen) == 0 ? 1 : -1;
 }
 
 //  See sl_proto.h.
 sl_msg_t *
-sl_proto_recv_in (zsock_t *sock, sl_proto_arena_t *arena, bool wait, char *err,
-                  size_t errlen)
+sl_proto_frame_next (sl_proto_frame_t *frame, sl_proto_arena_t *arena,
+                     char *err, size_t errlen)
 {
     err[0] = 0;
-    void *handle = zsock_resolve (sock);
-    zmq_msg_t frame;
-    zmq_msg_init (&frame);
-    if (zmq_msg_recv (&frame, handle, wait ? 0 : ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close (&frame);
+    if (!frame->left)
         return NULL;
-    }
-    return s_body (handle, &frame, arena, err, errlen);
+    const byte *data = frame->at;
+    size_t size = (size_t)(frame->end - frame->at);
+    if (frame->batch) {
+        //  An item: field 1, length-delimited, inside the batch.
+        uint64_t len = 0;
+        size_t n = 0;
+        if (frame->at == frame->end) {
+            frame->left = false;
+            if (frame->items == 0)
+                s_fail (err, errlen, "BATCH holds no message");
+            return NULL;
+        }
+        if (frame->at[0] != ((1 << 3) | 2) ||
+            (n = s_get_varint (frame->at + 1, frame->end, &len)) == 0 ||
+            len > (uint64_t)(frame->end - frame->at - 1 - n)) {
+            frame->left = false;
+            s_fail (err, errlen, "BATCH: item %zu is malformed", frame->items);
+            return NULL;
+        }
+        data = frame->at + 1 + n;
+        size = (size_t)len;
+        frame->at = data + size;
+    } else
+        frame->left = false;
+    frame->items++;
+    sl_msg_t *msg = arena ? sl_proto_decode_in (arena, data, size, err, errlen)
+                          : sl_proto_decode (data, size, err, errlen);
+    if (!msg)
+        frame->left = false;
+    return msg;
+}
+
+//  See sl_proto.h.
+bool
+sl_proto_frame_batch (const sl_proto_frame_t *frame)
+{
+    return frame->batch;
+}
+
+//  See sl_proto.h.
+void
+sl_proto_frame_close (sl_proto_frame_t *frame)
+{
+    if (frame->owned)
+        zmq_msg_close (&frame->msg);
+    frame->owned = false;
+    frame->left = false;
 }

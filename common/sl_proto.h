@@ -85,27 +85,79 @@ typedef struct {
 
 /*  On a ROUTER, without waiting (or, if wait, up to the socket's receive
     timeout): the next message's routing id. Returns
-    1 (its body follows: sl_proto_router_body), 0 if nothing is waiting,
+    1 (its body follows: sl_proto_router_frame), 0 if nothing is waiting,
     -1 if a routing id came with no body (err says so; rid is set, so the
     peer can be told).                                                    */
 int sl_proto_router_next (zsock_t *sock, sl_proto_rid_t *rid, bool wait,
                           char *err, size_t errlen);
 
-/*  The body after sl_proto_router_next returned 1, decoded into arena.
-    With fd_p, *fd_p is the descriptor it came on (ZMQ_SRCFD: a lookup of
-    the connection's metadata, so ask only when needed; -1 if unknown).
-    Returns the message, or NULL with a one-line reason in err.           */
-sl_msg_t *sl_proto_router_body (zsock_t *sock, sl_proto_arena_t *arena,
-                                int *fd_p, char *err, size_t errlen);
-
-/*  On a DEALER: receive one message into arena, waiting up to the
-    socket's receive timeout if wait, else not at all. NULL with err
-    empty when nothing came (err set: the frame was refused).            */
-sl_msg_t *sl_proto_recv_in (zsock_t *sock, sl_proto_arena_t *arena, bool wait,
-                            char *err, size_t errlen);
-
 /*  sl_proto_send to a routing id given as bytes (NULL: a DEALER).        */
 int sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
                       Sluice__Envelope__BodyCase kind, void *body);
+
+/*  ---------------------------------------------------------------------
+    Batches: several messages for one peer in one frame (proto/sluice.proto,
+    Batch). libzmq's cost is per frame, so a scheduler handing a worker
+    several jobs in one dispatch pass, or a worker with several DONEs
+    ready, sends them as one. Only to a peer that reads them.
+
+    An outbox gathers messages for one peer; flushing sends them as one
+    frame: the message itself if it holds one, else a BATCH.              */
+#define SL_PROTO_BATCH_HEAD 8 /* version, BATCH tag, its length         */
+#define SL_PROTO_BATCH_ROOM (8 * 1024)
+
+typedef struct {
+    size_t used;  /* bytes of items after the head room                 */
+    size_t count; /* messages held                                      */
+    size_t first; /* the first item's envelope: offset and size         */
+    size_t first_size;
+    byte buf[SL_PROTO_BATCH_HEAD + SL_PROTO_BATCH_ROOM];
+} sl_proto_out_t;
+
+void sl_proto_out_init (sl_proto_out_t *out);
+/*  Add one message: 1, or 0 if it does not fit in what is left (flush
+    and add it again) or is too large for any batch (send it alone).     */
+int sl_proto_out_add (sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
+                      void *body);
+/*  Send what out holds as one frame (to rid on a ROUTER; NULL on a
+    DEALER) and empty it. 0 (also when it held nothing) or -1.           */
+int sl_proto_out_flush (zsock_t *sock, const void *rid, size_t rid_size,
+                        sl_proto_out_t *out);
+
+/*  One frame received, read message by message: a single message, or
+    each item of a BATCH in order.                                       */
+typedef struct {
+    zmq_msg_t msg;
+    bool owned;           /* msg is ours to close                       */
+    const byte *at, *end; /* what is left to read                       */
+    bool batch;
+    bool left;    /* a message is left to read                          */
+    size_t items; /* messages read                                      */
+} sl_proto_frame_t;
+
+/*  On a ROUTER, after sl_proto_router_next returned 1: the body frame.
+    With fd_p, *fd_p is the descriptor it came on (ZMQ_SRCFD: a lookup of
+    the connection's metadata, so ask only when needed; -1 if unknown).
+    Returns 0, or -1 with a one-line reason in err (the frame is closed).  */
+int sl_proto_router_frame (zsock_t *sock, sl_proto_frame_t *frame, int *fd_p,
+                           char *err, size_t errlen);
+/*  On a DEALER: the next frame, waiting up to the socket's receive
+    timeout if wait, else not at all. 1 (read it with sl_proto_frame_next),
+    0 if nothing came, -1 if what came was refused (err says why).       */
+int sl_proto_recv_frame (zsock_t *sock, sl_proto_frame_t *frame, bool wait,
+                         char *err, size_t errlen);
+/*  The same over bytes the caller holds (tests, fuzzing): frame reads
+    data in place, which must outlive it.                                 */
+void sl_proto_frame_over (sl_proto_frame_t *frame, const void *data,
+                          size_t size);
+/*  The frame's next message, decoded and validated in arena (NULL:
+    malloc'ed, to free with sl_proto_free). NULL with err empty at the
+    end; NULL with err set if the message was refused: the rest of the
+    frame is dropped (a malformed batch is refused from that item on).   */
+sl_msg_t *sl_proto_frame_next (sl_proto_frame_t *frame, sl_proto_arena_t *arena,
+                               char *err, size_t errlen);
+/*  True if the frame is a BATCH (its peer reads them too).              */
+bool sl_proto_frame_batch (const sl_proto_frame_t *frame);
+void sl_proto_frame_close (sl_proto_frame_t *frame);
 
 #endif

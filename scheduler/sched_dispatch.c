@@ -2,6 +2,34 @@
     sched_dispatch.h.
 */
 #include "sched_dispatch.h"
+#include "sched_wire.h"
+
+//  A whole pass; see sched_dispatch.h.
+uint64_t
+sched_dispatch_run (sched_dispatch_t *self, zsock_t *router, int64_t now,
+                    int64_t lease_ms,
+                    void (*dropped) (void *arg, sched_worker_t *worker),
+                    void *arg)
+{
+    uint64_t sent = 0;
+    sched_pick_t pick;
+    sched_worker_t *pending = NULL; //  workers whose jobs wait in outboxes
+    sched_dispatch_begin (self);
+    while (sched_dispatch_next (self, now, &pick)) {
+        sched_job_t *job =
+            pick.job ? pick.job : sched_dispatch_cut (self, pick.part);
+        if (!job)
+            break;
+        if (sched_wire_job (router, pick.worker, job, lease_ms, &pending) < 0) {
+            dropped (arg, pick.worker); //  never one on pending
+            continue;
+        }
+        sched_dispatch_sent (self, pick.worker, job, now, lease_ms);
+        sent++;
+    }
+    sched_wire_flush (router, &pending, dropped, arg);
+    return sent;
+}
 
 //  Begin a pass; see sched_dispatch.h.
 void

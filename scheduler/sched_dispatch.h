@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <czmq.h>
 #include "sched_model.h"
 
 /*  A partition with work that got nothing this long goes first.          */
@@ -59,6 +60,15 @@ typedef struct {
     sched_part_t *part;
     sched_job_t *job;
 } sched_pick_t;
+
+/*  A whole dispatch pass at now: decide (below), send (sched_wire: to a
+    worker that reads batches, its jobs of the pass in one frame at the
+    end) and account, each job with a lease of lease_ms. A worker whose
+    jobs could not be sent is handed to dropped (with arg), which must
+    forget it. Returns the jobs sent.                                     */
+uint64_t sched_dispatch_run (
+    sched_dispatch_t *self, zsock_t *router, int64_t now, int64_t lease_ms,
+    void (*dropped) (void *arg, sched_worker_t *worker), void *arg);
 
 /*  Begin a dispatch pass: every worker with credit is looked at again.  */
 void sched_dispatch_begin (sched_dispatch_t *self);

@@ -15,6 +15,7 @@ s_worker_free (void **item)
         return;
     zframe_destroy (&worker->rid);
     free (worker->key);
+    free (worker->out);
     free (worker);
     *item = NULL;
 }

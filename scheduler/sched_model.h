@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "sched_idmap.h"
+#include "sl_proto.h"
 #include "sched_window.h"
 
 typedef struct _sched_worker_t sched_worker_t;
@@ -118,6 +119,13 @@ struct _sched_worker_t {
     bool supervised; /* HELLO: a parent reports its crashes (CRASH)     */
     int fd;          /* the descriptor its last message came on (sched_conn) */
     uint32_t conn_gen; /* that descriptor's connection (sched_conn)     */
+    /*  HELLO said it reads batches: the JOBs of a dispatch pass gather
+        here and leave as one frame at its end (sched_wire_job, _flush),
+        the workers holding some linked by out_next.                     */
+    sl_proto_out_t *out;
+    sched_worker_t *out_next;
+    bool out_listed;
+    bool out_failed; /* a send from out failed: drop it after the pass  */
 };
 
 typedef struct {

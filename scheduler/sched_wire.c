@@ -6,8 +6,8 @@
 
 //  Send one job; see sched_wire.h.
 int
-sched_wire_job (zsock_t *router, const sched_worker_t *worker,
-                const sched_job_t *job, int64_t lease_ms)
+sched_wire_job (zsock_t *router, sched_worker_t *worker, const sched_job_t *job,
+                int64_t lease_ms, sched_worker_t **pending)
 {
     Sluice__Job msg = SLUICE__JOB__INIT;
     msg.job_id = job->id;
@@ -22,8 +22,55 @@ sched_wire_job (zsock_t *router, const sched_worker_t *worker,
     msg.reason = job->reason ? job->reason : "";
     msg.lease_ms = (uint32_t)lease_ms;
     msg.records_per_call = job->careful ? 1 : 0;
-    return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
-                          &msg);
+    if (!worker->out)
+        return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
+                              &msg);
+    int listed = 0;
+    if (!worker->out_listed) {
+        worker->out_listed = true;
+        worker->out_next = *pending;
+        *pending = worker;
+        listed = 1;
+    }
+    if (sl_proto_out_add (worker->out, SLUICE__ENVELOPE__BODY_JOB, &msg))
+        return listed;
+    //  Full: what it holds leaves now, and this job starts the next frame
+    //  (or, too large for any batch, leaves alone).
+    if (sl_proto_out_flush (router, zframe_data (worker->rid),
+                            zframe_size (worker->rid), worker->out) != 0)
+        worker->out_failed = true;
+    if (!sl_proto_out_add (worker->out, SLUICE__ENVELOPE__BODY_JOB, &msg) &&
+        sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB, &msg) !=
+            0)
+        worker->out_failed = true;
+    return listed;
+}
+
+//  Send the pass's outboxes; see sched_wire.h.
+void
+sched_wire_flush (zsock_t *router, sched_worker_t **pending,
+                  void (*dropped) (void *arg, sched_worker_t *worker),
+                  void *arg)
+{
+    sched_worker_t *failed = NULL;
+    for (sched_worker_t *w = *pending, *next; w; w = next) {
+        next = w->out_next;
+        w->out_listed = false;
+        w->out_next = NULL;
+        if (sl_proto_out_flush (router, zframe_data (w->rid),
+                                zframe_size (w->rid), w->out) != 0 ||
+            w->out_failed) {
+            w->out_failed = false;
+            w->out_next = failed;
+            failed = w;
+        }
+    }
+    *pending = NULL;
+    for (sched_worker_t *w = failed, *next; w; w = next) {
+        next = w->out_next;
+        w->out_next = NULL;
+        dropped (arg, w);
+    }
 }
 
 //  Cancel a job at its holder; see sched_wire.h.

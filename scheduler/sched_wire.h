@@ -12,9 +12,20 @@
 #include <stdbool.h>
 #include "sched_model.h"
 
-/*  Send job to worker, with a lease of lease_ms.                         */
-int sched_wire_job (zsock_t *router, const sched_worker_t *worker,
-                    const sched_job_t *job, int64_t lease_ms);
+/*  Send job to worker, with a lease of lease_ms: at once (0, or -1), or,
+    to a worker that reads batches, into its outbox, which leaves as one
+    frame at sched_wire_flush: then 1 when the worker was not yet on
+    *pending, which it joins (never -1: a failed send marks it
+    out_failed, for the flush to report).                                 */
+int sched_wire_job (zsock_t *router, sched_worker_t *worker,
+                    const sched_job_t *job, int64_t lease_ms,
+                    sched_worker_t **pending);
+
+/*  Send each pending worker's outbox and empty *pending. Calls dropped
+    (with arg) for each one whose sends failed, after all are sent.      */
+void sched_wire_flush (zsock_t *router, sched_worker_t **pending,
+                       void (*dropped) (void *arg, sched_worker_t *worker),
+                       void *arg);
 
 /*  Tell a job's holder to stop working on it.                            */
 int sched_wire_cancel (zsock_t *router, const sched_job_t *job,

@@ -6,6 +6,7 @@
 #include "sched_conn.h"
 #include "sched_dispatch.h"
 #include "sched_wire.h"
+#include "sl_clock.h"
 #include "sl_log.h"
 
 //  Routing id as hex; see sched_workers.h.
@@ -63,6 +64,15 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
     worker->credits = hello->credits;
     worker->credits_max = hello->credits;
     worker->supervised = hello->supervised;
+    //  A worker that reads batches gets a dispatch pass's jobs as one
+    //  frame (sched_wire_job); without memory for it, one by one.
+    if (hello->batches && !worker->out &&
+        (worker->out = malloc (sizeof *worker->out)))
+        sl_proto_out_init (worker->out);
+    else if (!hello->batches) {
+        free (worker->out);
+        worker->out = NULL;
+    }
     sched_dispatch_lanes (worker, hello->lanes);
     worker->last_seen_ms = now;
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
@@ -79,6 +89,39 @@ sched_workers_credit (sched_worker_t *worker, uint32_t credits)
     uint64_t sum = (uint64_t)worker->credits + credits;
     worker->credits =
         (uint32_t)(sum < worker->credits_max ? sum : worker->credits_max);
+}
+
+//  Jobs that could not be sent; see sched_workers.h.
+void
+sched_workers_send_failed (void *arg, sched_worker_t *worker)
+{
+    sl_warn ("cannot send job, dropping worker worker=%s", worker->name);
+    sched_workers_drop (arg, worker, "send failed", false, sl_now_ms ());
+}
+
+//  A job given back; see sched_workers.h.
+void
+sched_workers_return (sched_workers_t *self, sched_worker_t *worker,
+                      const Sluice__Return *ret)
+{
+    sched_job_t *job = sched_model_job_find (self->model, ret->job_id);
+    if (job && job->worker == worker) {
+        sl_info ("job returned job=%" PRIu64 " worker=%s reason=\"%s\"",
+                 job->id, worker->name, ret->reason);
+        sched_model_job_enqueue (self->model, job, 0);
+    }
+}
+
+//  A job goes on; see sched_workers.h.
+void
+sched_workers_progress (sched_workers_t *self, sched_worker_t *worker,
+                        const Sluice__Progress *progress, int64_t lease_ms)
+{
+    sched_job_t *job = sched_model_job_find (self->model, progress->job_id);
+    if (job && job->worker == worker) {
+        job->started = true;
+        job->deadline_ms = sl_now_ms () + lease_ms;
+    }
 }
 
 //  Forget a worker; see sched_workers.h.

@@ -48,6 +48,21 @@ sched_worker_t *sched_workers_hello (sched_workers_t *self, zframe_t *rid,
     exceeds what its HELLO granted (its --credits).                      */
 void sched_workers_credit (sched_worker_t *worker, uint32_t credits);
 
+/*  A worker whose jobs could not be sent is dropped (arg: the
+    sched_workers_t; for sched_dispatch_run).                             */
+void sched_workers_send_failed (void *arg, sched_worker_t *worker);
+
+/*  RETURN: worker gives a job back unfinished (it is stopping); it is
+    queued again without an attempt counted.                              */
+void sched_workers_return (sched_workers_t *self, sched_worker_t *worker,
+                           const Sluice__Return *ret);
+
+/*  PROGRESS: worker's job began, or goes on; its lease of lease_ms runs
+    from now.                                                             */
+void sched_workers_progress (sched_workers_t *self, sched_worker_t *worker,
+                             const Sluice__Progress *progress,
+                             int64_t lease_ms);
+
 /*  Forget a worker: its jobs fail for reason (blamed only if count_attempt
     and it had begun them) and go back to the queue. A supervised worker's
     begun jobs wait for its parent's CRASH first (sched_crash).           */

@@ -41,32 +41,16 @@
 //  Dispatch and drain
 
 //  Hand out jobs while some worker has credit and some partition has
-//  work: sched_dispatch decides, this sends.
+//  work (sched_dispatch_run).
 static void
 s_dispatch (scheduler_t *self)
 {
     int64_t now = sl_now_ms ();
-    int64_t lease = self->cfg->job_timeout_ms;
     if (sched_failure_paused (&self->failure, now))
         return; //  the output refuses: nothing goes out until the pause ends
-    sched_pick_t pick;
-    sched_dispatch_begin (&self->dispatch);
-    while (sched_dispatch_next (&self->dispatch, now, &pick)) {
-        sched_job_t *job =
-            pick.job ? pick.job
-                     : sched_dispatch_cut (&self->dispatch, pick.part);
-        if (!job)
-            return;
-        if (sched_wire_job (self->router, pick.worker, job, lease) != 0) {
-            sl_warn ("cannot send job, dropping worker worker=%s",
-                     pick.worker->name);
-            sched_workers_drop (&self->workers, pick.worker, "send failed",
-                                false, now);
-            continue;
-        }
-        sched_dispatch_sent (&self->dispatch, pick.worker, job, now, lease);
-        self->stats.jobs_sent++;
-    }
+    self->stats.jobs_sent += sched_dispatch_run (
+        &self->dispatch, self->router, now, self->cfg->job_timeout_ms,
+        sched_workers_send_failed, &self->workers);
 }
 
 //  True when every owned partition is committed up to its drain target;
@@ -232,30 +216,6 @@ s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
                            now);
 }
 
-//  RETURN: the worker gives a job back unfinished (it is shutting down).
-static void
-s_on_return (scheduler_t *self, sched_worker_t *worker, Sluice__Return *ret)
-{
-    sched_job_t *job = sched_model_job_find (&self->model, ret->job_id);
-    if (job && job->worker == worker) {
-        sl_info ("job returned job=%" PRIu64 " worker=%s reason=\"%s\"",
-                 job->id, worker->name, ret->reason);
-        sched_model_job_enqueue (&self->model, job, 0);
-    }
-}
-
-//  PROGRESS: the job began, or goes on; its lease runs from now.
-static void
-s_on_progress (scheduler_t *self, sched_worker_t *worker,
-               Sluice__Progress *progress)
-{
-    sched_job_t *job = sched_model_job_find (&self->model, progress->job_id);
-    if (job && job->worker == worker) {
-        job->started = true;
-        job->deadline_ms = sl_now_ms () + self->cfg->job_timeout_ms;
-    }
-}
-
 //  Dispatch one decoded message from a known worker.
 static void
 s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
@@ -269,10 +229,11 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
             s_on_done (self, worker, msg->done);
             break;
         case SLUICE__ENVELOPE__BODY_RET:
-            s_on_return (self, worker, msg->ret);
+            sched_workers_return (&self->workers, worker, msg->ret);
             break;
         case SLUICE__ENVELOPE__BODY_PROGRESS:
-            s_on_progress (self, worker, msg->progress);
+            sched_workers_progress (&self->workers, worker, msg->progress,
+                                    self->cfg->job_timeout_ms);
             break;
         case SLUICE__ENVELOPE__BODY_BYE:
             sched_workers_drop (&self->workers, worker, "worker said bye",
@@ -341,9 +302,27 @@ s_router_other (scheduler_t *self, const sl_proto_rid_t *rid, const char *key,
     zframe_destroy (&frame);
 }
 
-//  One message from a worker or a status client, if one is waiting.
-//  Returns false if none was. Nothing is allocated for a worker's
-//  message: the routing id and the decoded body live on the stack.
+//  True for what a known worker says as a worker (not HELLO, a
+//  supervisor's CRASH or STATUS_REQUEST); with keeps, for what never
+//  drops it (the worker found for the frame is still valid after it).
+static bool
+s_as_worker (Sluice__Envelope__BodyCase body, bool keeps)
+{
+    if (keeps)
+        return body == SLUICE__ENVELOPE__BODY_DONE ||
+               body == SLUICE__ENVELOPE__BODY_CREDIT ||
+               body == SLUICE__ENVELOPE__BODY_PROGRESS ||
+               body == SLUICE__ENVELOPE__BODY_HEARTBEAT ||
+               body == SLUICE__ENVELOPE__BODY_TAIL;
+    return body != SLUICE__ENVELOPE__BODY_HELLO &&
+           body != SLUICE__ENVELOPE__BODY_CRASH &&
+           body != SLUICE__ENVELOPE__BODY_STATUS_REQUEST;
+}
+
+//  One frame from a worker or a status client, if one is waiting: one
+//  message, or a worker's BATCH of them, read in order. Returns false if
+//  none was. Nothing is allocated for a worker's message: the routing id
+//  and each decoded body live on the stack.
 static bool
 s_router_recv (scheduler_t *self, bool wait)
 {
@@ -358,22 +337,39 @@ s_router_recv (scheduler_t *self, bool wait)
     //  Its connection (a metadata lookup) only if it may have changed.
     int fd = -1;
     bool ask_fd = sched_conn_recheck (worker, rid.data, rid.size);
+    sl_proto_frame_t frame;
+    if (got > 0 &&
+        sl_proto_router_frame (self->router, &frame, ask_fd ? &fd : NULL, err,
+                               sizeof err) != 0)
+        got = -1;
+    if (worker)
+        sched_conn_seen (&self->conn, worker, fd);
+    if (got < 0) {
+        s_router_other (self, &rid, key, worker, NULL, fd, err);
+        return true;
+    }
     _Alignas(16) unsigned char space[2048];
     sl_proto_arena_t arena;
     sl_proto_arena_init (&arena, space, sizeof space);
-    sl_msg_t *msg =
-        got < 0 ? NULL
-                : sl_proto_router_body (self->router, &arena,
-                                        ask_fd ? &fd : NULL, err, sizeof err);
-    if (worker)
-        sched_conn_seen (&self->conn, worker, fd);
-    if (msg && worker && msg->body_case != SLUICE__ENVELOPE__BODY_HELLO &&
-        msg->body_case != SLUICE__ENVELOPE__BODY_CRASH &&
-        msg->body_case != SLUICE__ENVELOPE__BODY_STATUS_REQUEST)
-        s_on_worker_msg (self, worker, msg);
-    else
-        s_router_other (self, &rid, key, worker, msg, fd, err);
-    sl_proto_arena_free (&arena, &msg);
+    while (true) {
+        sl_msg_t *msg = sl_proto_frame_next (&frame, &arena, err, sizeof err);
+        if (!msg && !*err)
+            break; //  the frame's last message was read
+        //  A stranger is told once to say HELLO, not once a message.
+        bool stop = !msg || (!worker && s_as_worker (msg->body_case, false));
+        if (msg && worker && s_as_worker (msg->body_case, false)) {
+            s_on_worker_msg (self, worker, msg);
+            if (!s_as_worker (msg->body_case, true))
+                worker = sched_model_worker_find (&self->model, key);
+        } else {
+            s_router_other (self, &rid, key, worker, msg, fd, err);
+            worker = sched_model_worker_find (&self->model, key);
+        }
+        sl_proto_arena_free (&arena, &msg);
+        if (stop)
+            break;
+    }
+    sl_proto_frame_close (&frame);
     return true;
 }
 

@@ -12,7 +12,7 @@ if (NOT CRITERION_FOUND)
 endif ()
 
 set (SLUICE_UNIT_common test_flags test_log test_meta test_proto
-     test_proto_fast)
+     test_proto_fast test_proto_batch)
 set (SLUICE_UNIT_scheduler test_crash test_dispatch test_failure test_idmap
      test_peers
      test_window)

@@ -27,6 +27,7 @@ struct _worker_t {
     int64_t credits;    /* granted per scheduler: --credits, at least lanes+1 */
     wrk_scheds_t *scheds; /* the schedulers and their connections      */
     zloop_t *loop;
+    bool flush_armed; /* a timer sends the outboxes next turn (s_send)  */
     bool stopping;
     bool grace_armed; /* the grace-over timer is set                  */
     bool stopped;
@@ -55,14 +56,35 @@ s_send_hello (worker_t *self, size_t i)
     hello.hostname = host;
     hello.lanes = (uint32_t)wrk_lanes_size (self->lanes);
     hello.supervised = wrk_crash_slot () != NULL;
+    hello.batches = true;
     wrk_scheds_hello (self->scheds, i, &hello);
 }
 
-//  Send a body to scheduler i.
+//  The loop's next turn: what this one gathered leaves, one frame per
+//  scheduler.
+static int
+s_on_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    worker_t *self = arg;
+    self->flush_armed = false;
+    wrk_scheds_flush (self->scheds);
+    return 0;
+}
+
+//  Send a body to scheduler i. To a scheduler that reads batches it
+//  waits for the loop's next turn: zloop runs due timers right after its
+//  poll, before the sockets and lanes that are ready, so what every
+//  handler of one turn said (DONEs of several lanes, a PROGRESS with
+//  them) leaves in one frame, at once (the timer's delay is 0).
 static void
 s_send (worker_t *self, int i, Sluice__Envelope__BodyCase kind, void *body)
 {
-    wrk_scheds_send (self->scheds, i, kind, body);
+    if (wrk_scheds_send (self->scheds, i, kind, body) != 1 || self->flush_armed)
+        return;
+    if (self->loop && zloop_timer (self->loop, 0, 1, s_on_flush, self) >= 0)
+        self->flush_armed = true;
+    else
+        wrk_scheds_flush (self->scheds);
 }
 
 //  Give job_id back to scheduler i (RETURN): it is not done.
@@ -122,17 +144,11 @@ s_on_bye (worker_t *self, size_t i, Sluice__Bye *bye)
     s_reset_sched (self, i, "scheduler left");
 }
 
-//  A message from scheduler i.
-static int
-s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
+//  One message from scheduler i.
+static void
+s_on_sched_msg (worker_t *self, int i, sl_msg_t *msg)
 {
-    worker_t *self = arg;
-    size_t k = wrk_scheds_find (self->scheds, reader);
-    assert (k < wrk_scheds_size (self->scheds)); //  only schedulers here
-    int i = (int)k;
-    sl_msg_t *msg = wrk_scheds_recv (self->scheds, k);
-    if (!msg)
-        return 0;
+    size_t k = (size_t)i;
     switch (msg->body_case) {
         case SLUICE__ENVELOPE__BODY_JOB:
             //  A lane that has ended (the worker is stopping): give the
@@ -155,6 +171,21 @@ s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
                      sl_proto_name (msg->body_case));
     }
     sl_proto_free (&msg);
+}
+
+//  A message from scheduler i.
+static int
+s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    worker_t *self = arg;
+    size_t k = wrk_scheds_find (self->scheds, reader);
+    assert (k < wrk_scheds_size (self->scheds)); //  only schedulers here
+    int i = (int)k;
+    if (!wrk_scheds_read (self->scheds, k))
+        return 0;
+    sl_msg_t *msg;
+    while ((msg = wrk_scheds_next (self->scheds, k)))
+        s_on_sched_msg (self, i, msg);
     return 0;
 }
 
@@ -258,20 +289,30 @@ s_exec_reply (worker_t *self, zloop_t *loop, zsock_t *reader, size_t l,
     }
 }
 
-//  A message from a lane's executor: the lanes keep count, the worker
-//  tells the schedulers.
+//  Messages from a lane's executor: the lanes keep count, the worker
+//  tells the schedulers. What waits in the lane's pipe is taken in this
+//  turn (EXEC_READ_BURST at most), so that what it says to a scheduler
+//  (a DONE, the next job's PROGRESS) leaves in one frame (s_send).
+#define EXEC_READ_BURST 32
 static int
 s_on_exec (zloop_t *loop, zsock_t *reader, void *arg)
 {
     worker_t *self = arg;
     size_t l = wrk_lanes_find (self->lanes, reader);
     assert (l < wrk_lanes_size (self->lanes)); //  only lanes are read here
-    wrk_msg_t m;
-    if (wrk_msg_recv (reader, &m) != 0)
-        return -1;
-    wrk_lanes_note (self->lanes, l, &m);
-    s_exec_reply (self, loop, reader, l, &m);
-    wrk_msg_clear (&m);
+    for (int n = 0; n < EXEC_READ_BURST && !self->stopped; n++) {
+        if (n > 0 && !(zsock_events (reader) & ZMQ_POLLIN))
+            break;
+        wrk_msg_t m;
+        if (wrk_msg_recv (reader, &m) != 0)
+            return -1;
+        wrk_lanes_note (self->lanes, l, &m);
+        bool stopped = m.type == WRK_MSG_STOPPED;
+        s_exec_reply (self, loop, reader, l, &m);
+        wrk_msg_clear (&m);
+        if (stopped)
+            break; //  the pipe is no longer read (s_exec_reply)
+    }
     return self->stopped ? -1 : 0;
 }
 
@@ -506,7 +547,13 @@ s_say_bye (worker_t *self)
     sl_info ("kafka consumer totals rxmsgs=%" PRIu64 " rx_bytes=%" PRIu64
              " fetch_wakeups=%" PRIu64,
              fetched, fetched_bytes, wakes);
-    sl_info ("worker stopped jobs_done=%" PRIu64, self->jobs_done);
+    uint64_t t[4];
+    wrk_scheds_flush (self->scheds);
+    wrk_scheds_totals (self->scheds, t);
+    sl_info ("worker stopped jobs_done=%" PRIu64 " frames_sent=%" PRIu64
+             " messages_sent=%" PRIu64 " frames_received=%" PRIu64
+             " messages_received=%" PRIu64,
+             self->jobs_done, t[0], t[1], t[2], t[3]);
 }
 
 //  Run the loop.
@@ -533,6 +580,8 @@ worker_run (worker_t *self)
     while (zloop_start (self->loop) == 0)
         sl_debug ("event loop interrupted, resuming");
     zloop_destroy (&self->loop);
+    self->flush_armed = false; //  the timer went with the loop
+    wrk_scheds_flush (self->scheds);
     close (sfd);
     s_say_bye (self);
     if (self->exit_code)

@@ -14,11 +14,18 @@ typedef struct {
     bool announced; /* a HELLO left the socket (it drops while unconnected) */
     bool lost;      /* no word from it for a liveness period             */
     bool finished;  /* it said its drain is complete                       */
+    /*  It sent a BATCH (since our last HELLO), so it reads them: what we
+        say goes into out and leaves as one frame at wrk_scheds_flush.   */
+    bool batches;
+    sl_proto_out_t *out;
+    sl_proto_frame_t frame; /* the frame being read (wrk_scheds_next)   */
 } sched_t;
 
 struct _wrk_scheds_t {
     sched_t *s;
     size_t n;
+    uint64_t frames, messages;       /* sent, to every scheduler              */
+    uint64_t frames_in, messages_in; /* received, from every one         */
 };
 
 //  ---------------------------------------------------------------------
@@ -99,6 +106,9 @@ wrk_scheds_new (const wrk_config_t *cfg, char *err, size_t errlen)
         goto fail;
     for (size_t i = 0; i < self->n; i++) {
         self->s[i].endpoint = cfg->schedulers.items[i];
+        if (!(self->s[i].out = malloc (sizeof *self->s[i].out)))
+            goto fail;
+        sl_proto_out_init (self->s[i].out);
         if (s_connect (&self->s[i], cfg, err, errlen) != 0)
             goto fail;
     }
@@ -115,9 +125,13 @@ wrk_scheds_destroy (wrk_scheds_t **self_p)
     wrk_scheds_t *self = *self_p;
     if (!self)
         return;
+    //  What waits in the outboxes leaves first (the sockets linger).
+    wrk_scheds_flush (self);
     for (size_t i = 0; self->s && i < self->n; i++) {
+        sl_proto_frame_close (&self->s[i].frame);
         zactor_destroy (&self->s[i].monitor);
         zsock_destroy (&self->s[i].dealer);
+        free (self->s[i].out);
     }
     free (self->s);
     free (self);
@@ -173,44 +187,106 @@ wrk_scheds_find (wrk_scheds_t *self, zsock_t *sock)
 //  ---------------------------------------------------------------------
 //  Messages
 
-//  Receive and decode one message from scheduler i.
-sl_msg_t *
-wrk_scheds_recv (wrk_scheds_t *self, size_t i)
+//  Read one frame from scheduler i; see wrk_scheds.h.
+bool
+wrk_scheds_read (wrk_scheds_t *self, size_t i)
 {
     sched_t *sched = &self->s[i];
     char err[256];
-    zmsg_t *raw = zmsg_recv (sched->dealer);
-    if (!raw)
-        return NULL;
-    zframe_t *frame = zmsg_first (raw);
-    sl_msg_t *msg = zmsg_size (raw) == 1
-                        ? sl_proto_decode (zframe_data (frame),
-                                           zframe_size (frame), err, sizeof err)
-                        : NULL;
-    if (!msg) {
-        if (zmsg_size (raw) != 1)
-            snprintf (err, sizeof err, "expected one frame");
+    sl_proto_frame_close (&sched->frame);
+    int got = sl_proto_recv_frame (sched->dealer, &sched->frame, false, err,
+                                   sizeof err);
+    if (got < 0)
         sl_warn ("bad message from scheduler, ignored scheduler=%s "
                  "reason=\"%s\"",
                  sched->endpoint, err);
-    } else {
-        sched->last_recv_ms = sl_now_ms ();
-        if (sched->lost)
-            sl_info ("scheduler back scheduler=%s", sched->endpoint);
-        sched->lost = false;
+    if (got <= 0)
+        return false;
+    if (sl_proto_frame_batch (&sched->frame))
+        sched->batches = true;
+    self->frames_in++;
+    return true;
+}
+
+//  The frame's next message; see wrk_scheds.h.
+sl_msg_t *
+wrk_scheds_next (wrk_scheds_t *self, size_t i)
+{
+    sched_t *sched = &self->s[i];
+    char err[256];
+    sl_msg_t *msg = sl_proto_frame_next (&sched->frame, NULL, err, sizeof err);
+    if (!msg) {
+        if (*err)
+            sl_warn ("bad message from scheduler, ignored scheduler=%s "
+                     "reason=\"%s\"",
+                     sched->endpoint, err);
+        sl_proto_frame_close (&sched->frame);
+        return NULL;
     }
-    zmsg_destroy (&raw);
+    self->messages_in++;
+    sched->last_recv_ms = sl_now_ms ();
+    if (sched->lost)
+        sl_info ("scheduler back scheduler=%s", sched->endpoint);
+    sched->lost = false;
     return msg;
 }
 
-//  Send a body to scheduler i.
+//  Send what scheduler sched's outbox holds.
+static int
+s_flush (wrk_scheds_t *self, sched_t *sched)
+{
+    self->frames += sched->out->count > 0;
+    return sl_proto_out_flush (sched->dealer, NULL, 0, sched->out);
+}
+
+//  Send one message to sched in a frame of its own.
+static int
+s_send_alone (wrk_scheds_t *self, sched_t *sched,
+              Sluice__Envelope__BodyCase kind, void *body)
+{
+    self->frames++;
+    self->messages++;
+    return sl_proto_send (sched->dealer, NULL, kind, body);
+}
+
+//  Send a body to scheduler i; see wrk_scheds.h.
 int
 wrk_scheds_send (wrk_scheds_t *self, int i, Sluice__Envelope__BodyCase kind,
                  void *body)
 {
     if (i < 0 || (size_t)i >= self->n)
         return -1;
-    return sl_proto_send (self->s[i].dealer, NULL, kind, body);
+    sched_t *sched = &self->s[i];
+    if (!sched->batches)
+        return s_send_alone (self, sched, kind, body);
+    if (sl_proto_out_add (sched->out, kind, body))
+        return self->messages++, 1;
+    //  Full, or too large for any batch: what waits leaves first.
+    int rc = s_flush (self, sched);
+    if (sl_proto_out_add (sched->out, kind, body))
+        return self->messages++, rc == 0 ? 1 : -1;
+    return s_send_alone (self, sched, kind, body) == 0 && rc == 0 ? 0 : -1;
+}
+
+//  Frames and messages sent and received; see wrk_scheds.h.
+void
+wrk_scheds_totals (wrk_scheds_t *self, uint64_t totals[4])
+{
+    totals[0] = self->frames;
+    totals[1] = self->messages;
+    totals[2] = self->frames_in;
+    totals[3] = self->messages_in;
+}
+
+//  Send every outbox; see wrk_scheds.h.
+int
+wrk_scheds_flush (wrk_scheds_t *self)
+{
+    int rc = 0;
+    for (size_t i = 0; self->s && i < self->n; i++)
+        if (self->s[i].out && s_flush (self, &self->s[i]) != 0)
+            rc = -1;
+    return rc;
 }
 
 //  Send a HELLO to scheduler i.
@@ -218,6 +294,11 @@ void
 wrk_scheds_hello (wrk_scheds_t *self, size_t i, Sluice__Hello *hello)
 {
     self->s[i].hello_ms = sl_now_ms ();
+    //  What was said before goes first; then, until it sends a BATCH, a
+    //  scheduler (perhaps a new one at the same address) is assumed not
+    //  to read them.
+    s_flush (self, &self->s[i]);
+    self->s[i].batches = false;
     self->s[i].announced =
         wrk_scheds_send (self, (int)i, SLUICE__ENVELOPE__BODY_HELLO, hello) ==
         0;

@@ -51,15 +51,32 @@ void wrk_scheds_attach (wrk_scheds_t *self, zloop_t *loop,
 /*  The scheduler whose socket is sock; wrk_scheds_size () if none.     */
 size_t wrk_scheds_find (wrk_scheds_t *self, zsock_t *sock);
 
-/*  Receive one message from scheduler i: NULL if there was none or it
-    was malformed (logged and ignored: the scheduler owns the job state).
-    A message marks i heard from now (and back, if it was lost).        */
-sl_msg_t *wrk_scheds_recv (wrk_scheds_t *self, size_t i);
+/*  Read one frame from scheduler i, if one is waiting: true if one
+    came; its messages (one, or a BATCH's) come from wrk_scheds_next. A
+    malformed frame is logged and ignored (the scheduler owns the job
+    state). A scheduler that sent a BATCH reads them: from then on what
+    the worker says to it is gathered into one frame (wrk_scheds_send).  */
+bool wrk_scheds_read (wrk_scheds_t *self, size_t i);
+
+/*  The next message of the frame read from i (to free with
+    sl_proto_free), or NULL at its end (a malformed item is logged, and
+    ends it). A message marks i heard from now (and back, if it was lost). */
+sl_msg_t *wrk_scheds_next (wrk_scheds_t *self, size_t i);
 
 /*  Send body (a Sluice__X matching kind) to scheduler i; an index out of
-    range sends nothing. Returns 0, or -1 if it could not leave.         */
+    range sends nothing. Returns 0 (it left), 1 (it waits in i's outbox
+    for wrk_scheds_flush, which the caller must call soon), or -1 if it
+    could not leave.                                                      */
 int wrk_scheds_send (wrk_scheds_t *self, int i, Sluice__Envelope__BodyCase kind,
                      void *body);
+
+/*  Frames and messages sent to the schedulers so far, then frames and
+    messages received from them (messages per frame: what batches saved). */
+void wrk_scheds_totals (wrk_scheds_t *self, uint64_t totals[4]);
+
+/*  Send what every outbox holds, one frame per scheduler. 0, or -1 if a
+    frame could not leave.                                                */
+int wrk_scheds_flush (wrk_scheds_t *self);
 
 /*  Send a HELLO to scheduler i, noting when and whether it left.        */
 void wrk_scheds_hello (wrk_scheds_t *self, size_t i, Sluice__Hello *hello);

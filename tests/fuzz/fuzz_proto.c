@@ -4,7 +4,9 @@
     crash, leak or read out of bounds, whatever the bytes. A frame it
     accepts must be a valid message: re-encoding it and decoding the
     result must succeed and give the same body case (the validator and
-    the encoder agree).
+    the encoder agree). The same bytes read as a frame (sl_proto_frame:
+    one message, or each item of a BATCH) obey the same rules, and a
+    refusal ends the frame.
 */
 #include "sl_proto.h"
 
@@ -14,10 +16,39 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+//  The bytes as a frame, message by message, in an arena as the
+//  scheduler reads them.
+static void
+s_frame (const uint8_t *data, size_t size)
+{
+    char err[256];
+    sl_proto_frame_t frame;
+    sl_proto_frame_over (&frame, data, size);
+    _Alignas(16) unsigned char space[512];
+    sl_proto_arena_t arena;
+    sl_proto_arena_init (&arena, space, sizeof space);
+    sl_msg_t *msg;
+    size_t n = 0;
+    while ((msg = sl_proto_frame_next (&frame, &arena, err, sizeof err))) {
+        if (msg->body_case == SLUICE__ENVELOPE__BODY_BATCH)
+            abort (); //  never a batch inside one
+        n++;
+        sl_proto_arena_free (&arena, &msg);
+    }
+    //  A frame that is not a batch holds one message at most; after the
+    //  end (or a refusal), nothing more.
+    if (!sl_proto_frame_batch (&frame) && n > 1)
+        abort ();
+    if (sl_proto_frame_next (&frame, &arena, err, sizeof err) || err[0])
+        abort ();
+    sl_proto_frame_close (&frame);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     char err[256];
+    s_frame (data, size);
     sl_msg_t *msg = sl_proto_decode (data, size, err, sizeof err);
     if (!msg) {
         //  A refusal always says why.

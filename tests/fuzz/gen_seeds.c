@@ -132,6 +132,36 @@ main (int argc, char **argv)
     status.n_workers = 1;
     status.workers = ws_ptrs;
     rc |= s_envelope (dir, "status", SLUICE__ENVELOPE__BODY_STATUS, &status);
+    //  A BATCH as sl_proto_out writes it: a JOB, a DONE and a CREDIT.
+    sl_proto_out_t *out = malloc (sizeof *out);
+    if (!out)
+        return 1;
+    sl_proto_out_init (out);
+    sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_JOB, &job);
+    done.n_lost_ranges = 0; //  a DONE as the hot path writes it
+    sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_DONE, &done);
+    sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_CREDIT, &credit);
+    //  The frame is the head (version, tag, length) and the items.
+    uint8_t head[8];
+    size_t hlen = 0;
+    head[hlen++] = 0x08;
+    head[hlen++] = SL_PROTO_VERSION;
+    head[hlen++] = (15 << 3) | 2;
+    for (size_t v = out->used;; v >>= 7) {
+        head[hlen++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        if (v < 0x80)
+            break;
+    }
+    uint8_t *batch = malloc (hlen + out->used);
+    if (!batch) {
+        free (out);
+        return 1;
+    }
+    memcpy (batch, head, hlen);
+    memcpy (batch + hlen, out->buf + SL_PROTO_BATCH_HEAD, out->used);
+    rc |= s_write (dir, "proto", "batch", batch, hlen + out->used);
+    free (batch);
+    free (out);
 
     static const char *const metas[] = {"s1:", "s1:1.1", "s1:a.5,3.z",
                                         "s1:1.1,1.1,1.1,1.1", "s1:zz.zz"};
