@@ -16,8 +16,8 @@ set (SLUICE_UNIT_common test_flags test_log test_meta test_proto
 set (SLUICE_UNIT_scheduler test_crash test_dispatch test_failure test_idmap
      test_keys test_peers
      test_window)
-set (SLUICE_UNIT_worker test_lanes test_msg test_plugin test_reader
-     test_reassign test_sdk)
+set (SLUICE_UNIT_worker test_keyjob test_lanes test_msg test_plugin
+     test_reader test_reassign test_sdk)
 foreach (room common scheduler worker)
     foreach (name ${SLUICE_UNIT_${room}})
         set (target unit_${room}_${name})
