@@ -54,6 +54,12 @@ sl_proto_name (Sluice__Envelope__BodyCase body)
             return "TAIL";
         case SLUICE__ENVELOPE__BODY_BATCH:
             return "BATCH";
+        case SLUICE__ENVELOPE__BODY_KEYS:
+            return "KEYS";
+        case SLUICE__ENVELOPE__BODY_GATE:
+            return "GATE";
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            return "RELEASE";
         default:
             return "NONE";
     }
@@ -72,6 +78,22 @@ s_check_range (const char *what, const char *topic, int32_t partition,
     if (start < 0 || end <= start)
         return s_fail (err, errlen, "%s: bad range [%lld, %lld)", what,
                        (long long)start, (long long)end);
+    return 0;
+}
+
+//  Check a list of key hashes: at most SL_PROTO_MAX_KEYS, and (if
+//  sorted) strictly ascending.
+static int
+s_check_hashes (const char *what, const uint64_t *h, size_t n, bool sorted,
+                char *err, size_t errlen)
+{
+    if (n > SL_PROTO_MAX_KEYS)
+        return s_fail (err, errlen, "%s: %zu key hashes is too many", what, n);
+    for (size_t i = 1; sorted && i < n; i++)
+        if (h[i] <= h[i - 1])
+            return s_fail (err, errlen,
+                           "%s: key hashes not sorted and distinct at %zu",
+                           what, i);
     return 0;
 }
 
@@ -145,6 +167,19 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
             return s_check_range ("TAIL", msg->tail->topic,
                                   msg->tail->partition, 0,
                                   msg->tail->high_watermark, err, errlen);
+        case SLUICE__ENVELOPE__BODY_KEYS:
+            if (s_check_hashes ("KEYS", msg->keys->hashes, msg->keys->n_hashes,
+                                true, err, errlen) != 0)
+                return -1;
+            return s_check_range ("KEYS", msg->keys->topic,
+                                  msg->keys->partition, msg->keys->start,
+                                  msg->keys->end, err, errlen);
+        case SLUICE__ENVELOPE__BODY_GATE:
+            return s_check_hashes ("GATE", msg->gate->blocked,
+                                   msg->gate->n_blocked, true, err, errlen);
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            return s_check_hashes ("RELEASE", msg->release->hashes,
+                                   msg->release->n_hashes, false, err, errlen);
         case SLUICE__ENVELOPE__BODY_BATCH:
             //  sl_proto_frame_next reads a batch item by item; one seen
             //  whole is inside another, or not written as sl_proto_out
@@ -376,6 +411,15 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
             break;
         case SLUICE__ENVELOPE__BODY_BATCH:
             env->batch = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_KEYS:
+            env->keys = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_GATE:
+            env->gate = body;
+            break;
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            env->release = body;
             break;
         default:
             env->body_case = SLUICE__ENVELOPE__BODY__NOT_SET;

@@ -19,6 +19,8 @@
 /*  Largest frame a scheduler accepts (from workers and status clients).  */
 #define SL_PROTO_MAX_INBOUND (64 * 1024)
 #define SL_PROTO_MAX_CREDITS 1024
+/*  Most key hashes in one KEYS, GATE or RELEASE (512 KB of them).        */
+#define SL_PROTO_MAX_KEYS 65536
 
 typedef Sluice__Envelope sl_msg_t;
 

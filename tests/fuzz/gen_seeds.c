@@ -132,6 +132,26 @@ main (int argc, char **argv)
     status.n_workers = 1;
     status.workers = ws_ptrs;
     rc |= s_envelope (dir, "status", SLUICE__ENVELOPE__BODY_STATUS, &status);
+    uint64_t hashes[] = {3, 17, 4096};
+    Sluice__Keys keys = SLUICE__KEYS__INIT;
+    keys.job_id = 7;
+    keys.topic = "orders";
+    keys.partition = 3;
+    keys.start = 1000;
+    keys.end = 2000;
+    keys.n_hashes = 3;
+    keys.hashes = hashes;
+    rc |= s_envelope (dir, "keys", SLUICE__ENVELOPE__BODY_KEYS, &keys);
+    Sluice__Gate gate = SLUICE__GATE__INIT;
+    gate.job_id = 7;
+    gate.n_blocked = 2;
+    gate.blocked = hashes;
+    rc |= s_envelope (dir, "gate", SLUICE__ENVELOPE__BODY_GATE, &gate);
+    Sluice__Release release = SLUICE__RELEASE__INIT;
+    release.job_id = 7;
+    release.n_hashes = 1;
+    release.hashes = hashes + 2;
+    rc |= s_envelope (dir, "release", SLUICE__ENVELOPE__BODY_RELEASE, &release);
     //  A BATCH as sl_proto_out writes it: a JOB, a DONE and a CREDIT.
     sl_proto_out_t *out = malloc (sizeof *out);
     if (!out)

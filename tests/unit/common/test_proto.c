@@ -284,6 +284,81 @@ Test (proto, tail_roundtrip_and_refusals)
                            "TAIL: negative partition -1");
 }
 
+Test (proto, key_order_messages_roundtrip_and_refusals)
+{
+    uint64_t hashes[] = {3, 17, 0xffffffffffffffffull};
+    Sluice__Keys keys = SLUICE__KEYS__INIT;
+    keys.job_id = 9;
+    keys.topic = "in";
+    keys.partition = 2;
+    keys.start = 100;
+    keys.end = 200;
+    keys.n_hashes = 3;
+    keys.hashes = hashes;
+    sl_msg_t *msg = s_roundtrip (SLUICE__ENVELOPE__BODY_KEYS, &keys);
+    cr_assert_eq (msg->keys->job_id, 9);
+    cr_assert_eq (msg->keys->n_hashes, 3);
+    cr_assert_eq (msg->keys->hashes[2], 0xffffffffffffffffull);
+    sl_proto_free (&msg);
+    keys.n_hashes = 0; //  a range of unkeyed records
+    msg = s_roundtrip (SLUICE__ENVELOPE__BODY_KEYS, &keys);
+    cr_assert_eq (msg->keys->n_hashes, 0);
+    sl_proto_free (&msg);
+    uint64_t unsorted[] = {17, 3};
+    keys.hashes = unsorted;
+    keys.n_hashes = 2;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_KEYS, &keys,
+                           "KEYS: key hashes not sorted and distinct at 1");
+    uint64_t twice[] = {3, 3};
+    keys.hashes = twice;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_KEYS, &keys,
+                           "KEYS: key hashes not sorted and distinct at 1");
+    keys.hashes = hashes;
+    keys.end = 100;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_KEYS, &keys,
+                           "KEYS: bad range [100, 100)");
+    keys.end = 200;
+    uint64_t *many = calloc (SL_PROTO_MAX_KEYS + 1, sizeof *many);
+    cr_assert_not_null (many);
+    for (size_t i = 0; i <= SL_PROTO_MAX_KEYS; i++)
+        many[i] = i;
+    keys.hashes = many;
+    keys.n_hashes = SL_PROTO_MAX_KEYS + 1;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_KEYS, &keys,
+                           "KEYS: 65537 key hashes is too many");
+
+    Sluice__Gate gate = SLUICE__GATE__INIT;
+    gate.job_id = 9;
+    gate.n_blocked = 2;
+    gate.blocked = hashes;
+    msg = s_roundtrip (SLUICE__ENVELOPE__BODY_GATE, &gate);
+    cr_assert_eq (msg->gate->n_blocked, 2);
+    cr_assert_not (msg->gate->all);
+    sl_proto_free (&msg);
+    gate.all = true;
+    gate.n_blocked = 0;
+    msg = s_roundtrip (SLUICE__ENVELOPE__BODY_GATE, &gate);
+    cr_assert (msg->gate->all);
+    sl_proto_free (&msg);
+    gate.blocked = unsorted;
+    gate.n_blocked = 2;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_GATE, &gate,
+                           "GATE: key hashes not sorted and distinct at 1");
+
+    Sluice__Release release = SLUICE__RELEASE__INIT;
+    release.job_id = 9;
+    release.n_hashes = 2;
+    release.hashes = unsorted; //  any order
+    msg = s_roundtrip (SLUICE__ENVELOPE__BODY_RELEASE, &release);
+    cr_assert_eq (msg->release->hashes[0], 17);
+    sl_proto_free (&msg);
+    release.hashes = many;
+    release.n_hashes = SL_PROTO_MAX_KEYS + 1;
+    s_expect_body_refused (SLUICE__ENVELOPE__BODY_RELEASE, &release,
+                           "RELEASE: 65537 key hashes is too many");
+    free (many);
+}
+
 Test (proto, status_request_roundtrip)
 {
     //  An empty body still marks the oneof: the envelope has a body.
@@ -367,6 +442,10 @@ Test (proto, names_of_every_kind)
         {SLUICE__ENVELOPE__BODY_STATUS, "STATUS"},
         {SLUICE__ENVELOPE__BODY_CRASH, "CRASH"},
         {SLUICE__ENVELOPE__BODY_TAIL, "TAIL"},
+        {SLUICE__ENVELOPE__BODY_BATCH, "BATCH"},
+        {SLUICE__ENVELOPE__BODY_KEYS, "KEYS"},
+        {SLUICE__ENVELOPE__BODY_GATE, "GATE"},
+        {SLUICE__ENVELOPE__BODY_RELEASE, "RELEASE"},
         {SLUICE__ENVELOPE__BODY__NOT_SET, "NONE"},
         {(Sluice__Envelope__BodyCase)99, "NONE"},
     };
