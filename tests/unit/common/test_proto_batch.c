@@ -234,6 +234,17 @@ s_batch (unsigned char *buf, const unsigned char *body, size_t len)
     return n + len;
 }
 
+//  An item (tag, one-byte length, bytes) at body + b: the new end.
+static size_t
+s_put (unsigned char *body, size_t b, unsigned char tag,
+       const unsigned char *item, size_t len)
+{
+    body[b++] = tag;
+    body[b++] = (unsigned char)len;
+    memcpy (body + b, item, len);
+    return b + len;
+}
+
 //  A DONE of job k as an envelope in buf: its size.
 static size_t
 s_done_bytes (unsigned char *buf, uint64_t k)
@@ -263,37 +274,23 @@ Test (proto_batch, malformed_batches_are_refused_and_not_read_past)
 
     //  One good item, then one whose tag is not field 1: the first is
     //  read, the second refused.
-    size_t b = 0;
-    body[b++] = 0x0a;
-    body[b++] = (unsigned char)ilen;
-    memcpy (body + b, item, ilen);
-    b += ilen;
-    body[b++] = 0x12;
-    body[b++] = (unsigned char)ilen;
-    memcpy (body + b, item, ilen);
-    b += ilen;
+    size_t b = s_put (body, 0, 0x0a, item, ilen);
+    b = s_put (body, b, 0x12, item, ilen);
     n = s_batch (frame, body, b);
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 1);
     cr_assert_str_eq (err, "BATCH: item 1 is malformed");
 
     //  An item longer than the batch.
-    body[0] = 0x0a;
+    b = s_put (body, 0, 0x0a, item, ilen);
     body[1] = (unsigned char)(ilen + 5);
-    memcpy (body + 2, item, ilen);
-    n = s_batch (frame, body, 2 + ilen);
+    n = s_batch (frame, body, b);
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 0);
     cr_assert_str_eq (err, "BATCH: item 0 is malformed");
 
     //  A batch inside a batch.
     unsigned char inner[200];
-    body[0] = 0x0a;
-    body[1] = (unsigned char)ilen;
-    memcpy (body + 2, item, ilen);
-    size_t in = s_batch (inner, body, 2 + ilen);
-    body[0] = 0x0a;
-    body[1] = (unsigned char)in;
-    memcpy (body + 2, inner, in);
-    n = s_batch (frame, body, 2 + in);
+    size_t in = s_batch (inner, body, s_put (body, 0, 0x0a, item, ilen));
+    n = s_batch (frame, body, s_put (body, 0, 0x0a, inner, in));
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 0);
     cr_assert (strstr (err, "a batch inside a batch"), "got: %s", err);
 
@@ -307,24 +304,14 @@ Test (proto_batch, malformed_batches_are_refused_and_not_read_past)
     env.done = &bad;
     unsigned char badb[128];
     size_t blen = sluice__envelope__pack (&env, badb);
-    b = 0;
-    body[b++] = 0x0a;
-    body[b++] = (unsigned char)blen;
-    memcpy (body + b, badb, blen);
-    b += blen;
-    body[b++] = 0x0a;
-    body[b++] = (unsigned char)ilen;
-    memcpy (body + b, item, ilen);
-    b += ilen;
+    b = s_put (body, 0, 0x0a, badb, blen);
+    b = s_put (body, b, 0x0a, item, ilen);
     n = s_batch (frame, body, b);
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 0);
     cr_assert (strstr (err, "bad topic name"), "got: %s", err);
 
     //  A batch of another protocol version is refused for its version.
-    body[0] = 0x0a;
-    body[1] = (unsigned char)ilen;
-    memcpy (body + 2, item, ilen);
-    n = s_batch (frame, body, 2 + ilen);
+    n = s_batch (frame, body, s_put (body, 0, 0x0a, item, ilen));
     frame[1] = SL_PROTO_VERSION + 1;
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 0);
     cr_assert_not (batch);
@@ -332,11 +319,7 @@ Test (proto_batch, malformed_batches_are_refused_and_not_read_past)
 
     //  A length that does not span the frame: not taken for a batch; the
     //  whole frame is judged as one message and refused.
-    b = 0;
-    body[b++] = 0x0a;
-    body[b++] = (unsigned char)ilen;
-    memcpy (body + b, item, ilen);
-    b += ilen;
+    b = s_put (body, 0, 0x0a, item, ilen);
     n = s_batch (frame, body, b);
     frame[3] = (unsigned char)(b - 1);
     cr_assert_eq (s_read_all (frame, n, ids, 8, err, sizeof err, &batch), 0);
