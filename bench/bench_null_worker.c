@@ -104,14 +104,9 @@ s_send (null_t *self, size_t i, Sluice__Envelope__BodyCase kind, void *body)
         self->frames_out++;
         return;
     }
-    if (sl_proto_out_add (out, kind, body))
-        return;
-    self->frames_out += out->count > 0;
-    sl_proto_out_flush (self->socks[i], NULL, 0, out);
-    if (!sl_proto_out_add (out, kind, body)) {
-        sl_proto_send (self->socks[i], NULL, kind, body);
-        self->frames_out++;
-    }
+    int frames = sl_proto_out_put (self->socks[i], NULL, 0, out, kind, body);
+    if (frames > 0)
+        self->frames_out += (uint64_t)frames;
 }
 
 //  Send what each socket's outbox holds.

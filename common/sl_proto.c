@@ -427,19 +427,6 @@ sl_proto_set_body (sl_msg_t *env, Sluice__Envelope__BodyCase kind, void *body)
     }
 }
 
-//  A varint at out; returns its length.
-static size_t
-s_varint (uint64_t v, byte *out)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        out[n++] = (byte)(v | 0x80);
-        v >>= 7;
-    }
-    out[n++] = (byte)v;
-    return n;
-}
-
 //  Send an encoded message (to rid, on a ROUTER).
 static int
 s_send (zsock_t *sock, const void *rid, size_t rid_size, const byte *data,
@@ -472,14 +459,14 @@ s_encode (Sluice__Envelope__BodyCase kind, void *body, byte *out, size_t room,
     byte head[2 + 10 + 10];
     size_t hlen = 0;
     head[hlen++] = (1 << 3) | 0; //  version, varint
-    hlen += s_varint (SL_PROTO_VERSION, head + hlen);
+    hlen += sl_proto_varint_put (SL_PROTO_VERSION, head + hlen);
     size_t blen = 0;
     sl_msg_t probe = SLUICE__ENVELOPE__INIT;
     sl_proto_set_body (&probe, kind, body);
     if (probe.body_case != SLUICE__ENVELOPE__BODY__NOT_SET && body) {
         blen = protobuf_c_message_get_packed_size (body);
-        hlen += s_varint (((uint64_t)kind << 3) | 2, head + hlen);
-        hlen += s_varint (blen, head + hlen);
+        hlen += sl_proto_varint_put (((uint64_t)kind << 3) | 2, head + hlen);
+        hlen += sl_proto_varint_put (blen, head + hlen);
     }
     *need = hlen + blen;
     if (*need > room)
@@ -639,8 +626,6 @@ sl_proto_out_init (sl_proto_out_t *out)
 {
     out->used = 0;
     out->count = 0;
-    out->first = 0;
-    out->first_size = 0;
 }
 
 //  See sl_proto.h.
@@ -648,25 +633,29 @@ int
 sl_proto_out_add (sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
                   void *body)
 {
-    //  An item: field 1 (bytes), its length, the envelope.
-    byte one[1024];
+    //  An item: field 1 (bytes), its length, the envelope. The envelope
+    //  is encoded in place after a one-byte length, and moved up in the
+    //  rare case its length takes more.
+    size_t left = SL_PROTO_BATCH_ROOM - out->used;
+    if (left <= 2)
+        return 0;
+    byte *at = out->buf + SL_PROTO_BATCH_HEAD + out->used;
+    size_t room =
+        left - 2 < SL_PROTO_BATCH_ITEM ? left - 2 : SL_PROTO_BATCH_ITEM;
     size_t need = 0;
-    size_t size = s_encode (kind, body, one, sizeof one, &need);
+    size_t size = s_encode (kind, body, at + 2, room, &need);
     if (!size)
         return 0;
     byte prefix[1 + 10];
     size_t plen = 0;
     prefix[plen++] = (1 << 3) | 2;
-    plen += s_varint (size, prefix + plen);
-    if (plen + size > SL_PROTO_BATCH_ROOM - out->used)
+    plen += sl_proto_varint_put (size, prefix + plen);
+    if (plen + size > left)
         return 0;
-    byte *at = out->buf + SL_PROTO_BATCH_HEAD + out->used;
+    if (plen != 2)
+        memmove (at + plen, at + 2, size);
     memcpy (at, prefix, plen);
-    memcpy (at + plen, one, size);
-    if (out->count++ == 0) {
-        out->first = SL_PROTO_BATCH_HEAD + out->used + plen;
-        out->first_size = size;
-    }
+    out->count++;
     out->used += plen + size;
     return 1;
 }
@@ -682,34 +671,43 @@ sl_proto_out_flush (zsock_t *sock, const void *rid, size_t rid_size,
     out->used = 0;
     if (count == 0)
         return 0;
-    if (count == 1)
-        return s_send (sock, rid, rid_size, out->buf + out->first,
-                       out->first_size);
+    const byte *items = out->buf + SL_PROTO_BATCH_HEAD;
+    if (count == 1) {
+        //  One item: its envelope alone (after the tag and the length).
+        uint64_t len = 0;
+        size_t n = sl_proto_varint_get (items + 1, items + used, &len);
+        return s_send (sock, rid, rid_size, items + 1 + n, (size_t)len);
+    }
     //  The envelope's head, right before the items: the version, then
     //  Batch (field 15, length-delimited) spanning the rest of the frame.
     byte head[SL_PROTO_BATCH_HEAD + 10];
     size_t hlen = 0;
     head[hlen++] = (1 << 3) | 0;
-    hlen += s_varint (SL_PROTO_VERSION, head + hlen);
+    hlen += sl_proto_varint_put (SL_PROTO_VERSION, head + hlen);
     head[hlen++] = (SLUICE__ENVELOPE__BODY_BATCH << 3) | 2;
-    hlen += s_varint (used, head + hlen);
+    hlen += sl_proto_varint_put (used, head + hlen);
     assert (hlen <= SL_PROTO_BATCH_HEAD);
     byte *start = out->buf + SL_PROTO_BATCH_HEAD - hlen;
     memcpy (start, head, hlen);
     return s_send (sock, rid, rid_size, start, hlen + used);
 }
 
-//  A varint from [at, end): its length, or 0 if malformed or cut short.
-static size_t
-s_get_varint (const byte *at, const byte *end, uint64_t *v)
+//  See sl_proto.h.
+int
+sl_proto_out_put (zsock_t *sock, const void *rid, size_t rid_size,
+                  sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
+                  void *body)
 {
-    *v = 0;
-    for (size_t n = 0; n < 10 && at + n < end; n++) {
-        *v |= (uint64_t)(at[n] & 0x7f) << (7 * n);
-        if (!(at[n] & 0x80))
-            return n + 1;
+    if (sl_proto_out_add (out, kind, body))
+        return 0;
+    int frames = out->count > 0;
+    int rc = sl_proto_out_flush (sock, rid, rid_size, out);
+    if (!sl_proto_out_add (out, kind, body)) {
+        frames++;
+        if (sl_proto_send_to (sock, rid, rid_size, kind, body) != 0)
+            rc = -1;
     }
-    return 0;
+    return rc == 0 ? frames : -1;
 }
 
 //  Set frame to read [data, data + size): a batch as sl_proto_out
@@ -724,11 +722,11 @@ s_frame_parse (sl_proto_frame_t *frame, const byte *data, size_t size)
     frame->batch = false;
     frame->left = true;
     frame->items = 0;
-    uint64_t len;
+    uint64_t len = 0;
     size_t n;
     if (size >= 3 && data[0] == ((1 << 3) | 0) && data[1] == SL_PROTO_VERSION &&
         data[2] == ((SLUICE__ENVELOPE__BODY_BATCH << 3) | 2) &&
-        (n = s_get_varint (data + 3, data + size, &len)) != 0 &&
+        (n = sl_proto_varint_get (data + 3, data + size, &len)) != 0 &&
         len == size - 3 - n) {
         frame->at = data + 3 + n;
         frame->batch = true;
@@ -820,7 +818,7 @@ sl_proto_frame_next (sl_proto_frame_t *frame, sl_proto_arena_t *arena,
             return NULL;
         }
         if (frame->at[0] != ((1 << 3) | 2) ||
-            (n = s_get_varint (frame->at + 1, frame->end, &len)) == 0 ||
+            (n = sl_proto_varint_get (frame->at + 1, frame->end, &len)) == 0 ||
             len > (uint64_t)(frame->end - frame->at - 1 - n)) {
             frame->left = false;
             s_fail (err, errlen, "BATCH: item %zu is malformed", frame->items);

@@ -107,12 +107,11 @@ int sl_proto_send_to (zsock_t *sock, const void *rid, size_t rid_size,
     frame: the message itself if it holds one, else a BATCH.              */
 #define SL_PROTO_BATCH_HEAD 8 /* version, BATCH tag, its length         */
 #define SL_PROTO_BATCH_ROOM (8 * 1024)
+#define SL_PROTO_BATCH_ITEM 1024 /* a larger message leaves alone       */
 
 typedef struct {
     size_t used;  /* bytes of items after the head room                 */
     size_t count; /* messages held                                      */
-    size_t first; /* the first item's envelope: offset and size         */
-    size_t first_size;
     byte buf[SL_PROTO_BATCH_HEAD + SL_PROTO_BATCH_ROOM];
 } sl_proto_out_t;
 
@@ -125,6 +124,13 @@ int sl_proto_out_add (sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
     DEALER) and empty it. 0 (also when it held nothing) or -1.           */
 int sl_proto_out_flush (zsock_t *sock, const void *rid, size_t rid_size,
                         sl_proto_out_t *out);
+/*  Put one message in out, bound for sock (rid on a ROUTER): when out is
+    full, what it holds leaves first as one frame; a message too large
+    for any batch then leaves alone. Returns the frames sent (0, 1 or 2),
+    or -1 if one could not leave.                                         */
+int sl_proto_out_put (zsock_t *sock, const void *rid, size_t rid_size,
+                      sl_proto_out_t *out, Sluice__Envelope__BodyCase kind,
+                      void *body);
 
 /*  One frame received, read message by message: a single message, or
     each item of a BATCH in order.                                       */

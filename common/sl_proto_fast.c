@@ -35,11 +35,7 @@ s_varint_len (uint64_t v)
 static inline void
 s_put_varint (s_out_t *o, uint64_t v)
 {
-    while (v >= 0x80) {
-        *o->at++ = (byte)(v | 0x80);
-        v >>= 7;
-    }
-    *o->at++ = (byte)v;
+    o->at += sl_proto_varint_put (v, o->at);
 }
 
 static inline void
@@ -232,20 +228,9 @@ typedef struct {
 static inline bool
 s_get_varint (s_in_t *in, uint64_t *v)
 {
-    if (in->at < in->end && *in->at < 0x80) { //  most tags and values
-        *v = *in->at++;
-        return true;
-    }
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 70 && in->at < in->end; shift += 7) {
-        byte b = *in->at++;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
+    size_t n = sl_proto_varint_get (in->at, in->end, v);
+    in->at += n;
+    return n != 0;
 }
 
 //  A string field's bytes, copied into the arena and NUL-terminated. Only

@@ -6,6 +6,40 @@
 
 #include "sl_proto.h"
 
+/*  Protobuf's varints, for sl_proto and sl_proto_fast alike.            */
+/*  v written at out (room for 10 bytes): its length.                    */
+static inline size_t
+sl_proto_varint_put (uint64_t v, byte *out)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (byte)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (byte)v;
+    return n;
+}
+
+/*  A varint of at most 10 bytes read from [at, end) into *v: its length,
+    or 0 if cut short or longer.                                          */
+static inline size_t
+sl_proto_varint_get (const byte *at, const byte *end, uint64_t *v)
+{
+    if (at < end && *at < 0x80) { //  most tags and values
+        *v = *at;
+        return 1;
+    }
+    uint64_t r = 0;
+    for (size_t n = 0; n < 10 && at + n < end; n++) {
+        r |= (uint64_t)(at[n] & 0x7f) << (7 * n);
+        if (!(at[n] & 0x80)) {
+            *v = r;
+            return n + 1;
+        }
+    }
+    return 0;
+}
+
 /*  An envelope holding job (or done), written to out: its size, or 0 if
     it does not fit in room or holds what is left to protobuf-c (unknown
     fields, DONE's lost ranges).                                         */

@@ -32,16 +32,9 @@ sched_wire_job (zsock_t *router, sched_worker_t *worker, const sched_job_t *job,
         *pending = worker;
         listed = 1;
     }
-    if (sl_proto_out_add (worker->out, SLUICE__ENVELOPE__BODY_JOB, &msg))
-        return listed;
-    //  Full: what it holds leaves now, and this job starts the next frame
-    //  (or, too large for any batch, leaves alone).
-    if (sl_proto_out_flush (router, zframe_data (worker->rid),
-                            zframe_size (worker->rid), worker->out) != 0)
-        worker->out_failed = true;
-    if (!sl_proto_out_add (worker->out, SLUICE__ENVELOPE__BODY_JOB, &msg) &&
-        sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB, &msg) !=
-            0)
+    if (sl_proto_out_put (router, zframe_data (worker->rid),
+                          zframe_size (worker->rid), worker->out,
+                          SLUICE__ENVELOPE__BODY_JOB, &msg) < 0)
         worker->out_failed = true;
     return listed;
 }

@@ -355,9 +355,10 @@ s_router_recv (scheduler_t *self, bool wait)
         sl_msg_t *msg = sl_proto_frame_next (&frame, &arena, err, sizeof err);
         if (!msg && !*err)
             break; //  the frame's last message was read
+        bool as_worker = msg && s_as_worker (msg->body_case, false);
         //  A stranger is told once to say HELLO, not once a message.
-        bool stop = !msg || (!worker && s_as_worker (msg->body_case, false));
-        if (msg && worker && s_as_worker (msg->body_case, false)) {
+        bool stop = !msg || (!worker && as_worker);
+        if (as_worker && worker) {
             s_on_worker_msg (self, worker, msg);
             if (!s_as_worker (msg->body_case, true))
                 worker = sched_model_worker_find (&self->model, key);

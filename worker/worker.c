@@ -548,7 +548,6 @@ s_say_bye (worker_t *self)
              " fetch_wakeups=%" PRIu64,
              fetched, fetched_bytes, wakes);
     uint64_t t[4];
-    wrk_scheds_flush (self->scheds);
     wrk_scheds_totals (self->scheds, t);
     sl_info ("worker stopped jobs_done=%" PRIu64 " frames_sent=%" PRIu64
              " messages_sent=%" PRIu64 " frames_received=%" PRIu64

@@ -259,13 +259,13 @@ wrk_scheds_send (wrk_scheds_t *self, int i, Sluice__Envelope__BodyCase kind,
     sched_t *sched = &self->s[i];
     if (!sched->batches)
         return s_send_alone (self, sched, kind, body);
-    if (sl_proto_out_add (sched->out, kind, body))
-        return self->messages++, 1;
-    //  Full, or too large for any batch: what waits leaves first.
-    int rc = s_flush (self, sched);
-    if (sl_proto_out_add (sched->out, kind, body))
-        return self->messages++, rc == 0 ? 1 : -1;
-    return s_send_alone (self, sched, kind, body) == 0 && rc == 0 ? 0 : -1;
+    self->messages++;
+    int frames =
+        sl_proto_out_put (sched->dealer, NULL, 0, sched->out, kind, body);
+    if (frames < 0)
+        return -1;
+    self->frames += (uint64_t)frames;
+    return sched->out->count > 0 ? 1 : 0;
 }
 
 //  Frames and messages sent and received; see wrk_scheds.h.

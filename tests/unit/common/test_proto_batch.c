@@ -191,6 +191,57 @@ Test (proto_batch, one_message_leaves_as_itself)
     s_pair_free (&p);
 }
 
+Test (proto_batch, items_of_128_bytes_and_more_keep_their_bytes)
+{
+    //  An item whose length takes two bytes (its envelope is moved up in
+    //  the outbox), alone and between two small ones.
+    pair_t p;
+    s_pair (&p);
+    sl_proto_out_t *out = malloc (sizeof *out);
+    cr_assert_not_null (out);
+    sl_proto_out_init (out);
+    char reason[300];
+    memset (reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = 0;
+    Sluice__Job big = SLUICE__JOB__INIT;
+    big.job_id = 2;
+    big.topic = "in";
+    big.end = 1;
+    big.reason = reason;
+    char err[256];
+    for (int alone = 1; alone >= 0; alone--) {
+        Sluice__Done a = s_done (1), c = s_done (3);
+        if (!alone)
+            cr_assert_eq (
+                sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_DONE, &a), 1);
+        cr_assert_eq (sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_JOB, &big),
+                      1);
+        if (!alone)
+            cr_assert_eq (
+                sl_proto_out_add (out, SLUICE__ENVELOPE__BODY_DONE, &c), 1);
+        cr_assert_eq (sl_proto_out_flush (p.a, NULL, 0, out), 0);
+        sl_proto_frame_t f;
+        cr_assert_eq (sl_proto_recv_frame (p.b, &f, true, err, sizeof err), 1);
+        cr_assert_eq (sl_proto_frame_batch (&f), !alone);
+        uint64_t want[] = {1, 2, 3};
+        for (size_t k = alone ? 1 : 0; k < (alone ? 2u : 3u); k++) {
+            sl_msg_t *msg = sl_proto_frame_next (&f, NULL, err, sizeof err);
+            cr_assert_not_null (msg, "refused: %s", err);
+            if (want[k] == 2) {
+                cr_assert_eq (msg->body_case, SLUICE__ENVELOPE__BODY_JOB);
+                cr_assert_str_eq (msg->job->reason, reason);
+            } else
+                cr_assert_eq (msg->done->job_id, want[k]);
+            sl_proto_free (&msg);
+        }
+        cr_assert_null (sl_proto_frame_next (&f, NULL, err, sizeof err));
+        cr_assert_eq (err[0], 0);
+        sl_proto_frame_close (&f);
+    }
+    free (out);
+    s_pair_free (&p);
+}
+
 Test (proto_batch, a_full_outbox_says_so_and_a_large_message_goes_alone)
 {
     sl_proto_out_t *out = malloc (sizeof *out);
