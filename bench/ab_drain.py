@@ -40,13 +40,26 @@ def parse(spec):
     return args, env
 
 
+def usage(why):
+    sys.stderr.write("ab_drain: %s; usage: bench/ab_drain.py ROUNDS WORKERS "
+                     "NAME=SPEC [NAME=SPEC ...]\n" % why)
+    sys.exit(2)
+
+
 def main():
     if len(sys.argv) < 4:
-        sys.exit(__doc__)
-    rounds, n = int(sys.argv[1]), int(sys.argv[2])
+        usage("expected ROUNDS, WORKERS and at least one NAME=SPEC")
+    try:
+        rounds, n = int(sys.argv[1]), int(sys.argv[2])
+    except ValueError:
+        usage("ROUNDS and WORKERS are whole numbers")
+    if rounds < 1 or n < 1:
+        usage("ROUNDS and WORKERS are at least 1")
     variants = {}
     for a in sys.argv[3:]:
-        name, _, spec = a.partition("=")
+        name, eq, spec = a.partition("=")
+        if not eq or not name or name == "consumers":
+            usage("'%s' is not NAME=SPEC (NAME not 'consumers')" % a)
         variants[name] = parse(spec)
     run = Run("kafka", rounds=rounds)
     run.broker.start()
