@@ -33,6 +33,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib  # noqa: E402
+import keys  # noqa: E402
 from benchlib import (BenchError, Child, Run, bench_bin, consumers_drain,  # noqa: E402
                       note, per_million, percentile, sluice_drain,
                       start_scheduler, start_worker, summary)
@@ -61,6 +62,9 @@ SIZES = {
         "p3": {"partitions": 4, "records": 25000, "width": 4, "job": 1000,
                "after_ms": 5000, "retry_ms": 1000},
         "p4": {"seconds": 6, "rate": 1000, "partitions": 4, "width": 2},
+        "k1": {"widths": [1, 4], "one_key_widths": [4], "per_width": 500,
+               "us": 1000, "job": 50, "window": 128,
+               "dists": ["uniform", "one key"]},
     },
     "full": {
         "p1": {"partitions": [1, 4], "widths": [1, 2, 4, 8, 16, 32],
@@ -73,6 +77,9 @@ SIZES = {
         "p3": {"partitions": 4, "records": 250000, "width": 4, "job": 1000,
                "after_ms": 5000, "retry_ms": 1000},
         "p4": {"seconds": 15, "rate": 1000, "partitions": 4, "width": 2},
+        "k1": {"widths": [1, 2, 4, 8, 16, 32], "one_key_widths": [1, 16],
+               "per_width": 2000, "us": 1000, "job": 50, "window": 128,
+               "dists": ["uniform", "zipf", "one key"]},
     },
 }
 
@@ -899,6 +906,8 @@ def _table(head, rows):
 
 def headline(fig):
     f, rows = fig["figure"], fig.get("rows", [])
+    if f == "k1":
+        return keys.headline(fig)
     if not rows:
         return "-", fig.get("target", ""), None
     if f == "p0":
@@ -965,6 +974,8 @@ def headline(fig):
 
 def table(fig):
     f, rows = fig["figure"], fig.get("rows", [])
+    if f == "k1":
+        return keys.table(fig)
     if f == "p0":
         return _table(["work", "records", "us per record"],
                       [[r["config"]["system"], r["config"]["records"],
@@ -1115,7 +1126,7 @@ def main():
                     (None, "", "0"))
     ap.add_argument("--figures", default=os.environ.get("BENCH_PEERS_FIGURES"),
                     help="subset of calibration,scaling,jvms,lanes,drain,poison,"
-                    "tail (jvms: share consumers as N JVMs vs N threads)")
+                    "tail,keys (keys: figure k1, --order key; jvms: share consumers as N JVMs vs N threads)")
     ap.add_argument("--rounds", type=int,
                     default=int(os.environ.get("BENCH_ROUNDS") or 0))
     ap.add_argument("--out", default=HERE)
@@ -1185,7 +1196,8 @@ def main():
                      widths=[w for w in sizes["p1"]["widths"] if w >= 4])]),
                  ("drain", lambda: [drain(run, sizes["p2"])]),
                  ("poison", lambda: [poison(run, sizes["p3"])]),
-                 ("tail", lambda: [tail(run, sizes["p4"])])]
+                 ("tail", lambda: [tail(run, sizes["p4"])]),
+                 ("keys", lambda: [keys.key_order(run, sizes["k1"])])]
         for name, step in steps:
             if not want(name):
                 continue

@@ -106,7 +106,7 @@ def _med(series):
 def _headline(fig):
     """(measured text, target, met?) for the summary table."""
     f, rows = fig["figure"], fig.get("rows", [])
-    if str(f).startswith("p"):
+    if str(f).startswith("p") or f == "k1":
         return peers.headline(fig)
     if not rows:
         return "-", fig.get("target", ""), None
@@ -200,7 +200,7 @@ def _table(head, rows):
 
 def _fig_table(fig):
     f, rows = fig["figure"], fig.get("rows", [])
-    if str(f).startswith("p"):
+    if str(f).startswith("p") or f == "k1":
         return peers.table(fig)
     if f == 1:
         return _table(

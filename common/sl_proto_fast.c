@@ -130,12 +130,13 @@ sl_proto_fast_job (const Sluice__Job *job, byte *out, size_t room)
         return 0;
     size_t lt = s_strlen (job->topic), ld = s_strlen (job->dlq_topic),
            lr = s_strlen (job->reason);
-    size_t body =
-        s_u64_size (job->job_id) + s_str_size (lt) +
-        s_i32_size (job->partition) + s_u64_size ((uint64_t)job->start) +
-        s_u64_size ((uint64_t)job->end) + s_u64_size (job->attempt) +
-        s_i32_size ((int32_t)job->mode) + s_str_size (ld) + s_str_size (lr) +
-        s_u64_size (job->lease_ms) + s_u64_size (job->records_per_call);
+    size_t body = s_u64_size (job->job_id) + s_str_size (lt) +
+                  s_i32_size (job->partition) +
+                  s_u64_size ((uint64_t)job->start) +
+                  s_u64_size ((uint64_t)job->end) + s_u64_size (job->attempt) +
+                  s_i32_size ((int32_t)job->mode) + s_str_size (ld) +
+                  s_str_size (lr) + s_u64_size (job->lease_ms) +
+                  s_u64_size (job->records_per_call) + s_u64_size (job->keyed);
     if (body + 2 + 1 + 10 > room)
         return 0;
     s_out_t o = {out + s_head (out, SLUICE__ENVELOPE__BODY_JOB, body), NULL};
@@ -150,6 +151,7 @@ sl_proto_fast_job (const Sluice__Job *job, byte *out, size_t room)
     s_put_str (&o, 9, job->reason, lr);
     s_put_u64 (&o, 10, job->lease_ms);
     s_put_u64 (&o, 11, job->records_per_call);
+    s_put_u64 (&o, 12, job->keyed);
     return (size_t)(o.at - out);
 }
 
@@ -274,7 +276,7 @@ s_job (s_in_t *in, sl_proto_arena_t *a, Sluice__Job *job)
     uint32_t seen = 0, field;
     unsigned wire;
     while (in->at < in->end) {
-        if (!s_get_tag (in, &field, &wire) || field > 11 ||
+        if (!s_get_tag (in, &field, &wire) || field > 12 ||
             (seen & (1u << field)))
             return false;
         seen |= 1u << field;
@@ -318,8 +320,13 @@ s_job (s_in_t *in, sl_proto_arena_t *a, Sluice__Job *job)
             case 10:
                 job->lease_ms = (uint32_t)v;
                 break;
-            default:
+            case 11:
                 job->records_per_call = (uint32_t)v;
+                break;
+            default:
+                if (v > 1)
+                    return false; //  protobuf-c writes a bool as 0 or 1
+                job->keyed = v == 1;
                 break;
         }
     }

@@ -17,6 +17,8 @@ typedef struct {
     char *bind;
     int64_t job_records;
     int64_t window;
+    char *order;    /* --order: "none", "partition" (window 1) or "key"    */
+    bool key_order; /* --order key                                       */
     int64_t commit_interval_ms;
     int64_t tail_poll_ms; /* end offsets this often while tailing        */
     int64_t job_timeout_ms;

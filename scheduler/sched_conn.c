@@ -16,7 +16,9 @@ sched_conn_open (sched_conn_t *self, zsock_t *router, const sched_config_t *cfg,
     //  in one frame is disconnected by libzmq, and each peer's queue holds
     //  at most 1000 messages before TCP pushes back, so no peer can make
     //  us buffer without bound.
-    zsock_set_maxmsgsize (router, SL_PROTO_MAX_INBOUND);
+    //  With --order key a KEYS carries up to SL_PROTO_MAX_KEYS hashes.
+    zsock_set_maxmsgsize (router, cfg->key_order ? SL_PROTO_MAX_FRAME
+                                                 : SL_PROTO_MAX_INBOUND);
     zsock_set_sndhwm (router, 100000);
     zsock_set_rcvhwm (router, 1000);
     //  The BYEs sent just before the socket closes (the drain finished,

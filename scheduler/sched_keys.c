@@ -10,6 +10,8 @@ typedef struct {
     int64_t start, end;
     uint64_t *keys;   /* sorted, distinct; NULL until known                */
     uint8_t *blocked; /* per key, 1 while blocked                         */
+    uint8_t *told;    /* per key, 1 while its holder was told it is blocked
+                         (sched_keys_gate) and no release said otherwise */
     size_t n;
     size_t nblocked;
     bool known; /* a set is held (its own, or a split parent's)          */
@@ -115,9 +117,11 @@ s_set_keys (sched_keys_t *self, entry_t *e, const uint64_t *keys, size_t n)
 {
     uint64_t *copy = malloc ((n ? n : 1) * sizeof *copy);
     uint8_t *blocked = malloc (n ? n : 1);
-    if (!copy || !blocked) {
+    uint8_t *told = calloc (n ? n : 1, 1);
+    if (!copy || !blocked || !told) {
         free (copy);
         free (blocked);
+        free (told);
         return false;
     }
     if (n)
@@ -126,8 +130,10 @@ s_set_keys (sched_keys_t *self, entry_t *e, const uint64_t *keys, size_t n)
     self->held -= e->n;
     free (e->keys);
     free (e->blocked);
+    free (e->told);
     e->keys = copy;
     e->blocked = blocked;
+    e->told = told;
     e->n = n;
     e->nblocked = n;
     e->known = true;
@@ -141,6 +147,7 @@ s_entry_free (sched_keys_t *self, entry_t *e)
     self->held -= e->n;
     free (e->keys);
     free (e->blocked);
+    free (e->told);
 }
 
 //  Room for one more range; false if out of memory.
@@ -295,6 +302,41 @@ sched_keys_blocked (const sched_keys_t *self, int64_t start, uint64_t *out,
         if (e->blocked[k] && got++ < max)
             out[got - 1] = e->keys[k];
     return e->nblocked;
+}
+
+//  See sched_keys.h.
+size_t
+sched_keys_gate (sched_keys_t *self, int64_t start, uint64_t *out, size_t max,
+                 bool *known)
+{
+    entry_t *e = s_find (self, start);
+    *known = e && e->known;
+    if (!*known)
+        return 0;
+    size_t got = 0;
+    for (size_t k = 0; k < e->n; k++) {
+        e->told[k] = e->blocked[k];
+        if (e->blocked[k] && got++ < max)
+            out[got - 1] = e->keys[k];
+    }
+    return e->nblocked;
+}
+
+//  See sched_keys.h.
+size_t
+sched_keys_release (sched_keys_t *self, int64_t start, uint64_t *out,
+                    size_t max)
+{
+    entry_t *e = s_find (self, start);
+    if (!e || !e->known)
+        return 0;
+    size_t got = 0;
+    for (size_t k = 0; k < e->n && got < max; k++)
+        if (e->told[k] && !e->blocked[k]) {
+            e->told[k] = 0;
+            out[got++] = e->keys[k];
+        }
+    return got;
 }
 
 size_t

@@ -67,6 +67,19 @@ bool sched_keys_free (const sched_keys_t *self, int64_t start, uint64_t key);
 size_t sched_keys_blocked (const sched_keys_t *self, int64_t start,
                            uint64_t *out, size_t max, bool *known);
 
+/*  GATE for the range that starts at start: like sched_keys_blocked, and
+    what it returns is what the range's holder is told waits (until
+    sched_keys_release says otherwise, or the range reports its set
+    again: a new holder is told anew).                                   */
+size_t sched_keys_gate (sched_keys_t *self, int64_t start, uint64_t *out,
+                        size_t max, bool *known);
+
+/*  RELEASE for the range that starts at start: the keys its holder was
+    told wait and that are free now, up to max of them into out (sorted);
+    each is given once. Returns how many.                                 */
+size_t sched_keys_release (sched_keys_t *self, int64_t start, uint64_t *out,
+                           size_t max);
+
 /*  Ranges in the order, and the key hashes they hold in all (the gate's
     memory, for metrics).                                                 */
 size_t sched_keys_ranges (const sched_keys_t *self);

@@ -2,10 +2,12 @@
     Exit codes: 0 finished (or stopped cleanly), 1 runtime failure or an
     interrupted drain, 2 bad flags or configuration.                      */
 #include <czmq.h>
+#include <inttypes.h>
 #include "scheduler.h"
 #include "sl_flags.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "sl_proto.h"
 
 #define PROG "sluice-scheduler"
 
@@ -28,6 +30,12 @@ main (int argc, char **argv)
          false, "N", "most offsets in one job", NULL},
         {"window", 0, SL_FLAG_INT, &cfg.window, "16", 1, 100000, false, "N",
          "most outstanding jobs per partition (1 keeps order)", NULL},
+        {"order", 0, SL_FLAG_STR, &cfg.order, "none", 0, 0, false,
+         "none|partition|key",
+         "none: records run in parallel, in any order; partition: one job "
+         "per partition at a time, in offset order (--window 1); key: each "
+         "key's records in offset order, different keys in parallel",
+         NULL},
         {"commit-interval-ms", 0, SL_FLAG_INT, &cfg.commit_interval_ms, "1000",
          10, 3600000, false, "MS", "how often to commit", NULL},
         {"tail-poll-ms", 0, SL_FLAG_INT, &cfg.tail_poll_ms, "10", 10, 1000,
@@ -113,6 +121,24 @@ main (int argc, char **argv)
         snprintf (err, sizeof err,
                   PROG ": --progress: '%s' is not auto, bar, lines or off",
                   cfg.progress);
+        rc = -1;
+    }
+    if (rc == 0 && streq (cfg.order, "partition"))
+        cfg.window = 1;
+    else if (rc == 0 && streq (cfg.order, "key")) {
+        cfg.key_order = true;
+        //  A job's key set travels in one message (SL_PROTO_MAX_KEYS).
+        if (cfg.job_records > SL_PROTO_MAX_KEYS) {
+            snprintf (err, sizeof err,
+                      PROG ": --order key: --job-records %" PRId64
+                           " is above %d, the most keys one job may report",
+                      cfg.job_records, SL_PROTO_MAX_KEYS);
+            rc = -1;
+        }
+    } else if (rc == 0 && !streq (cfg.order, "none")) {
+        snprintf (err, sizeof err,
+                  PROG ": --order: '%s' is not none, partition or key",
+                  cfg.order);
         rc = -1;
     }
     char kerr[400];

@@ -28,6 +28,33 @@ s_partition_family (FILE *f, sched_state_t *self, const char *name,
     }
 }
 
+//  --order key: what waits on a key now, and the messages that said so.
+static void
+s_key_order (FILE *f, sched_state_t *self)
+{
+    uint64_t jobs, keys;
+    int64_t longest_ms;
+    sched_order_waiting (&self->order, sl_now_ms (), &jobs, &keys, &longest_ms);
+    sl_prom_gauge (f, "sluice_key_wait_jobs",
+                   "Jobs whose worker holds records back for an earlier "
+                   "record of their key (--order key).",
+                   (double)jobs);
+    sl_prom_gauge (f, "sluice_key_wait_keys",
+                   "Key hashes held back in those jobs.", (double)keys);
+    sl_prom_gauge (f, "sluice_key_wait_longest_seconds",
+                   "How long the job waiting longest has waited for a key "
+                   "since its GATE; 0: none waits.",
+                   (double)longest_ms / 1000.0);
+    sl_prom_counter (f, "sluice_key_gates_total",
+                     "GATEs sent (answers to a worker's key set).",
+                     self->order.gates);
+    sl_prom_counter (f, "sluice_key_gates_held_total",
+                     "GATEs that held some keys back.", self->order.gates_held);
+    sl_prom_counter (f, "sluice_key_releases_total",
+                     "RELEASEs sent (keys an earlier range freed).",
+                     self->order.releases);
+}
+
 //  Jobs by outcome, and the job duration and records histograms.
 static void
 s_jobs (FILE *f, sched_state_t *self)
@@ -148,6 +175,7 @@ sched_metrics_publish (sched_state_t *self)
                    "the input topic or the cluster, no attempt charged); 0: "
                    "none.",
                    o->input ? outage_s : 0);
+    s_key_order (f, self);
     sl_prom_gauge (
         f, "sluice_drain_eta_seconds",
         "Total lag divided by recent throughput (NaN: no throughput).",

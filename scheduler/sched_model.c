@@ -112,7 +112,8 @@ sched_model_part_add (sched_model_t *self, const char *topic, int32_t partition,
     part->commit.acked = -1;
     part->commit.sent = -1;
     part->follow.last_dispatch_ms = sl_now_ms ();
-    if (!part->topic || !part->dlq_topic || !part->window) {
+    if (!part->topic || !part->dlq_topic || !part->window ||
+        (self->key_order && sched_window_keys_on (part->window) != 0)) {
         s_part_free (part);
         return NULL;
     }
@@ -211,6 +212,7 @@ s_job_unhold (sched_model_t *self, sched_job_t *job)
     job->part->in_flight--;
     self->in_flight--;
     job->worker = NULL;
+    job->gated = false; //  a new holder reports its keys anew
 }
 
 //  Queue a job; see sched_model.h.

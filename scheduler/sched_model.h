@@ -89,6 +89,10 @@ struct _sched_job_t {
                      records: sent with one record a call               */
     bool suspect; /* its supervised holder died: its CRASH report is
                      awaited (sched_failure_crash) before it is charged */
+    /*  sched_order's (--order key): its holder reported its keys and was
+        sent GATE (cleared when the job leaves its holder), and when.    */
+    bool gated;
+    int64_t gated_ms;
 };
 
 /*  One executor lane of a worker and where its last job ended (a job
@@ -131,6 +135,7 @@ struct _sched_worker_t {
 typedef struct {
     int64_t window;        /* --window: jobs outstanding per partition      */
     int64_t job_records;   /* --job-records                                  */
+    bool key_order;        /* --order key: each window keeps a key gate     */
     const char *dlq_topic; /* --dlq-topic, NULL or "": <topic>.dlq        */
     zhashx_t *parts;       /* key -> sched_part_t *                        */
     sched_idmap_t *jobs;   /* job id -> sched_job_t *                      */

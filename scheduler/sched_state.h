@@ -16,6 +16,7 @@
 #include "sched_failure.h"
 #include "sched_member.h"
 #include "sched_model.h"
+#include "sched_order.h"
 #include "sched_stats.h"
 #include "sched_status.h"
 #include "sched_config.h"
@@ -46,6 +47,7 @@ struct _scheduler_t {
     sched_crash_t crash;       /* a supervised worker's death: whose fault */
     sched_workers_t workers;   /* HELLO, credit, heartbeats, BYE         */
     sched_drain_t drain;       /* --drain: targets, progress, linger     */
+    sched_order_t order;       /* --order key: KEYS, GATE, RELEASE        */
 };
 
 #endif

@@ -37,9 +37,10 @@ struct _sched_window_t {
     sl_range_t *restored; //  [r_head, r_head + r_count): sorted, >= cut.
     size_t r_head;
     size_t r_count;
-    int jobs;       //  Job entries (not restored ones) in the array.
-    int incomplete; //  Job entries not done.
-    bool has_cut;   //  A job was cut: restore is no longer allowed.
+    int jobs;           //  Job entries (not restored ones) in the array.
+    int incomplete;     //  Job entries not done.
+    bool has_cut;       //  A job was cut: restore is no longer allowed.
+    sched_keys_t *keys; //  --order key: the gate over the job entries.
 };
 
 //  The k-th live entry.
@@ -178,6 +179,7 @@ sched_window_destroy (sched_window_t **self_p)
         return;
     free (self->entries);
     free (self->restored);
+    sched_keys_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -287,8 +289,13 @@ sched_window_cut (sched_window_t *self, int64_t *start, int64_t *end)
     if (len > self->job_records)
         len = self->job_records;
     s_entry_t entry = {self->cut, self->cut + len, false, false};
-    if (s_push (self, entry) != 0)
+    if (self->keys && sched_keys_add (self->keys, entry.start, entry.end) != 0)
         return false;
+    if (s_push (self, entry) != 0) {
+        if (self->keys)
+            sched_keys_done (self->keys, entry.start, entry.end);
+        return false;
+    }
     self->jobs++;
     self->incomplete++;
     self->has_cut = true;
@@ -325,6 +332,8 @@ sched_window_complete (sched_window_t *self, int64_t start, int64_t end)
         newly += e->end - e->start;
         self->incomplete--;
     }
+    if (self->keys)
+        sched_keys_done (self->keys, start, end);
     s_advance (self);
     return newly;
 }
@@ -337,7 +346,8 @@ sched_window_split (sched_window_t *self, int64_t start, int64_t end,
     assert (self);
     if (at <= start || at >= end || !sched_window_is_pending (self, start, end))
         return -1;
-    if (s_reserve (self, 1) != 0)
+    if (s_reserve (self, 1) != 0 ||
+        (self->keys && sched_keys_split (self->keys, start, at) != 0))
         return -1;
     size_t k = (size_t)s_find (self, start, false);
     s_entry_t *e = s_entry (self, k);
@@ -348,6 +358,23 @@ sched_window_split (sched_window_t *self, int64_t start, int64_t end,
     self->jobs++;
     self->incomplete++;
     return 0;
+}
+
+//  The key gate; see sched_window.h.
+int
+sched_window_keys_on (sched_window_t *self)
+{
+    if (!self->keys && self->has_cut)
+        return -1;
+    if (!self->keys)
+        self->keys = sched_keys_new ();
+    return self->keys ? 0 : -1;
+}
+
+sched_keys_t *
+sched_window_keys (sched_window_t *self)
+{
+    return self->keys;
 }
 
 //  Split an outstanding, incomplete job entry at its midpoint.

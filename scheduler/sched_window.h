@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sched_keys.h"
 #include "sl_meta.h"
 
 typedef struct _sched_window_t sched_window_t;
@@ -96,6 +97,15 @@ int64_t sched_window_bisect (sched_window_t *self, int64_t start, int64_t end);
     no such entry, `at` is not inside it, or out of memory.               */
 int sched_window_split (sched_window_t *self, int64_t start, int64_t end,
                         int64_t at);
+
+/*  --order key: the window keeps a key gate (sched_keys) over its job
+    entries, in step with them: a cut joins it, a split splits it (or
+    fails, both unchanged), a completion leaves it. Before the first cut
+    only. 0, or -1 (a job was cut, or out of memory).                     */
+int sched_window_keys_on (sched_window_t *self);
+
+/*  The gate, or NULL when the window keeps none.                         */
+sched_keys_t *sched_window_keys (sched_window_t *self);
 
 /*  True if [start, end) is exactly an outstanding, incomplete entry
     (false for a range that was bisected, completed or restored).        */

@@ -22,6 +22,8 @@ sched_wire_job (zsock_t *router, sched_worker_t *worker, const sched_job_t *job,
     msg.reason = job->reason ? job->reason : "";
     msg.lease_ms = (uint32_t)lease_ms;
     msg.records_per_call = job->careful ? 1 : 0;
+    //  Dead letters are copied, not run: they need no key order.
+    msg.keyed = !job->dead_letter && sched_window_keys (job->part->window);
     if (!worker->out)
         return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
                               &msg);

@@ -48,6 +48,19 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
 {
     const char *name = *hello->worker_id ? hello->worker_id : key;
     sched_worker_t *worker = sched_model_worker_find (self->model, key);
+    if (self->model->key_order && !hello->keys) {
+        //  It would run keyed jobs out of order: never give it one.
+        sl_warn ("worker refused: it cannot run keyed jobs (--order key); "
+                 "upgrade it worker=%s",
+                 name);
+        sched_wire_bye (self->router, rid,
+                        "this scheduler runs --order key: upgrade the worker",
+                        false, false);
+        if (worker)
+            sched_workers_drop (self, worker, "cannot run keyed jobs", false,
+                                now);
+        return NULL;
+    }
     if (worker) {
         //  It forgot its jobs (it lost us for a while): take them back.
         sched_failure_worker_lost (self->failure, worker, "worker re-announced",
@@ -253,4 +266,22 @@ sched_workers_leases (sched_workers_t *self, int64_t now, int64_t lease_ms)
         sched_failure_job (self->failure, job, reason, true, now);
     }
     zlistx_destroy (&expired);
+}
+
+//  True for what a known worker says as a worker (not HELLO, a
+//  supervisor's CRASH or STATUS_REQUEST); with keeps, for what never
+//  drops it (the worker found for the frame is still valid after it).
+bool
+sched_workers_as_worker (Sluice__Envelope__BodyCase body, bool keeps)
+{
+    if (keeps)
+        return body == SLUICE__ENVELOPE__BODY_DONE ||
+               body == SLUICE__ENVELOPE__BODY_CREDIT ||
+               body == SLUICE__ENVELOPE__BODY_PROGRESS ||
+               body == SLUICE__ENVELOPE__BODY_HEARTBEAT ||
+               body == SLUICE__ENVELOPE__BODY_TAIL ||
+               body == SLUICE__ENVELOPE__BODY_KEYS;
+    return body != SLUICE__ENVELOPE__BODY_HELLO &&
+           body != SLUICE__ENVELOPE__BODY_CRASH &&
+           body != SLUICE__ENVELOPE__BODY_STATUS_REQUEST;
 }

@@ -98,4 +98,9 @@ void sched_workers_bye_all (sched_workers_t *self, bool finished);
 void sched_workers_leases (sched_workers_t *self, int64_t now,
                            int64_t lease_ms);
 
+/*  True for what a known worker says as a worker (not HELLO, a
+    supervisor's CRASH or STATUS_REQUEST); with keeps, for what never
+    drops it (the worker found for a frame is still valid after it).     */
+bool sched_workers_as_worker (Sluice__Envelope__BodyCase body, bool keeps);
+
 #endif

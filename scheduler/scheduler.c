@@ -139,6 +139,7 @@ s_done_ok (scheduler_t *self, sched_part_t *part, Sluice__Done *done)
                   part->topic, part->partition, done->lost_ranges[i]->start,
                   done->lost_ranges[i]->end);
     s_drop_covered (self, part, done->start, done->end);
+    sched_order_release (&self->order, part);
     //  Draining and this partition just reached its target: commit now
     //  rather than on the next tick, so the drain ends one commit round
     //  trip after its last DONE.
@@ -244,6 +245,9 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
                 &self->model, msg->tail->topic, msg->tail->partition,
                 msg->tail->high_watermark);
             break;
+        case SLUICE__ENVELOPE__BODY_KEYS:
+            sched_order_keys (&self->order, worker, msg->keys);
+            break;
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
             break;
         default:
@@ -302,23 +306,6 @@ s_router_other (scheduler_t *self, const sl_proto_rid_t *rid, const char *key,
     zframe_destroy (&frame);
 }
 
-//  True for what a known worker says as a worker (not HELLO, a
-//  supervisor's CRASH or STATUS_REQUEST); with keeps, for what never
-//  drops it (the worker found for the frame is still valid after it).
-static bool
-s_as_worker (Sluice__Envelope__BodyCase body, bool keeps)
-{
-    if (keeps)
-        return body == SLUICE__ENVELOPE__BODY_DONE ||
-               body == SLUICE__ENVELOPE__BODY_CREDIT ||
-               body == SLUICE__ENVELOPE__BODY_PROGRESS ||
-               body == SLUICE__ENVELOPE__BODY_HEARTBEAT ||
-               body == SLUICE__ENVELOPE__BODY_TAIL;
-    return body != SLUICE__ENVELOPE__BODY_HELLO &&
-           body != SLUICE__ENVELOPE__BODY_CRASH &&
-           body != SLUICE__ENVELOPE__BODY_STATUS_REQUEST;
-}
-
 //  One frame from a worker or a status client, if one is waiting: one
 //  message, or a worker's BATCH of them, read in order. Returns false if
 //  none was. Nothing is allocated for a worker's message: the routing id
@@ -355,12 +342,12 @@ s_router_recv (scheduler_t *self, bool wait)
         sl_msg_t *msg = sl_proto_frame_next (&frame, &arena, err, sizeof err);
         if (!msg && !*err)
             break; //  the frame's last message was read
-        bool as_worker = msg && s_as_worker (msg->body_case, false);
+        bool as_worker = msg && sched_workers_as_worker (msg->body_case, false);
         //  A stranger is told once to say HELLO, not once a message.
         bool stop = !msg || (!worker && as_worker);
         if (as_worker && worker) {
             s_on_worker_msg (self, worker, msg);
-            if (!s_as_worker (msg->body_case, true))
+            if (!sched_workers_as_worker (msg->body_case, true))
                 worker = sched_model_worker_find (&self->model, key);
         } else {
             s_router_other (self, &rid, key, worker, msg, fd, err);
@@ -544,6 +531,11 @@ s_parts_init (scheduler_t *self)
     if (sched_model_init (&self->model, cfg->window, cfg->job_records,
                           cfg->dlq_topic) != 0)
         return -1;
+    self->model.key_order = cfg->key_order;
+    self->order =
+        (sched_order_t){.model = &self->model, .router = self->router};
+    if (cfg->key_order && sched_order_init (&self->order) != 0)
+        return -1;
     sched_commit_init (&self->commit, &self->model, &self->stats,
                        cfg->metadata_max_bytes);
     self->dispatch.model = &self->model;
@@ -674,11 +666,18 @@ scheduler_destroy (scheduler_t **self_p)
         zsock_set_linger (self->router, 1000);
         sched_workers_bye_all (&self->workers, finished);
     }
+    if (self->cfg->key_order)
+        sl_info (
+            "key order gates=%" PRIu64 " gates_held=%" PRIu64
+            " releases=%" PRIu64 " keys_refused=%" PRIu64 " held_peak=%" PRIu64,
+            self->order.gates, self->order.gates_held, self->order.releases,
+            self->order.keys_refused, self->order.held_peak);
     sched_member_stop (&self->member);
     sched_model_fini (&self->model);
     sched_drain_fini (&self->drain);
     sched_conn_stop (&self->conn, self->router);
     sched_crash_fini (&self->crash);
+    sched_order_fini (&self->order);
     zsock_destroy (&self->router);
     zactor_destroy (&self->auth);
     sl_http_destroy (&self->http);

@@ -19,6 +19,7 @@
 #include "wrk_lanes.h"
 #include "wrk_metrics.h"
 #include "wrk_msg.h"
+#include "wrk_order.h"
 #include "wrk_scheds.h"
 
 struct _worker_t {
@@ -26,6 +27,7 @@ struct _worker_t {
     wrk_lanes_t *lanes; /* the executors                               */
     int64_t credits;    /* granted per scheduler: --credits, at least lanes+1 */
     wrk_scheds_t *scheds; /* the schedulers and their connections      */
+    wrk_order_t *order;   /* keyed jobs: their lanes, their credit     */
     zloop_t *loop;
     bool flush_armed; /* a timer sends the outboxes next turn (s_send)  */
     bool stopping;
@@ -57,6 +59,7 @@ s_send_hello (worker_t *self, size_t i)
     hello.lanes = (uint32_t)wrk_lanes_size (self->lanes);
     hello.supervised = wrk_crash_slot () != NULL;
     hello.batches = true;
+    hello.keys = true;
     wrk_scheds_hello (self->scheds, i, &hello);
 }
 
@@ -102,6 +105,7 @@ static void
 s_reset_sched (worker_t *self, size_t i, const char *why)
 {
     wrk_lanes_drop_all (self->lanes, (int)i);
+    wrk_order_forget (self->order, (int)i);
     sl_info ("announcing again scheduler=%s reason=\"%s\"",
              wrk_scheds_endpoint (self->scheds, i), why);
     s_send_hello (self, i);
@@ -144,6 +148,35 @@ s_on_bye (worker_t *self, size_t i, Sluice__Bye *bye)
     s_reset_sched (self, i, "scheduler left");
 }
 
+static void s_send_credit (worker_t *self, int i);
+
+//  GATE or RELEASE from scheduler i: to the lane that holds the job. A
+//  GATE that holds keys back gives the job's credit back (wrk_order.h).
+static void
+s_on_gate (worker_t *self, int i, sl_msg_t *msg)
+{
+    bool gate = msg->body_case == SLUICE__ENVELOPE__BODY_GATE;
+    uint64_t id = gate ? msg->gate->job_id : msg->release->job_id;
+    size_t lane;
+    if (!wrk_order_lane (self->order, i, id, &lane))
+        return; //  it ended meanwhile
+    size_t len = gate ? sluice__gate__get_packed_size (msg->gate)
+                      : sluice__release__get_packed_size (msg->release);
+    zframe_t *frame = zframe_new (NULL, len);
+    if (!frame)
+        return;
+    if (gate)
+        sluice__gate__pack (msg->gate, zframe_data (frame));
+    else
+        sluice__release__pack (msg->release, zframe_data (frame));
+    wrk_lanes_tell (self->lanes, lane, gate ? WRK_MSG_GATE : WRK_MSG_RELEASE, i,
+                    frame);
+    zframe_destroy (&frame);
+    if (gate && (msg->gate->all || msg->gate->n_blocked) &&
+        wrk_order_credit_back (self->order, i, id))
+        s_send_credit (self, i);
+}
+
 //  One message from scheduler i.
 static void
 s_on_sched_msg (worker_t *self, int i, sl_msg_t *msg)
@@ -161,6 +194,10 @@ s_on_sched_msg (worker_t *self, int i, sl_msg_t *msg)
             break;
         case SLUICE__ENVELOPE__BODY_BYE:
             s_on_bye (self, k, msg->bye);
+            break;
+        case SLUICE__ENVELOPE__BODY_GATE:
+        case SLUICE__ENVELOPE__BODY_RELEASE:
+            s_on_gate (self, i, msg);
             break;
         case SLUICE__ENVELOPE__BODY_HEARTBEAT:
             break;
@@ -197,7 +234,8 @@ s_forward_done (worker_t *self, size_t l, int i, zframe_t *frame)
         sluice__done__unpack (NULL, zframe_size (frame), zframe_data (frame));
     if (!done)
         return;
-    done->credits = self->stopping ? 0 : 1;
+    bool back = wrk_order_end (self->order, i, done->job_id);
+    done->credits = self->stopping || back ? 0 : 1;
     wrk_metrics_done (self->metrics, done);
     wrk_lanes_ended (self->lanes, l, done);
     s_send (self, i, SLUICE__ENVELOPE__BODY_DONE, done);
@@ -227,6 +265,21 @@ s_forward_tail (worker_t *self, int i, zframe_t *frame)
     if (!self->stopping)
         s_send (self, i, SLUICE__ENVELOPE__BODY_TAIL, tail);
     sluice__tail__free_unpacked (tail, NULL);
+}
+
+//  KEYS from lane l: remember where the job is, and tell its scheduler.
+static void
+s_forward_keys (worker_t *self, size_t l, int i, zframe_t *frame)
+{
+    Sluice__Keys *keys = frame
+                             ? sluice__keys__unpack (NULL, zframe_size (frame),
+                                                     zframe_data (frame))
+                             : NULL;
+    if (!keys)
+        return;
+    if (wrk_order_keys (self->order, i, keys->job_id, l) == 0)
+        s_send (self, i, SLUICE__ENVELOPE__BODY_KEYS, keys);
+    sluice__keys__free_unpacked (keys, NULL);
 }
 
 //  DROPPED: a job cancelled before it ran frees its credit.
@@ -271,9 +324,14 @@ s_exec_reply (worker_t *self, zloop_t *loop, zsock_t *reader, size_t l,
             s_send_progress (self, m->sched, m->value);
             break;
         case WRK_MSG_DROPPED:
-            s_send_credit (self, m->sched);
+            if (!wrk_order_end (self->order, m->sched, m->value))
+                s_send_credit (self, m->sched);
+            break;
+        case WRK_MSG_KEYS:
+            s_forward_keys (self, l, m->sched, m->payload);
             break;
         case WRK_MSG_RETURNED:
+            wrk_order_end (self->order, m->sched, m->value);
             s_send_return (self, m->sched, m->value, "worker stopping");
             break;
         case WRK_MSG_TAIL:
@@ -436,6 +494,7 @@ s_metrics_publish (worker_t *self)
     live.running = wrk_lanes_running (self->lanes);
     wrk_lanes_fetched (self->lanes, &live.fetched, &live.fetched_bytes,
                        &live.wakes);
+    live.key_waiting = wrk_lanes_key_waiting (self->lanes);
     live.stopping = self->stopping;
     wrk_metrics_publish (self->metrics, self->http, &live);
 }
@@ -482,8 +541,12 @@ worker_new (const wrk_config_t *cfg, char *err, size_t errlen)
                  sl_http_port (self->http));
     }
     self->scheds = wrk_scheds_new (cfg, err, errlen);
-    if (!self->scheds)
+    self->order = wrk_order_new ();
+    if (!self->scheds || !self->order) {
+        if (self->scheds)
+            snprintf (err, errlen, "out of memory");
         goto fail;
+    }
     return self;
 fail:
     worker_destroy (&self);
@@ -611,6 +674,7 @@ worker_destroy (worker_t **self_p)
     wrk_lanes_destroy (&self->lanes);
     wrk_metrics_destroy (&self->metrics);
     wrk_scheds_destroy (&self->scheds);
+    wrk_order_destroy (&self->order);
     free (self);
     *self_p = NULL;
 }

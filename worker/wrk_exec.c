@@ -1,5 +1,6 @@
 /*  wrk_exec - the worker's executor. See wrk_exec.h.                    */
 #include "wrk_exec.h"
+#include "wrk_exec_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include "sl_proto.h"
 #include "wrk_batch.h"
 #include "wrk_crash.h"
+#include "wrk_keyed.h"
 #include "wrk_kafka.h"
 #include "wrk_msg.h"
 #include "wrk_output.h"
@@ -21,39 +23,6 @@
     still served this often, and the reader told how long it has been idle
     (it pauses its partition: wrk_range_idle_pause).                      */
 #define EXEC_IDLE_POLL_MS 200
-
-typedef struct {
-    int sched;
-    Sluice__Job *job;
-    bool cancelled;
-} exec_job_t;
-
-struct _wrk_exec_t {
-    const wrk_config_t *cfg;
-    zsock_t *pipe;
-    wrk_kafka_fatal_t *fatal; /* the Kafka clients' fatal error, if any  */
-    wrk_reader_t *reader;     /* the consumer and its position          */
-    wrk_output_t *output;     /* the producer: output and dead letters  */
-    wrk_plugin_t *plugin;
-    zlistx_t *fifo; /* exec_job_t *, waiting                      */
-    exec_job_t *current;
-    bool stopping;
-    int64_t stop_deadline;
-    int64_t idle_ms; /* idle since its last job (EXEC_IDLE_POLL_MS steps) */
-    //  Per-batch buffers handed to the plugin.
-    rd_kafka_message_t **msgs;
-    sluice_record_t *recs;
-    sluice_outcome_t *outs;
-    sluice_header_t *hdrs;
-    size_t hdr_cap;
-    bool fatal_sent;
-    wrk_tally_t *tally;
-    const char *dlq_topic;
-    int64_t progress_ms; /* when the last PROGRESS went out              */
-    int64_t chores_ns;   /* when callbacks and commands were last served  */
-    int lane;            /* our index among the worker's lanes            */
-    int tail_sched;      /* the scheduler of the last job, -1: none       */
-};
 
 //  ---------------------------------------------------------------------
 //  Kafka
@@ -107,16 +76,16 @@ s_dead_letter (wrk_exec_t *self, const rd_kafka_message_t *msg,
 //  Commands from the main thread
 
 //  Free a job taken off the FIFO.
-static void
-s_job_free (exec_job_t *ej)
+void
+wrk_exec_job_free (exec_job_t *ej)
 {
     sluice__job__free_unpacked (ej->job, NULL);
     free (ej);
 }
 
 //  Tell the main thread about job `id` of scheduler `sched`.
-static void
-s_reply_id (wrk_exec_t *self, wrk_msg_type_t type, int sched, uint64_t id)
+void
+wrk_exec_reply (wrk_exec_t *self, wrk_msg_type_t type, int sched, uint64_t id)
 {
     wrk_msg_send (self->pipe, type, sched, id, NULL, NULL);
 }
@@ -134,14 +103,15 @@ s_drop (wrk_exec_t *self, int sched, uint64_t id, bool all)
          ej = zlistx_next (self->fifo))
         if (ej->sched == sched && (all || ej->job->job_id == id))
             zlistx_add_end (gone, ej);
+    size_t parked = wrk_keyed_drop (self, sched, id, all);
     if (all) //  the worker counts the jobs each executor holds
-        wrk_msg_send (self->pipe, WRK_MSG_FORGOT, sched, zlistx_size (gone),
-                      NULL, NULL);
+        wrk_msg_send (self->pipe, WRK_MSG_FORGOT, sched,
+                      zlistx_size (gone) + parked, NULL, NULL);
     for (exec_job_t *ej = zlistx_first (gone); ej; ej = zlistx_next (gone)) {
         if (!all)
-            s_reply_id (self, WRK_MSG_DROPPED, sched, ej->job->job_id);
+            wrk_exec_reply (self, WRK_MSG_DROPPED, sched, ej->job->job_id);
         zlistx_delete (self->fifo, zlistx_find (self->fifo, ej));
-        s_job_free (ej);
+        wrk_exec_job_free (ej);
     }
     zlistx_destroy (&gone);
 }
@@ -171,11 +141,12 @@ s_stop (wrk_exec_t *self, int64_t deadline)
 {
     self->stopping = true;
     self->stop_deadline = deadline;
+    wrk_keyed_stop (self);
     exec_job_t *ej;
     while ((ej = zlistx_first (self->fifo))) {
-        s_reply_id (self, WRK_MSG_RETURNED, ej->sched, ej->job->job_id);
+        wrk_exec_reply (self, WRK_MSG_RETURNED, ej->sched, ej->job->job_id);
         zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
-        s_job_free (ej);
+        wrk_exec_job_free (ej);
     }
 }
 
@@ -193,6 +164,12 @@ s_command (wrk_exec_t *self, wrk_msg_t *m)
             break;
         case WRK_MSG_STOP:
             s_stop (self, (int64_t)m->value);
+            break;
+        case WRK_MSG_GATE:
+            wrk_keyed_gate (self, m->sched, m->payload);
+            break;
+        case WRK_MSG_RELEASE:
+            wrk_keyed_release (self, m->sched, m->payload);
             break;
         case WRK_MSG_TERM:
             self->stopping = true;
@@ -231,8 +208,8 @@ s_pump (wrk_exec_t *self)
 
 //  Run the plugin over records; retry RETRY outcomes with backoff, then
 //  reject them. Returns 0, or -1 if the batch failed as a whole.
-static int
-s_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
+int
+wrk_exec_run_plugin (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 {
     //  A plugin that never reads headers does not pay for parsing them.
     wrk_batch_records (
@@ -273,8 +250,8 @@ s_run_dead_letter (wrk_exec_t *self, const Sluice__Job *job, size_t n)
 
 //  Callbacks, commands and PROGRESS every EXEC_CHORES_NS while records
 //  flow (n > 0), not after every batch: each takes locks or a system call.
-static void
-s_chores (wrk_exec_t *self, exec_job_t *ej, ssize_t n)
+void
+wrk_exec_chores (wrk_exec_t *self, exec_job_t *ej, ssize_t n)
 {
     int64_t t1 = sl_now_ns ();
     if (n > 0 && t1 - self->chores_ns < EXEC_CHORES_NS)
@@ -284,13 +261,14 @@ s_chores (wrk_exec_t *self, exec_job_t *ej, ssize_t n)
     wrk_reader_poll (self->reader, 0);
     s_pump (self);
     s_check_fatal (self);
+    wrk_keyed_progress (self);
     //  Moving on: ask for a longer lease, a few times per lease.
     const Sluice__Job *job = ej->job;
     int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
     int64_t now = sl_now_ms ();
     if (n > 0 && now - self->progress_ms >= every) {
         self->progress_ms = now;
-        s_reply_id (self, WRK_MSG_PROGRESS, ej->sched, job->job_id);
+        wrk_exec_reply (self, WRK_MSG_PROGRESS, ej->sched, job->job_id);
     }
 }
 
@@ -317,12 +295,12 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
         int rc = 0;
         if (n > 0)
             rc = dead ? s_run_dead_letter (self, job, (size_t)n)
-                      : s_run_plugin (self, job, (size_t)n);
+                      : wrk_exec_run_plugin (self, job, (size_t)n);
         for (ssize_t i = 0; i < n; i++)
             rd_kafka_message_destroy (self->msgs[i]);
         if (rc != 0)
             return -1;
-        s_chores (self, ej, n);
+        wrk_exec_chores (self, ej, n);
         //  A cancel (or the end of the grace period) abandons the job
         //  unless the whole range is already processed: then the work is
         //  kept and reported, and the scheduler takes the first DONE for
@@ -345,8 +323,8 @@ s_send_done (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int64_t us)
 
 //  A job starts: a new delivery serial, its DLQ looked up (dead-letter
 //  mode), BEGIN to the main thread. Returns the start time (ms).
-static int64_t
-s_job_begin (wrk_exec_t *self, exec_job_t *ej)
+int64_t
+wrk_exec_job_begin (wrk_exec_t *self, exec_job_t *ej)
 {
     const Sluice__Job *job = ej->job;
     bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
@@ -356,7 +334,7 @@ s_job_begin (wrk_exec_t *self, exec_job_t *ej)
         wrk_output_warm_dlq (self->output, job->dlq_topic);
     int64_t t0 = sl_now_ms ();
     self->progress_ms = t0;
-    s_reply_id (self, WRK_MSG_BEGIN, ej->sched, job->job_id);
+    wrk_exec_reply (self, WRK_MSG_BEGIN, ej->sched, job->job_id);
     sl_info ("job begin job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
              " end=%" PRId64 " attempt=%u mode=%s",
              job->job_id, job->topic, job->partition, job->start, job->end,
@@ -366,12 +344,12 @@ s_job_begin (wrk_exec_t *self, exec_job_t *ej)
 
 //  A job abandoned (cancelled, or the stop deadline passed): the consumer
 //  position is now unknown, and what was not sent yet is dropped.
-static void
-s_job_abandon (wrk_exec_t *self, exec_job_t *ej)
+void
+wrk_exec_job_abandon (wrk_exec_t *self, exec_job_t *ej)
 {
     wrk_reader_forget (self->reader);
-    s_reply_id (self, ej->cancelled ? WRK_MSG_DROPPED : WRK_MSG_RETURNED,
-                ej->sched, ej->job->job_id);
+    wrk_exec_reply (self, ej->cancelled ? WRK_MSG_DROPPED : WRK_MSG_RETURNED,
+                    ej->sched, ej->job->job_id);
     sl_info ("job abandoned job=%" PRIu64 " reason=%s", ej->job->job_id,
              ej->cancelled ? "cancelled" : "stopping");
     wrk_output_purge (self->output);
@@ -384,10 +362,10 @@ s_job_abandon (wrk_exec_t *self, exec_job_t *ej)
 //  DONE, which then leaves at once (without it, 2 and 4 noop workers
 //  on Kafka waited 7-18% of their time for their next job, against
 //  4-14%: DONE -> next JOB is the critical path at a job's end).
-static int
-s_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
+int
+wrk_exec_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
 {
-    s_reply_id (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
+    wrk_exec_reply (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
     int64_t f0 = sl_now_ns ();
     int rc = wrk_output_flush (self->output, t->error, sizeof t->error);
     t->flush_ns = sl_now_ns () - f0;
@@ -428,8 +406,9 @@ s_job_fault (wrk_exec_t *self, wrk_tally_t *t)
 }
 
 //  A job ended, done (rc 0) or failed: log it and send DONE.
-static void
-s_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc, int64_t t0)
+void
+wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
+                  int64_t t0)
 {
     const Sluice__Job *job = ej->job;
     if (rc != 0) {
@@ -455,10 +434,14 @@ static void
 s_run_job (wrk_exec_t *self, exec_job_t *ej)
 {
     const Sluice__Job *job = ej->job;
+    if (job->keyed && job->mode != SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER) {
+        wrk_keyed_run (self, ej);
+        return;
+    }
     wrk_tally_t tally;
     memset (&tally, 0, sizeof tally);
     self->tally = &tally;
-    int64_t t0 = s_job_begin (self, ej);
+    int64_t t0 = wrk_exec_job_begin (self, ej);
     wrk_crash_job_begin (ej->sched, job->job_id, job->topic, job->partition);
     sluice_job_t info = {job->topic, job->partition, job->start,
                          job->end,   job->attempt,   job->job_id};
@@ -471,14 +454,14 @@ s_run_job (wrk_exec_t *self, exec_job_t *ej)
     if (rc == 0)
         rc = s_run_range (self, ej);
     if (rc == 1)
-        s_job_abandon (self, ej);
+        wrk_exec_job_abandon (self, ej);
     else {
         if (rc == 0 && !dead)
             rc = wrk_plugin_job_end (self->plugin, &info, tally.error,
                                      sizeof tally.error);
         if (rc == 0)
-            rc = s_job_flush (self, ej, &tally);
-        s_job_end (self, ej, &tally, rc, t0);
+            rc = wrk_exec_job_flush (self, ej, &tally);
+        wrk_exec_job_end (self, ej, &tally, rc, t0);
     }
     wrk_crash_job_end ();
     self->tally = NULL;
@@ -537,6 +520,14 @@ s_actor (zsock_t *pipe, void *args)
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
                                sl_now_ms () >= self->stop_deadline))
             break;
+        //  A keyed job's ready records go before the next job: the
+        //  earlier a range completes, the sooner later ones run.
+        wrk_keyed_progress (self);
+        wrk_keyed_waiting (self);
+        if (wrk_keyed_step (self)) {
+            self->idle_ms = 0;
+            continue;
+        }
         exec_job_t *ej = zlistx_first (self->fifo);
         if (!ej) {
             if (!s_idle (self))
@@ -550,9 +541,10 @@ s_actor (zsock_t *pipe, void *args)
             s_run_job (self, ej);
             self->tail_sched = ej->sched;
         } else
-            s_reply_id (self, WRK_MSG_DROPPED, ej->sched, ej->job->job_id);
+            wrk_exec_reply (self, WRK_MSG_DROPPED, ej->sched, ej->job->job_id);
         self->current = NULL;
-        s_job_free (ej);
+        if (!ej->parked)
+            wrk_exec_job_free (ej);
     }
     wrk_reader_stats_final (self->reader,
                             wrk_kafka_fatal_reason (self->fatal) != NULL);
@@ -610,12 +602,13 @@ wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
     self->cfg = cfg;
     size_t batch = (size_t)cfg->batch_size;
     self->fifo = zlistx_new ();
+    self->parked = zlistx_new ();
     self->msgs = calloc (batch, sizeof *self->msgs);
     self->recs = calloc (batch, sizeof *self->recs);
     self->outs = calloc (batch, sizeof *self->outs);
     self->fatal = wrk_kafka_fatal_new ();
-    if (!self->fifo || !self->msgs || !self->recs || !self->outs ||
-        !self->fatal) {
+    if (!self->fifo || !self->parked || !self->msgs || !self->recs ||
+        !self->outs || !self->fatal) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -659,6 +652,13 @@ wrk_exec_plugin (wrk_exec_t *self)
     return self->plugin;
 }
 
+//  Records of keyed jobs waiting for their keys.
+size_t
+wrk_exec_key_waiting (wrk_exec_t *self)
+{
+    return atomic_load (&self->key_waiting);
+}
+
 //  What the consumer fetched, from its last statistics report.
 void
 wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes,
@@ -675,6 +675,7 @@ wrk_exec_destroy (wrk_exec_t **self_p)
     wrk_exec_t *self = *self_p;
     if (!self)
         return;
+    wrk_keyed_clear (self); //  its messages before the consumer goes
     wrk_output_destroy (&self->output);
     wrk_reader_destroy (&self->reader);
     wrk_plugin_destroy (&self->plugin);
@@ -682,10 +683,11 @@ wrk_exec_destroy (wrk_exec_t **self_p)
         exec_job_t *ej;
         while ((ej = zlistx_first (self->fifo))) {
             zlistx_delete (self->fifo, zlistx_cursor (self->fifo));
-            s_job_free (ej);
+            wrk_exec_job_free (ej);
         }
         zlistx_destroy (&self->fifo);
     }
+    zlistx_destroy (&self->parked);
     wrk_kafka_fatal_destroy (&self->fatal);
     free (self->msgs);
     free (self->recs);

@@ -49,4 +49,8 @@ wrk_plugin_t *wrk_exec_plugin (wrk_exec_t *self);
 void wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes,
                        uint64_t *wakes);
 
+/*  Records of this executor's keyed jobs (--order key) that have not run
+    yet: waiting for their keys, or ready. Safe from any thread.         */
+size_t wrk_exec_key_waiting (wrk_exec_t *self);
+
 #endif

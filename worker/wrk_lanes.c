@@ -124,6 +124,16 @@ wrk_lanes_cancel (wrk_lanes_t *self, int sched, uint64_t job_id)
     }
 }
 
+//  One message to lane l.
+int
+wrk_lanes_tell (wrk_lanes_t *self, size_t l, wrk_msg_type_t type, int sched,
+                zframe_t *payload)
+{
+    if (l >= self->n)
+        return -1;
+    return wrk_msg_send (self->lanes[l].actor, type, sched, 0, payload, NULL);
+}
+
 //  Drop a scheduler's jobs on every lane.
 void
 wrk_lanes_drop_all (wrk_lanes_t *self, int sched)
@@ -288,6 +298,16 @@ wrk_lanes_fetched (wrk_lanes_t *self, uint64_t *records, uint64_t *bytes,
         *bytes += b;
         *wakes += w;
     }
+}
+
+//  Keyed records not run yet, over every lane.
+size_t
+wrk_lanes_key_waiting (wrk_lanes_t *self)
+{
+    size_t n = 0;
+    for (size_t l = 0; l < self->n; l++)
+        n += wrk_exec_key_waiting (self->lanes[l].exec);
+    return n;
 }
 
 //  ---------------------------------------------------------------------

@@ -84,6 +84,11 @@ int wrk_lanes_give (wrk_lanes_t *self, int sched, const Sluice__Job *job);
     must end it within --grace-ms.                                        */
 void wrk_lanes_cancel (wrk_lanes_t *self, int sched, uint64_t job_id);
 
+/*  Send lane l one message (GATE, RELEASE: for a keyed job it holds).
+    payload is copied. 0, or -1.                                         */
+int wrk_lanes_tell (wrk_lanes_t *self, size_t l, wrk_msg_type_t type, int sched,
+                    zframe_t *payload);
+
 /*  Scheduler sched is gone or forgot us: every lane drops its jobs
     (DROPALL); a running one must end within --grace-ms.                 */
 void wrk_lanes_drop_all (wrk_lanes_t *self, int sched);
@@ -118,5 +123,8 @@ bool wrk_lanes_stuck (wrk_lanes_t *self, int64_t now, uint64_t *job_id,
 /*  What the lanes' consumers fetched, summed (wrk_exec_fetched).        */
 void wrk_lanes_fetched (wrk_lanes_t *self, uint64_t *records, uint64_t *bytes,
                         uint64_t *wakes);
+
+/*  Records of keyed jobs not run yet, over every lane (wrk_exec).       */
+size_t wrk_lanes_key_waiting (wrk_lanes_t *self);
 
 #endif

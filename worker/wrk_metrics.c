@@ -171,6 +171,10 @@ wrk_metrics_render (wrk_metrics_t *self, FILE *f,
     sl_prom_gauge (f, "sluice_worker_job_running",
                    "Jobs running now (at most --concurrency).",
                    (double)live->running);
+    sl_prom_gauge (f, "sluice_worker_key_waiting_records",
+                   "Records of keyed jobs (--order key) read and not run "
+                   "yet: most wait for an earlier record of their key.",
+                   (double)live->key_waiting);
 }
 
 //  Render the page and readiness, and hand them to the HTTP thread.

@@ -26,6 +26,7 @@ typedef struct {
     size_t connected; /* schedulers announced to and heard from          */
     size_t running;   /* jobs running now                                */
     uint64_t fetched, fetched_bytes, wakes; /* the lanes' consumers      */
+    size_t key_waiting; /* keyed records read, not run yet (--order key) */
     bool stopping;
 } wrk_metrics_live_t;
 

@@ -13,7 +13,8 @@ static const char *const s_names[WRK_MSG_COUNT] = {
     [WRK_MSG_DONE] = "DONE",         [WRK_MSG_DROPPED] = "DROPPED",
     [WRK_MSG_RETURNED] = "RETURNED", [WRK_MSG_FORGOT] = "FORGOT",
     [WRK_MSG_FATAL] = "FATAL",       [WRK_MSG_STOPPED] = "STOPPED",
-    [WRK_MSG_TAIL] = "TAIL",
+    [WRK_MSG_TAIL] = "TAIL",         [WRK_MSG_KEYS] = "KEYS",
+    [WRK_MSG_GATE] = "GATE",         [WRK_MSG_RELEASE] = "RELEASE",
 };
 
 const char *

@@ -35,6 +35,11 @@
     WRK_MSG_TAIL       from exec  sched; payload: a packed Sluice__Tail
                                   (the idle lane saw records arrive past
                                   its last job: wrk_reader_tail)
+    WRK_MSG_KEYS       from exec  sched; payload: a packed Sluice__Keys (a
+                                  keyed job was read: its key hashes)
+    WRK_MSG_GATE       to exec    sched; payload: a packed Sluice__Gate
+                                  (the scheduler's answer to KEYS)
+    WRK_MSG_RELEASE    to exec    sched; payload: a packed Sluice__Release
 */
 #ifndef WRK_MSG_H_INCLUDED
 #define WRK_MSG_H_INCLUDED
@@ -58,6 +63,9 @@ typedef enum {
     WRK_MSG_FATAL,
     WRK_MSG_STOPPED,
     WRK_MSG_TAIL,
+    WRK_MSG_KEYS,
+    WRK_MSG_GATE,
+    WRK_MSG_RELEASE,
     WRK_MSG_COUNT
 } wrk_msg_type_t;
 

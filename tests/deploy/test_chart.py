@@ -737,6 +737,20 @@ def schema_and_template_checks_refuse_bad_values():
 
 
 @test
+def order_reaches_the_scheduler():
+    r = render({"scheduler": {"order": "key"}})
+    expect(flag_values(container(r.one("StatefulSet"), "scheduler"),
+                       "--order") == ["key"], "scheduler.order=key gives "
+           "--order=key")
+    r = render({})
+    expect(flag_values(container(r.one("StatefulSet"), "scheduler"),
+                       "--order") == [], "the default adds no flag")
+    err = render_fails({"scheduler": {"order": "keys"}})
+    expect("schema" in err and "scheduler.order" in err,
+           "a misspelt order is refused by the schema", err)
+
+
+@test
 def large_numbers_render_as_integers():
     r = render({"kafka": {"properties": {"fetch.max.bytes": 104857600}},
                 "scheduler": {"jobRecords": 2000000},

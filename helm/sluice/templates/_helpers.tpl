@@ -267,6 +267,9 @@ The scheduler's command line. Call with the root context.
 - --bind=tcp://*:{{ .Values.scheduler.port }}
 {{ include "sluice.commonArgs" . }}
 {{- with .Values.scheduler }}
+{{- if and .order (ne .order "none") }}
+- --order={{ .order }}
+{{- end }}
 {{- if not (kindIs "invalid" .jobRecords) }}
 - --job-records={{ .jobRecords | int64 }}
 {{- end }}

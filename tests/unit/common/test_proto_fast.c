@@ -71,6 +71,7 @@ s_rand_job (s_msgs_t *m)
     j->reason = m->s[2];
     j->lease_ms = (uint32_t)s_rand_val ();
     j->records_per_call = (uint32_t)s_rand_val ();
+    j->keyed = s_rand () % 2;
 }
 
 static void
@@ -136,6 +137,7 @@ s_same (const sl_msg_t *a, const sl_msg_t *b, bool strict)
                x->mode == y->mode && s_str_eq (x->dlq_topic, y->dlq_topic) &&
                s_str_eq (x->reason, y->reason) && x->lease_ms == y->lease_ms &&
                x->records_per_call == y->records_per_call &&
+               x->keyed == y->keyed &&
                (!strict || y->base.n_unknown_fields == 0);
     }
     const Sluice__Done *x = a->done, *y = b->done;

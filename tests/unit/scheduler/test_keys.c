@@ -290,3 +290,39 @@ Test (keys, refusals)
     cr_assert (sched_keys_free (g, 20, 3), "released when [10,20) is done");
     sched_keys_destroy (&g);
 }
+
+//  What a holder is told: GATE says which keys wait, each RELEASE gives
+//  the told keys that became free, once; a new report starts afresh.
+Test (keys, gate_then_release)
+{
+    sched_keys_t *g = sched_keys_new ();
+    cr_assert_not_null (g);
+    cr_assert_eq (sched_keys_add (g, 0, 10), 0);
+    cr_assert_eq (sched_keys_add (g, 10, 20), 0);
+    cr_assert_eq (sched_keys_add (g, 20, 30), 0);
+    uint64_t out[8];
+    bool known;
+    cr_assert_eq (sched_keys_report (g, 10, 20, (uint64_t[]){1, 2, 3}, 3), 0);
+    cr_assert_eq (sched_keys_gate (g, 10, out, 8, &known), 3,
+                  "all wait while [0,10) is unknown");
+    cr_assert (known);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 0);
+    cr_assert_eq (sched_keys_report (g, 0, 10, (uint64_t[]){2}, 1), 0);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 2);
+    cr_assert (out[0] == 1 && out[1] == 3);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 0, "given once");
+    cr_assert_eq (sched_keys_report (g, 20, 30, (uint64_t[]){3, 4}, 2), 0);
+    cr_assert_eq (sched_keys_release (g, 20, out, 8), 0, "not gated yet");
+    cr_assert_eq (sched_keys_gate (g, 20, out, 8, &known), 1);
+    cr_assert (out[0] == 3);
+    cr_assert_eq (sched_keys_done (g, 0, 10), 1);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 1);
+    cr_assert (out[0] == 2);
+    cr_assert_eq (sched_keys_release (g, 20, out, 8), 0, "3 still waits");
+    cr_assert_eq (sched_keys_done (g, 10, 20), 1);
+    cr_assert_eq (sched_keys_release (g, 20, out, 8), 1);
+    cr_assert (out[0] == 3);
+    cr_assert_eq (sched_keys_gate (g, 40, out, 8, &known), 0);
+    cr_assert_not (known, "no such range");
+    sched_keys_destroy (&g);
+}

@@ -38,7 +38,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   Peers share --brokers B --topic T --group G --threads N [common]
  *   Peers pc    --brokers B --topic T --group G --threads N --order UNORDERED|KEY [common]
  *   Peers produce --brokers B --topic T --partitions P --records R [--keys K]
- *                 [--value-bytes 32] [--poison-at I --poison TEXT]
+ *                 [--key-dist roundrobin|uniform|zipf] [--zipf-s 1.0]
+ *                 [--seed 1] [--value-bytes 32] [--poison-at I --poison TEXT]
  *   Peers calibrate --us U --records R [--work sleep|busy]
  *
  * common: --us U (work per record, microseconds; 0 = no-op) --work sleep|busy
@@ -379,14 +380,33 @@ public final class Peers {
 
     // --------------------------------------------------------- produce --
 
-    /** Fill partitions 0..P-1 with R records each: key "k<seq % keys>",
-     *  value the sequence number padded to --value-bytes; the record at
-     *  global index --poison-at gets --poison as its value. */
+    /** Fill partitions 0..P-1 with R records each: key "k<i>", i = seq %
+     *  keys (roundrobin, the default), or drawn at random (seeded) from
+     *  0..keys-1, uniformly or with Zipf's law (key i has weight
+     *  1/(i+1)^s); value the sequence number padded to --value-bytes; the
+     *  record at global index --poison-at gets --poison as its value. */
     static void produce() throws Exception {
         String topic = opt("topic", null);
         int parts = (int) optl("partitions", 1);
         long recs = optl("records", 1000);
         long keys = optl("keys", 1024);
+        String dist = opt("key-dist", "roundrobin");
+        double zipfS = Double.parseDouble(opt("zipf-s", "1.0"));
+        java.util.Random rnd = new java.util.Random(optl("seed", 1));
+        double[] cdf = null;
+        if (dist.equals("zipf")) {
+            cdf = new double[(int) keys];
+            double sum = 0;
+            for (int i = 0; i < keys; i++) {
+                sum += 1.0 / Math.pow(i + 1, zipfS);
+                cdf[i] = sum;
+            }
+            for (int i = 0; i < keys; i++) {
+                cdf[i] /= sum;
+            }
+        } else if (!dist.equals("uniform") && !dist.equals("roundrobin")) {
+            die("--key-dist: '" + dist + "' is not roundrobin, uniform or zipf");
+        }
         int vbytes = (int) optl("value-bytes", 32);
         long poisonAt = optl("poison-at", -1);
         byte[] poison = opt("poison", "POISON").getBytes(StandardCharsets.UTF_8);
@@ -411,7 +431,16 @@ public final class Peers {
                         String s = String.format(Locale.ROOT, "%0" + vbytes + "d", seq);
                         v = s.getBytes(StandardCharsets.UTF_8);
                     }
-                    byte[] k = ("k" + (seq % keys)).getBytes(StandardCharsets.UTF_8);
+                    long ki;
+                    if (cdf != null) {
+                        int at = java.util.Arrays.binarySearch(cdf, rnd.nextDouble());
+                        ki = Math.min(at < 0 ? -at - 1 : at, keys - 1);
+                    } else if (dist.equals("uniform")) {
+                        ki = (long) (rnd.nextDouble() * keys);
+                    } else {
+                        ki = seq % keys;
+                    }
+                    byte[] k = ("k" + ki).getBytes(StandardCharsets.UTF_8);
                     prod.send(new ProducerRecord<>(topic, part, k, v), (md, e) -> {
                         if (e != null) {
                             fail.incrementAndGet(0);
