@@ -63,7 +63,7 @@ SIZES = {
                "after_ms": 5000, "retry_ms": 1000},
         "p4": {"seconds": 6, "rate": 1000, "partitions": 4, "width": 2},
         "k1": {"widths": [1, 4], "one_key_widths": [4], "per_width": 500,
-               "us": 1000, "job": 50, "window": 128,
+               "us": 1000, "job": 20, "window": 128,
                "dists": ["uniform", "one key"]},
     },
     "full": {
@@ -78,7 +78,7 @@ SIZES = {
                "after_ms": 5000, "retry_ms": 1000},
         "p4": {"seconds": 15, "rate": 1000, "partitions": 4, "width": 2},
         "k1": {"widths": [1, 2, 4, 8, 16, 32], "one_key_widths": [1, 16],
-               "per_width": 2000, "us": 1000, "job": 50, "window": 128,
+               "per_width": 2000, "us": 1000, "job": 20, "window": 128,
                "dists": ["uniform", "zipf", "one key"]},
     },
 }

@@ -230,6 +230,37 @@ sched_keys_report (sched_keys_t *self, int64_t start, int64_t end,
 }
 
 //  See sched_keys.h.
+int
+sched_keys_drop_keys (sched_keys_t *self, int64_t start, const uint64_t *keys,
+                      size_t n)
+{
+    entry_t *e = s_find (self, start);
+    if (!e || !e->known)
+        return -1;
+    for (size_t k = 1; k < n; k++)
+        if (keys[k] <= keys[k - 1])
+            return -1;
+    //  Both sorted: one merge pass keeps the keys not given up.
+    size_t kept = 0, j = 0;
+    for (size_t k = 0; k < e->n; k++) {
+        while (j < n && keys[j] < e->keys[k])
+            j++;
+        if (j < n && keys[j] == e->keys[k])
+            continue;
+        e->keys[kept] = e->keys[k];
+        e->blocked[kept] = e->blocked[k];
+        e->told[kept] = e->told[k];
+        kept++;
+    }
+    int gone = (int)(e->n - kept);
+    self->held -= (size_t)gone;
+    e->n = kept;
+    if (gone)
+        s_recompute (self);
+    return gone;
+}
+
+//  See sched_keys.h.
 size_t
 sched_keys_done (sched_keys_t *self, int64_t start, int64_t end)
 {

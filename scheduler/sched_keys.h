@@ -48,6 +48,13 @@ int sched_keys_add (sched_keys_t *self, int64_t start, int64_t end);
 int sched_keys_report (sched_keys_t *self, int64_t start, int64_t end,
                        const uint64_t *keys, size_t n);
 
+/*  The range that starts at start holds keys (sorted, distinct) no more:
+    their records in it completed before the range did. Keys it does not
+    hold are ignored. Returns how many it gave up, or -1 (no such range,
+    its set unknown, or keys not sorted).                                 */
+int sched_keys_drop_keys (sched_keys_t *self, int64_t start,
+                          const uint64_t *keys, size_t n);
+
 /*  [start, end) completed (processed or dead-lettered): every range in
     it leaves the order. Returns how many left.                           */
 size_t sched_keys_done (sched_keys_t *self, int64_t start, int64_t end);

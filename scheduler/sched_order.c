@@ -57,21 +57,32 @@ sched_order_keys (sched_order_t *self, sched_worker_t *worker,
 {
     sched_job_t *job = sched_model_job_find (self->model, k->job_id);
     sched_keys_t *keys = job ? sched_window_keys (job->part->window) : NULL;
-    const char *why = !job                    ? "no such job"
-                      : job->worker != worker ? "not a job of this worker"
-                      : job->start != k->start || job->end != k->end
-                          ? "not the job's range"
-                      : !keys ? "this scheduler does not run --order key"
-                      : sched_keys_report (keys, k->start, k->end, k->hashes,
-                                           k->n_hashes) != 0
-                          ? "the range is not in the gate, or out of memory"
-                          : NULL;
+    const char *why = NULL;
+    if (!job)
+        why = "no such job";
+    else if (job->worker != worker)
+        why = "not a job of this worker";
+    else if (job->start != k->start || job->end != k->end)
+        why = "not the job's range";
+    else if (!keys)
+        why = "this scheduler does not run --order key";
+    else if (k->done &&
+             sched_keys_drop_keys (keys, k->start, k->hashes, k->n_hashes) < 0)
+        why = "keys done for a range whose set is unknown";
+    else if (!k->done && sched_keys_report (keys, k->start, k->end, k->hashes,
+                                            k->n_hashes) != 0)
+        why = "the range is not in the gate, or out of memory";
     if (why) {
         //  A late KEYS of a job taken back is normal; anything else is a
         //  peer's mistake, and the job waits for its lease.
         self->keys_refused++;
         sl_debug ("KEYS ignored worker=%s job=%" PRIu64 " reason=\"%s\"",
                   worker->name, k->job_id, why);
+        return;
+    }
+    if (k->done) { //  its keys completed early: later jobs may go on
+        self->keys_done += k->n_hashes;
+        sched_order_release (self, job->part);
         return;
     }
     if (sched_keys_held (keys) > self->held_peak)

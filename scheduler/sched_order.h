@@ -26,6 +26,7 @@ typedef struct {
     uint64_t gates;        /* GATEs sent                                 */
     uint64_t gates_held;   /* ... that held some keys back               */
     uint64_t releases;     /* RELEASEs sent                              */
+    uint64_t keys_done;    /* keys given up early (KEYS done)           */
     uint64_t held_peak;    /* most key hashes one partition's gate held */
     uint64_t keys_refused; /* KEYS ignored: not a job of that worker, or
                               not the job's range, or not sorted       */

@@ -667,11 +667,12 @@ scheduler_destroy (scheduler_t **self_p)
         sched_workers_bye_all (&self->workers, finished);
     }
     if (self->cfg->key_order)
-        sl_info (
-            "key order gates=%" PRIu64 " gates_held=%" PRIu64
-            " releases=%" PRIu64 " keys_refused=%" PRIu64 " held_peak=%" PRIu64,
-            self->order.gates, self->order.gates_held, self->order.releases,
-            self->order.keys_refused, self->order.held_peak);
+        sl_info ("key order gates=%" PRIu64 " gates_held=%" PRIu64
+                 " releases=%" PRIu64 " keys_done=%" PRIu64
+                 " keys_refused=%" PRIu64 " held_peak=%" PRIu64,
+                 self->order.gates, self->order.gates_held,
+                 self->order.releases, self->order.keys_done,
+                 self->order.keys_refused, self->order.held_peak);
     sched_member_stop (&self->member);
     sched_model_fini (&self->model);
     sched_drain_fini (&self->drain);

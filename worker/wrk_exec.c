@@ -98,6 +98,9 @@ s_drop (wrk_exec_t *self, int sched, uint64_t id, bool all)
     if (self->current && self->current->sched == sched &&
         (all || self->current->job->job_id == id))
         self->current->cancelled = true;
+    if (self->reading && self->reading->sched == sched &&
+        (all || self->reading->job->job_id == id))
+        self->reading->cancelled = true;
     zlistx_t *gone = zlistx_new ();
     for (exec_job_t *ej = zlistx_first (self->fifo); ej;
          ej = zlistx_next (self->fifo))
@@ -262,6 +265,7 @@ wrk_exec_chores (wrk_exec_t *self, exec_job_t *ej, ssize_t n)
     s_pump (self);
     s_check_fatal (self);
     wrk_keyed_progress (self);
+    wrk_keyed_read_queued (self);
     //  Moving on: ask for a longer lease, a few times per lease.
     const Sluice__Job *job = ej->job;
     int64_t every = job->lease_ms / 3 > 1000 ? job->lease_ms / 3 : 1000;
@@ -520,15 +524,17 @@ s_actor (zsock_t *pipe, void *args)
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
                                sl_now_ms () >= self->stop_deadline))
             break;
-        //  A keyed job's ready records go before the next job: the
+        //  A keyed job waiting here is read first: while its keys are
+        //  unknown, every later job of its partition waits whole. Then
+        //  a parked job's ready records, before an unkeyed job: the
         //  earlier a range completes, the sooner later ones run.
         wrk_keyed_progress (self);
         wrk_keyed_waiting (self);
-        if (wrk_keyed_step (self)) {
+        exec_job_t *ej = zlistx_first (self->fifo);
+        if (!(ej && ej->job->keyed) && wrk_keyed_step (self)) {
             self->idle_ms = 0;
             continue;
         }
-        exec_job_t *ej = zlistx_first (self->fifo);
         if (!ej) {
             if (!s_idle (self))
                 break;

@@ -54,6 +54,8 @@ struct _wrk_exec_t {
     zlistx_t *parked;    /* keyed_t * (wrk_keyed.c): keyed jobs read and
                             waiting for GATE or RELEASE                */
     _Atomic size_t key_waiting; /* their records not run yet (metrics) */
+    exec_job_t *reading;        /* a keyed job read while another one's part
+                                   runs (wrk_keyed_read_queued)             */
 };
 
 /*  Tell the main thread about job id of scheduler sched.                */

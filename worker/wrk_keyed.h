@@ -28,6 +28,12 @@
     list owns it now), or end it (abandoned, or failed: DONE).            */
 void wrk_keyed_run (wrk_exec_t *self, exec_job_t *ej);
 
+/*  While a keyed job's part runs: read the keyed jobs waiting in the
+    FIFO and report their keys now (their records are in memory, the
+    reader is free), since a job whose keys are unknown holds every later
+    job of its partition back.                                           */
+void wrk_keyed_read_queued (wrk_exec_t *self);
+
 /*  GATE or RELEASE (a packed message) from scheduler sched: the records
     it frees become ready. Unknown jobs are ignored.                      */
 void wrk_keyed_gate (wrk_exec_t *self, int sched, zframe_t *payload);

@@ -326,3 +326,38 @@ Test (keys, gate_then_release)
     cr_assert_not (known, "no such range");
     sched_keys_destroy (&g);
 }
+
+//  Keys a range completes early (KEYS done) hold later ranges no more;
+//  its other keys still do; a second report of the range does not bring
+//  them back; the range itself leaves only when done.
+Test (keys, keys_done_early)
+{
+    sched_keys_t *g = sched_keys_new ();
+    cr_assert_not_null (g);
+    cr_assert_eq (sched_keys_add (g, 0, 10), 0);
+    cr_assert_eq (sched_keys_add (g, 10, 20), 0);
+    uint64_t out[8];
+    bool known;
+    cr_assert_eq (sched_keys_drop_keys (g, 0, (uint64_t[]){1}, 1), -1,
+                  "its set is not known yet");
+    cr_assert_eq (sched_keys_report (g, 0, 10, (uint64_t[]){1, 2, 3}, 3), 0);
+    cr_assert_eq (sched_keys_report (g, 10, 20, (uint64_t[]){2, 3, 4}, 3), 0);
+    cr_assert_eq (sched_keys_gate (g, 10, out, 8, &known), 2);
+    cr_assert_eq (sched_keys_drop_keys (g, 0, (uint64_t[]){3, 2}, 2), -1,
+                  "not sorted");
+    cr_assert_eq (sched_keys_drop_keys (g, 0, (uint64_t[]){2, 9}, 2), 1,
+                  "9 is not its key: ignored");
+    cr_assert_eq (sched_keys_held (g), 5);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 1);
+    cr_assert (out[0] == 2, "2 is free for [10,20) now");
+    cr_assert (sched_keys_free (g, 10, 2));
+    cr_assert_not (sched_keys_free (g, 10, 3), "3 is still held by [0,10)");
+    cr_assert_eq (sched_keys_report (g, 0, 10, (uint64_t[]){1, 2, 3}, 3), 0);
+    cr_assert (sched_keys_free (g, 10, 2), "a report again keeps it given up");
+    cr_assert_eq (sched_keys_drop_keys (g, 0, (uint64_t[]){1, 3}, 2), 2);
+    cr_assert_eq (sched_keys_release (g, 10, out, 8), 1);
+    cr_assert (out[0] == 3);
+    cr_assert_eq (sched_keys_ranges (g), 2, "[0,10) leaves only when done");
+    cr_assert_eq (sched_keys_done (g, 0, 10), 1);
+    sched_keys_destroy (&g);
+}
