@@ -658,13 +658,6 @@ wrk_exec_plugin (wrk_exec_t *self)
     return self->plugin;
 }
 
-//  Records of keyed jobs waiting for their keys.
-size_t
-wrk_exec_key_waiting (wrk_exec_t *self)
-{
-    return atomic_load (&self->key_waiting);
-}
-
 //  What the consumer fetched, from its last statistics report.
 void
 wrk_exec_fetched (wrk_exec_t *self, uint64_t *records, uint64_t *bytes,
