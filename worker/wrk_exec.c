@@ -91,16 +91,15 @@ wrk_exec_reply (wrk_exec_t *self, wrk_msg_type_t type, int sched, uint64_t id)
 }
 
 //  Drop the queued jobs of scheduler `sched` (one job, `id`, unless `all`),
-//  and mark the running one cancelled if it matches.
+//  and mark the running (or keyed, read) one cancelled if it matches.
 static void
 s_drop (wrk_exec_t *self, int sched, uint64_t id, bool all)
 {
-    if (self->current && self->current->sched == sched &&
-        (all || self->current->job->job_id == id))
-        self->current->cancelled = true;
-    if (self->reading && self->reading->sched == sched &&
-        (all || self->reading->job->job_id == id))
-        self->reading->cancelled = true;
+    exec_job_t *mine[] = {self->current, self->reading}; //  running, read
+    for (int k = 0; k < 2; k++)
+        if (mine[k] && mine[k]->sched == sched &&
+            (all || mine[k]->job->job_id == id))
+            mine[k]->cancelled = true;
     zlistx_t *gone = zlistx_new ();
     for (exec_job_t *ej = zlistx_first (self->fifo); ej;
          ej = zlistx_next (self->fifo))
@@ -524,10 +523,8 @@ s_actor (zsock_t *pipe, void *args)
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
                                sl_now_ms () >= self->stop_deadline))
             break;
-        //  A keyed job waiting here is read first: while its keys are
-        //  unknown, every later job of its partition waits whole. Then
-        //  a parked job's ready records, before an unkeyed job: the
-        //  earlier a range completes, the sooner later ones run.
+        //  A keyed job waiting here is read first (its unknown keys hold
+        //  every later job back), then parked jobs' ready records.
         wrk_keyed_progress (self);
         wrk_keyed_waiting (self);
         exec_job_t *ej = zlistx_first (self->fifo);
@@ -644,18 +641,18 @@ wrk_exec_start (wrk_exec_t *self, int lane)
     return zactor_new (s_actor, self);
 }
 
-//  The plugin's name and version.
-const char *
-wrk_exec_plugin_name (wrk_exec_t *self)
-{
-    return wrk_plugin_name (self->plugin);
-}
-
 //  The plugin instance.
 wrk_plugin_t *
 wrk_exec_plugin (wrk_exec_t *self)
 {
     return self->plugin;
+}
+
+//  Records of keyed jobs not run yet (wrk_keyed_waiting counts them).
+size_t
+wrk_exec_key_waiting (wrk_exec_t *self)
+{
+    return atomic_load (&self->key_waiting);
 }
 
 //  What the consumer fetched, from its last statistics report.

@@ -36,8 +36,6 @@ zactor_t *wrk_exec_start (wrk_exec_t *self, int lane);
 /*  Destroy (after the actor ended).                                      */
 void wrk_exec_destroy (wrk_exec_t **self_p);
 
-const char *wrk_exec_plugin_name (wrk_exec_t *self);
-
 /*  The executor's plugin instance (to share it, if it is thread-safe).   */
 wrk_plugin_t *wrk_exec_plugin (wrk_exec_t *self);
 

@@ -522,10 +522,3 @@ wrk_keyed_clear (wrk_exec_t *self)
         s_free (kj, true);
     }
 }
-
-//  See wrk_exec.h (the executor's, kept here with what it counts).
-size_t
-wrk_exec_key_waiting (wrk_exec_t *self)
-{
-    return atomic_load (&self->key_waiting);
-}

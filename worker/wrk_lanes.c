@@ -371,7 +371,7 @@ wrk_lanes_size (wrk_lanes_t *self)
 const char *
 wrk_lanes_plugin_name (wrk_lanes_t *self)
 {
-    return wrk_exec_plugin_name (self->lanes[0].exec);
+    return wrk_plugin_name (wrk_exec_plugin (self->lanes[0].exec));
 }
 
 //  How many plugin instances the lanes run.
