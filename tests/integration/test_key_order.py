@@ -171,5 +171,70 @@ def keys_stay_in_order_through_kills():
                "committed offsets equal the high watermarks")
 
 
+@test
+def retries_and_a_poison_record_keep_key_order():
+    """Every job's first attempt fails (fault fail_attempts=1: the range
+    runs again in its place), and one record crashes the plugin every
+    time (crash_on): the supervised worker's crash is pinned on it, it
+    goes to the DLQ after --max-attempts, and its key's later records go
+    on. Every other record is in the output, each key in order."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    dlq = src + ".dlq"
+    rnd = random.Random(3)
+    keys = ["p%02d" % i for i in range(30)]
+    seq = collections.Counter()
+    recs = []
+    poison = None
+    for i in range(3000):
+        k = rnd.choice(keys[:3]) if rnd.random() < 0.5 else rnd.choice(keys)
+        v = "%s:%d" % (k, seq[k])
+        if i == 1500:
+            poison = (k, seq[k])
+            v += ":BOOM"
+        recs.append((k, v, 0))
+        seq[k] += 1
+    with Broker(topics={src: 1, out: 4, dlq: 1}) as kafka:
+        produce(kafka, src, recs)
+        hwm = high_watermarks(kafka, src)
+        sched = start_scheduler(kafka, src, group, args=SCHED_ARGS + [
+            "--max-attempts", "3"])
+        workers = [start_worker(kafka, sched.endpoint, "fault",
+                                name="worker-%d" % i, output_topic=out,
+                                plugin_opts={"crash_on": "BOOM",
+                                             "fail_attempts": 1})
+                   for i in range(2)]
+        rc = sched.wait(300, watch=workers)
+        expect(rc == 0, "the scheduler exits 0", "exit %d" % rc)
+        for w in workers:
+            w.stop(20)
+        dead = consume_all(kafka, dlq)
+        expect([r.value.decode() for r in dead] ==
+               ["%s:%d:BOOM" % poison], "exactly the poison record is "
+               "dead-lettered", [r.value for r in dead])
+        firsts = collections.defaultdict(list)
+        for r in consume_all(kafka, out):
+            k, n = r.value.decode().split(":")[:2]
+            if int(n) not in firsts[k]:
+                firsts[k].append(int(n))
+        bad = {}
+        for k, count in seq.items():
+            want = [n for n in range(count) if (k, n) != poison]
+            if firsts[k] != want:
+                bad[k] = firsts[k][:10]
+        expect(not bad, "every other record in the output, each key in "
+               "order, the poison record's key going on after it",
+               list(bad.items())[:3])
+        retried = sum(len(log_events(w, "job failed")) for w in workers)
+        summary = log_events(sched, "drain complete")[-1]
+        log_note("%d job attempts failed and ran again; poison %s:%d "
+                 "dead-lettered; %s" % ((retried,) + poison + (
+                     {k: summary.get(k) for k in ("jobs", "retried",
+                                                  "bisected",
+                                                  "dead_lettered")},)))
+        expect(retried > 0, "first attempts failed and ran again")
+        expect(committed(kafka, group, src) == hwm,
+               "committed offsets equal the high watermarks")
+
+
 if __name__ == "__main__":
     main()
