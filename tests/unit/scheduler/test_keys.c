@@ -3,11 +3,11 @@
     A partition of records with random keys (one key, a few, many, and a
     skewed set: a few hot keys and a long tail) is cut into jobs of random
     sizes; at random, a worker reports a job's keys, runs the records of a
-    key the gate says is free (and sometimes reports that key done at once:
-    KEYS done, the job holds it no more), fails a job (which runs again, and may
-   be split in two as bisection does, its halves reporting later; a late report
-   for the range as it was before the split comes too), or dead-letters one.
-   Checked at every step:
+    key the gate says is free (and sometimes reports that key done at
+    once: KEYS done, the job holds it no more), fails a job (which runs
+    again, and may be split in two as bisection does, its halves
+    reporting later; a late report for the range as it was before the
+    split comes too), or dead-letters one. Checked at every step:
     - safety: a key the gate frees in a job is held by no earlier
       unfinished job (the model knows every record's key);
     - exactness: once every earlier job has reported for its own range, a
