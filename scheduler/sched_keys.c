@@ -14,8 +14,9 @@ typedef struct {
                          (sched_keys_gate) and no release said otherwise */
     size_t n;
     size_t nblocked;
-    bool known; /* a set is held (its own, or a split parent's)          */
-    bool exact; /* reported for this very range                          */
+    size_t nrelease; /* keys told blocked that are free now             */
+    bool known;      /* a set is held (its own, or a split parent's)          */
+    bool exact;      /* reported for this very range                          */
 } entry_t;
 
 struct _sched_keys_t {
@@ -80,12 +81,13 @@ s_recompute (sched_keys_t *self)
             unknown = true;
             continue;
         }
-        e->nblocked = 0;
+        e->nblocked = e->nrelease = 0;
         for (size_t k = 0; k < e->n; k++) {
             bool blocked =
                 unknown || !room || self->used[s_set_slot (self, e->keys[k])];
             e->blocked[k] = blocked;
             e->nblocked += blocked;
+            e->nrelease += e->told[k] && !blocked;
         }
         //  Then its own keys join the set (they are distinct).
         for (size_t k = 0; room && k < e->n; k++) {
@@ -136,6 +138,7 @@ s_set_keys (sched_keys_t *self, entry_t *e, const uint64_t *keys, size_t n)
     e->told = told;
     e->n = n;
     e->nblocked = n;
+    e->nrelease = 0;
     e->known = true;
     self->held += n;
     return true;
@@ -345,6 +348,7 @@ sched_keys_gate (sched_keys_t *self, int64_t start, uint64_t *out, size_t max,
     if (!*known)
         return 0;
     size_t got = 0;
+    e->nrelease = 0;
     for (size_t k = 0; k < e->n; k++) {
         e->told[k] = e->blocked[k];
         if (e->blocked[k] && got++ < max)
@@ -359,7 +363,7 @@ sched_keys_release (sched_keys_t *self, int64_t start, uint64_t *out,
                     size_t max)
 {
     entry_t *e = s_find (self, start);
-    if (!e || !e->known)
+    if (!e || !e->known || !e->nrelease) //  most ranges, most of the time
         return 0;
     size_t got = 0;
     for (size_t k = 0; k < e->n && got < max; k++)
@@ -367,6 +371,7 @@ sched_keys_release (sched_keys_t *self, int64_t start, uint64_t *out,
             e->told[k] = 0;
             out[got++] = e->keys[k];
         }
+    e->nrelease -= got;
     return got;
 }
 

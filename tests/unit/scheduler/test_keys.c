@@ -35,6 +35,8 @@ typedef struct {
     uint64_t dropped[64]; /* keys it gave up early (KEYS done): it holds
                              them no more, whatever it reports later   */
     size_t ndropped;
+    bool gated;         /* its holder got GATE (until it fails)          */
+    bool told_free[64]; /* per key: GATE or a RELEASE said it is free  */
 } job_t;
 
 static uint64_t s_key[OFFSETS];
@@ -104,6 +106,17 @@ s_report (sched_keys_t *g, size_t i)
     CHECK (sched_keys_report (g, j->start, j->end, j->keys, j->n) == 0,
            "report [%" PRId64 ",%" PRId64 ") refused", j->start, j->end);
     j->reported = j->exact = true;
+    //  Its holder is told what waits (GATE): the rest is free.
+    uint64_t out[64];
+    bool known;
+    size_t n = sched_keys_gate (g, j->start, out, 64, &known);
+    for (size_t y = 0; y < j->n; y++) {
+        j->told_free[y] = true;
+        for (size_t x = 0; x < n && x < 64; x++)
+            if (out[x] == j->keys[y])
+                j->told_free[y] = false;
+    }
+    j->gated = true;
 }
 
 //  Every free key of every job is held by no earlier job; with every
@@ -117,6 +130,24 @@ s_check_all (sched_keys_t *g)
         job_t *j = &s_jobs[i];
         if (!j->reported)
             continue;
+        //  What GATE and RELEASE told its holder is what the gate says:
+        //  each freed key once, none missed.
+        uint64_t out[64];
+        size_t m = j->gated ? sched_keys_release (g, j->start, out, 64) : 0;
+        for (size_t x = 0; x < m; x++)
+            for (size_t y = 0; y < j->n; y++)
+                if (j->keys[y] == out[x]) {
+                    CHECK (!j->told_free[y], "a key released twice");
+                    j->told_free[y] = true;
+                }
+        for (size_t y = 0; j->gated && y < j->n; y++)
+            CHECK (j->told_free[y] == sched_keys_free (g, j->start, j->keys[y]),
+                   "key %" PRIu64 " of [%" PRId64 ",%" PRId64 ") told %s, "
+                   "the gate says %s",
+                   j->keys[y], j->start, j->end,
+                   j->told_free[y] ? "free" : "blocked",
+                   sched_keys_free (g, j->start, j->keys[y]) ? "free"
+                                                             : "blocked");
         bool exact_before = s_all_exact_before (i);
         for (size_t y = 0; y < j->n; y++) {
             bool free = sched_keys_free (g, j->start, j->keys[y]);
@@ -133,7 +164,6 @@ s_check_all (sched_keys_t *g)
         }
         if (i == 0) {
             bool known;
-            uint64_t out[1];
             CHECK (sched_keys_blocked (g, j->start, out, 1, &known) == 0 &&
                        known,
                    "the earliest job [%" PRId64 ",%" PRId64 ") is blocked",
@@ -166,6 +196,8 @@ s_process (sched_keys_t *g, size_t i, size_t y)
                          (j->n - y - 1) * sizeof j->keys[0]);
                 memmove (&j->processed[y], &j->processed[y + 1],
                          (j->n - y - 1) * sizeof j->processed[0]);
+                memmove (&j->told_free[y], &j->told_free[y + 1],
+                         (j->n - y - 1) * sizeof j->told_free[0]);
                 j->n--;
             }
             return true;
@@ -182,6 +214,7 @@ s_fail (sched_keys_t *g, size_t i)
 {
     job_t *j = &s_jobs[i];
     memset (j->processed, 0, sizeof j->processed);
+    j->gated = false; //  its next holder is told anew
     if (j->end - j->start < 2 || s_rand () % 2 || s_njobs >= MAXJOBS)
         return;
     int64_t mid =
@@ -200,7 +233,8 @@ s_fail (sched_keys_t *g, size_t i)
     s_true_keys (lo);
     s_true_keys (hi);
     lo->exact = hi->exact = false;
-    if (s_rand () % 3 == 0) //  the whole range's read, reported late
+    lo->gated = hi->gated = false; //  their next holders report anew
+    if (s_rand () % 3 == 0)        //  the whole range's read, reported late
         CHECK (sched_keys_report (g, whole.start, whole.end, whole.keys,
                                   whole.n) == 0,
                "late report refused");
