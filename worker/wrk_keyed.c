@@ -192,6 +192,8 @@ wrk_keyed_run (wrk_exec_t *self, exec_job_t *ej)
         rc = s_read (self, kj);
     if (rc == 0)
         rc = s_report (self, kj);
+    if (rc == 0 && self->stopping)
+        rc = 1; //  read as the worker stops: given back, not parked
     if (rc == 0 && zlistx_add_end (self->parked, kj)) {
         ej->parked = true;
         sl_debug ("job read job=%" PRIu64 " records=%zu ms=%" PRId64,
@@ -431,6 +433,8 @@ wrk_keyed_step (wrk_exec_t *self)
         t->flush_ns += sl_now_ns () - f0;
         if (rc == 0 && idx)
             s_keys_done (self, kj, idx, ran);
+        if (rc == 0 && self->stopping)
+            rc = 1; //  the worker stops: what ran is kept, the rest goes back
     } else if (rc == 0)
         rc = wrk_exec_job_flush (self, ej, t);
     if (rc == 1)
@@ -473,12 +477,19 @@ wrk_keyed_drop (wrk_exec_t *self, int sched, uint64_t id, bool all)
 void
 wrk_keyed_stop (wrk_exec_t *self)
 {
-    keyed_t *kj;
-    while ((kj = zlistx_first (self->parked))) {
+    zlistx_t *back = zlistx_new ();
+    if (!back)
+        return;
+    for (keyed_t *kj = zlistx_first (self->parked); kj;
+         kj = zlistx_next (self->parked))
+        if (kj->ej != self->current) //  its part ends first (step)
+            zlistx_add_end (back, kj);
+    for (keyed_t *kj = zlistx_first (back); kj; kj = zlistx_next (back)) {
         wrk_exec_reply (self, WRK_MSG_RETURNED, kj->ej->sched,
                         kj->ej->job->job_id);
         s_forget (self, kj);
     }
+    zlistx_destroy (&back);
 }
 
 //  See wrk_keyed.h.

@@ -47,7 +47,9 @@ bool wrk_keyed_step (wrk_exec_t *self);
     (DROPPED each, unless all). Returns how many went.                    */
 size_t wrk_keyed_drop (wrk_exec_t *self, int sched, uint64_t id, bool all);
 
-/*  STOP: every parked job goes back (RETURNED).                          */
+/*  STOP: every parked job goes back (RETURNED), but one whose part runs
+    now: it goes back when its part ends (wrk_keyed_step), and a job read
+    while stopping is given back, not parked.                           */
 void wrk_keyed_stop (wrk_exec_t *self);
 
 /*  PROGRESS for parked jobs, a few times per lease.                      */

@@ -10,8 +10,9 @@ independent reader (confluent-kafka) then finds, for every key, the first
 appearance of each sequence number in order (a re-run repeats records:
 allowed; a later record before an earlier one: never) and nothing lost.
 
-The chaos case kills a worker (SIGKILL, twice) and the scheduler (SIGKILL,
-then a new one takes the group over) while keys wait on each other."""
+The chaos case kills a worker (SIGKILL, twice), stops another (SIGTERM:
+parked jobs go back) and kills the scheduler (SIGKILL, then a new one
+takes the group over) while keys wait on each other."""
 import collections
 import random
 import time
@@ -154,6 +155,13 @@ def keys_stay_in_order_through_kills():
             workers.append(victim)
         wait_for(lambda: len(log_events(workers[1], "job done")) >= 40, 120,
                  "more jobs to complete")
+        # A graceful stop mid-drain: the part running finishes, parked
+        # jobs go back, the worker exits 0.
+        rc = workers[2].stop(20)
+        expect(rc == 0, "a worker stopped with SIGTERM exits 0", rc)
+        log_note("worker SIGTERMed: %d jobs returned"
+                 % len(log_events(workers[2], "job abandoned")))
+        workers.append(worker(2, 1))
         sched.kill()
         log_note("scheduler SIGKILLed")
         sched = start_scheduler(kafka, src, group, port=port,
