@@ -100,6 +100,31 @@ s_read (wrk_exec_t *self, keyed_t *kj)
     return 0;
 }
 
+//  KEYS for kj's job to the main thread: its key set, or (done) the keys
+//  it holds no more. 0, or -1 if the frame could not be made.
+static int
+s_send_keys (wrk_exec_t *self, keyed_t *kj, uint64_t *hashes, size_t n,
+             bool done)
+{
+    const Sluice__Job *job = kj->ej->job;
+    Sluice__Keys msg = SLUICE__KEYS__INIT;
+    msg.job_id = job->job_id;
+    msg.topic = job->topic;
+    msg.partition = job->partition;
+    msg.start = job->start;
+    msg.end = job->end;
+    msg.hashes = hashes;
+    msg.n_hashes = n;
+    msg.done = done;
+    zframe_t *frame = zframe_new (NULL, sluice__keys__get_packed_size (&msg));
+    if (!frame)
+        return -1;
+    sluice__keys__pack (&msg, zframe_data (frame));
+    wrk_msg_send (self->pipe, WRK_MSG_KEYS, kj->ej->sched, 0, frame, NULL);
+    zframe_destroy (&frame);
+    return 0;
+}
+
 //  Hash the keys and send KEYS. 0, or -1 when out of memory.
 static int
 s_report (wrk_exec_t *self, keyed_t *kj)
@@ -117,26 +142,9 @@ s_report (wrk_exec_t *self, keyed_t *kj)
         }
         rc = wrk_keys_job_init (&kj->keys, keys, lens, n);
     }
-    if (rc == 0) {
-        const Sluice__Job *job = kj->ej->job;
-        Sluice__Keys msg = SLUICE__KEYS__INIT;
-        msg.job_id = job->job_id;
-        msg.topic = job->topic;
-        msg.partition = job->partition;
-        msg.start = job->start;
-        msg.end = job->end;
-        msg.hashes = set;
-        msg.n_hashes = wrk_keys_job_set (&kj->keys, set);
-        size_t len = sluice__keys__get_packed_size (&msg);
-        zframe_t *frame = zframe_new (NULL, len);
-        if (frame) {
-            sluice__keys__pack (&msg, zframe_data (frame));
-            wrk_msg_send (self->pipe, WRK_MSG_KEYS, kj->ej->sched, 0, frame,
-                          NULL);
-            zframe_destroy (&frame);
-        } else
-            rc = -1;
-    }
+    if (rc == 0)
+        rc = s_send_keys (self, kj, set, wrk_keys_job_set (&kj->keys, set),
+                          false);
     if (rc != 0)
         snprintf (kj->tally.error, sizeof kj->tally.error,
                   "out of memory hashing a keyed job's keys");
@@ -364,23 +372,8 @@ s_keys_done (wrk_exec_t *self, keyed_t *kj, const size_t *idx, size_t ran)
     for (size_t i = 0; i < n; i++)
         if (!bsearch (&set[i], left, nleft, sizeof *left, s_hash_cmp))
             set[m++] = set[i];
-    const Sluice__Job *job = kj->ej->job;
-    Sluice__Keys msg = SLUICE__KEYS__INIT;
-    msg.job_id = job->job_id;
-    msg.topic = job->topic;
-    msg.partition = job->partition;
-    msg.start = job->start;
-    msg.end = job->end;
-    msg.hashes = set;
-    msg.n_hashes = m;
-    msg.done = true;
-    zframe_t *frame =
-        m ? zframe_new (NULL, sluice__keys__get_packed_size (&msg)) : NULL;
-    if (frame) {
-        sluice__keys__pack (&msg, zframe_data (frame));
-        wrk_msg_send (self->pipe, WRK_MSG_KEYS, kj->ej->sched, 0, frame, NULL);
-        zframe_destroy (&frame);
-    }
+    if (m)
+        s_send_keys (self, kj, set, m, true);
     free (set);
 }
 
