@@ -237,3 +237,22 @@ sl_kafka_conf_new (const char *brokers, const char *const *defaults,
     }
     return conf;
 }
+
+//  A legal topic name; see sl_kafka.h.
+bool
+sl_kafka_topic_name_ok (const char *name, size_t len)
+{
+    if (len == 0 || len > SL_KAFKA_MAX_TOPIC_NAME)
+        return false;
+    if ((len == 1 && name[0] == '.') ||
+        (len == 2 && name[0] == '.' && name[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}

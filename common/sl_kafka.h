@@ -46,6 +46,13 @@ int sl_kafka_props_check (const sl_strlist_t *props, bool allow_unsafe,
     ssl.key.password, *.secret, ...): never print its value.             */
 bool sl_kafka_prop_is_secret (const char *name);
 
+/*  Kafka's own limit on topic names.                                     */
+#define SL_KAFKA_MAX_TOPIC_NAME 249
+
+/*  True if the len bytes at name are a legal Kafka topic name: 1 to 249
+    characters from [A-Za-z0-9._-], and neither "." nor "..".            */
+bool sl_kafka_topic_name_ok (const char *name, size_t len);
+
 /*  Log the -X properties at info level, secrets masked as "***".       */
 void sl_kafka_props_log (const sl_strlist_t *props);
 

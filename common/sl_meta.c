@@ -54,21 +54,56 @@ s_ranges_valid (int64_t committed, const sl_range_t *ranges, size_t n)
     return true;
 }
 
+//  Write "s2:" SP "." OFF ";" (the markers' position) at p; its length.
+static size_t
+s_put_mark (char *p, const sl_meta_mark_t *mark)
+{
+    size_t n = PREFIX_LEN;
+    memcpy (p, SL_META_PREFIX2, PREFIX_LEN);
+    if (mark->partition == 0)
+        p[n++] = '0';
+    else
+        n += s_put_b36 (p + n, (uint64_t)mark->partition);
+    p[n++] = '.';
+    if (mark->offset == 0)
+        p[n++] = '0';
+    else
+        n += s_put_b36 (p + n, (uint64_t)mark->offset);
+    p[n++] = ';';
+    return n;
+}
+
 //  Encode completed ranges above committed; see sl_meta.h.
 int
 sl_meta_encode (int64_t committed, const sl_range_t *ranges, size_t n,
                 char *buf, size_t limit)
 {
+    return sl_meta_encode_marks (committed, ranges, n, NULL, buf, limit);
+}
+
+//  The same with the markers' position; see sl_meta.h.
+int
+sl_meta_encode_marks (int64_t committed, const sl_range_t *ranges, size_t n,
+                      const sl_meta_mark_t *mark, char *buf, size_t limit)
+{
     assert (buf || limit == 0);
     assert (ranges || n == 0);
     if (limit > 0)
         buf[0] = '\0';
-    if (committed < 0 || limit < PREFIX_LEN + 1 ||
+    if (mark && (mark->partition < 0 || mark->offset < 0))
+        mark = NULL;
+    char head[PREFIX_LEN + 2 * 14 + 2];
+    size_t head_len = PREFIX_LEN;
+    if (mark)
+        head_len = s_put_mark (head, mark);
+    else
+        memcpy (head, SL_META_PREFIX, PREFIX_LEN);
+    if (committed < 0 || limit < head_len + 1 ||
         !s_ranges_valid (committed, ranges, n))
         return -1;
 
-    memcpy (buf, SL_META_PREFIX, PREFIX_LEN);
-    size_t pos = PREFIX_LEN;
+    memcpy (buf, head, head_len);
+    size_t pos = head_len;
     int64_t prev_end = committed;
     int count = 0;
     size_t i = 0;
@@ -154,19 +189,48 @@ s_get_item (const char *s, size_t len, size_t *pos, int64_t prev_end,
     return 0;
 }
 
-//  Decode version-1 metadata relative to committed; see sl_meta.h.
+//  Decode metadata relative to committed; see sl_meta.h.
 int
 sl_meta_decode (int64_t committed, const char *meta, size_t len,
                 sl_range_t *ranges, size_t max)
 {
+    return sl_meta_decode_marks (committed, meta, len, ranges, max, NULL);
+}
+
+//  Parse the markers' position after "s2:" ("SP.OFF;") into *mark.
+static int
+s_get_mark (const char *s, size_t len, size_t *pos, sl_meta_mark_t *mark)
+{
+    int64_t sp, off;
+    if (s_get_b36 (s, len, pos, &sp) || s_expect (s, len, pos, '.') ||
+        s_get_b36 (s, len, pos, &off) || s_expect (s, len, pos, ';'))
+        return -1;
+    if (sp > INT32_MAX)
+        return -1;
+    mark->partition = (int32_t)sp;
+    mark->offset = off;
+    return 0;
+}
+
+//  The same, with the markers' position; see sl_meta.h.
+int
+sl_meta_decode_marks (int64_t committed, const char *meta, size_t len,
+                      sl_range_t *ranges, size_t max, sl_meta_mark_t *mark)
+{
     assert (ranges || max == 0);
+    sl_meta_mark_t none = {-1, -1}, got = none;
+    if (mark)
+        *mark = none;
     if (!meta || len == 0)
         return 0;
-    if (committed < 0 || len < PREFIX_LEN ||
-        memcmp (meta, SL_META_PREFIX, PREFIX_LEN) != 0)
+    if (committed < 0 || len < PREFIX_LEN)
         return -1;
-
     size_t pos = PREFIX_LEN;
+    if (memcmp (meta, SL_META_PREFIX2, PREFIX_LEN) == 0) {
+        if (s_get_mark (meta, len, &pos, &got) != 0)
+            return -1;
+    } else if (memcmp (meta, SL_META_PREFIX, PREFIX_LEN) != 0)
+        return -1;
     int64_t prev_end = committed;
     int count = 0;
     while (pos < len) {
@@ -180,5 +244,7 @@ sl_meta_decode (int64_t committed, const char *meta, size_t len,
         ranges[count++] = range;
         prev_end = range.end;
     }
+    if (mark)
+        *mark = got;
     return count;
 }

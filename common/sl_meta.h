@@ -29,6 +29,15 @@
 #include <stdint.h>
 
 #define SL_META_PREFIX "s1:"
+/*  Version 2 adds where the completion markers of ranges above committed
+    begin (--state-topic; DESIGN.md, "Completion markers"):
+
+        "s2:" SP "." OFF ";" [ GAP "." LEN { "," GAP "." LEN } ]
+
+    SP is the state topic's partition, OFF the offset in it from which
+    every marker of a range above committed is found (both base 36, "0"
+    for zero). The ranges are as in version 1.                           */
+#define SL_META_PREFIX2 "s2:"
 /*  Kafka's default offset.metadata.max.bytes.                            */
 #define SL_META_DEFAULT_LIMIT 4096
 
@@ -36,6 +45,13 @@ typedef struct {
     int64_t start; /* first offset in the range                          */
     int64_t end;   /* one past the last offset                            */
 } sl_range_t;
+
+/*  Where a partition's completion markers begin: a partition of the
+    state topic and an offset in it; partition < 0: none.                */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+} sl_meta_mark_t;
 
 /*  Encode the completed ranges above `committed` into buf (at most limit
     bytes including the NUL; limit <= bufsize). Ranges must be non-empty,
@@ -62,5 +78,15 @@ int sl_meta_encode (int64_t committed, const sl_range_t *ranges, size_t n,
     and must be ignored.                                                  */
 int sl_meta_decode (int64_t committed, const char *meta, size_t len,
                     sl_range_t *ranges, size_t max);
+
+/*  sl_meta_encode, and with mark (not NULL, partition and offset >= 0)
+    version 2 with the markers' position; the limit must hold it too.    */
+int sl_meta_encode_marks (int64_t committed, const sl_range_t *ranges, size_t n,
+                          const sl_meta_mark_t *mark, char *buf, size_t limit);
+
+/*  sl_meta_decode, reading version 1 or 2; *mark (if not NULL) gets the
+    markers' position of version 2, else {-1, -1}, also on -1.           */
+int sl_meta_decode_marks (int64_t committed, const char *meta, size_t len,
+                          sl_range_t *ranges, size_t max, sl_meta_mark_t *mark);
 
 #endif

@@ -114,9 +114,24 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
                 return s_fail (err, errlen, "CREDIT: %u credits is too many",
                                msg->credit->credits);
             return 0;
-        case SLUICE__ENVELOPE__BODY_JOB:
-            return s_check_range ("JOB", msg->job->topic, msg->job->partition,
-                                  msg->job->start, msg->job->end, err, errlen);
+        case SLUICE__ENVELOPE__BODY_JOB: {
+            const Sluice__Job *job = msg->job;
+            if (s_check_range ("JOB", job->topic, job->partition, job->start,
+                               job->end, err, errlen))
+                return -1;
+            //  A marker is written only with all three: a topic, a
+            //  partition of it and the group it is for.
+            bool st = job->state_topic && *job->state_topic;
+            if (st && (strlen (job->state_topic) > 249 ||
+                       job->state_partition < 0 || !job->state_group ||
+                       !*job->state_group || strlen (job->state_group) > 255))
+                return s_fail (err, errlen,
+                               "JOB: bad state topic, partition or group");
+            if (!st && job->state_partition)
+                return s_fail (err, errlen,
+                               "JOB: a state partition without its topic");
+            return 0;
+        }
         case SLUICE__ENVELOPE__BODY_DONE: {
             const Sluice__Done *done = msg->done;
             if (done->credits > SL_PROTO_MAX_CREDITS)

@@ -129,14 +129,16 @@ sl_proto_fast_job (const Sluice__Job *job, byte *out, size_t room)
     if (job->base.n_unknown_fields)
         return 0;
     size_t lt = s_strlen (job->topic), ld = s_strlen (job->dlq_topic),
-           lr = s_strlen (job->reason);
-    size_t body = s_u64_size (job->job_id) + s_str_size (lt) +
-                  s_i32_size (job->partition) +
-                  s_u64_size ((uint64_t)job->start) +
-                  s_u64_size ((uint64_t)job->end) + s_u64_size (job->attempt) +
-                  s_i32_size ((int32_t)job->mode) + s_str_size (ld) +
-                  s_str_size (lr) + s_u64_size (job->lease_ms) +
-                  s_u64_size (job->records_per_call) + s_u64_size (job->keyed);
+           lr = s_strlen (job->reason), ls = s_strlen (job->state_topic),
+           lg = s_strlen (job->state_group);
+    size_t body =
+        s_u64_size (job->job_id) + s_str_size (lt) +
+        s_i32_size (job->partition) + s_u64_size ((uint64_t)job->start) +
+        s_u64_size ((uint64_t)job->end) + s_u64_size (job->attempt) +
+        s_i32_size ((int32_t)job->mode) + s_str_size (ld) + s_str_size (lr) +
+        s_u64_size (job->lease_ms) + s_u64_size (job->records_per_call) +
+        s_u64_size (job->keyed) + s_str_size (ls) +
+        s_i32_size (job->state_partition) + s_str_size (lg);
     if (body + 2 + 1 + 10 > room)
         return 0;
     s_out_t o = {out + s_head (out, SLUICE__ENVELOPE__BODY_JOB, body), NULL};
@@ -152,6 +154,9 @@ sl_proto_fast_job (const Sluice__Job *job, byte *out, size_t room)
     s_put_u64 (&o, 10, job->lease_ms);
     s_put_u64 (&o, 11, job->records_per_call);
     s_put_u64 (&o, 12, job->keyed);
+    s_put_str (&o, 13, job->state_topic, ls);
+    s_put_i32 (&o, 14, job->state_partition);
+    s_put_str (&o, 15, job->state_group, lg);
     return (size_t)(o.at - out);
 }
 
@@ -276,11 +281,12 @@ s_job (s_in_t *in, sl_proto_arena_t *a, Sluice__Job *job)
     uint32_t seen = 0, field;
     unsigned wire;
     while (in->at < in->end) {
-        if (!s_get_tag (in, &field, &wire) || field > 12 ||
+        if (!s_get_tag (in, &field, &wire) || field > 15 ||
             (seen & (1u << field)))
             return false;
         seen |= 1u << field;
-        bool str = field == 2 || field == 8 || field == 9;
+        bool str = field == 2 || field == 8 || field == 9 || field == 13 ||
+                   field == 15;
         if (wire != (str ? 2u : 0u))
             return false;
         uint64_t v = 0;
@@ -322,6 +328,17 @@ s_job (s_in_t *in, sl_proto_arena_t *a, Sluice__Job *job)
                 break;
             case 11:
                 job->records_per_call = (uint32_t)v;
+                break;
+            case 13:
+                if (!s_get_str (in, a, &job->state_topic))
+                    return false;
+                break;
+            case 14:
+                job->state_partition = (int32_t)v;
+                break;
+            case 15:
+                if (!s_get_str (in, a, &job->state_group))
+                    return false;
                 break;
             default:
                 if (v > 1)

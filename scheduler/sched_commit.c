@@ -41,8 +41,12 @@ s_part_meta (sched_commit_t *self, sched_part_t *part, char *buf, size_t size)
     size_t limit = (size_t)self->meta_limit;
     if (limit > size)
         limit = size;
-    if (sl_meta_encode (sched_window_committed (part->window), ranges, n, buf,
-                        limit) < 0)
+    //  --state-topic: where the markers of the ranges above committed
+    //  begin, for those the ranges here leave out (sl_meta version 2).
+    int64_t committed = sched_window_committed (part->window);
+    sl_meta_mark_t mark = {part->marks.partition,
+                           sched_model_marks_from (part, committed)};
+    if (sl_meta_encode_marks (committed, ranges, n, &mark, buf, limit) < 0)
         snprintf (buf, size, "%s", SL_META_PREFIX);
 }
 
@@ -243,6 +247,31 @@ sched_commit_assigned (sched_commit_t *self, sched_part_t *part,
     char meta[SL_META_DEFAULT_LIMIT * 4];
     s_part_meta (self, part, meta, sizeof meta);
     s_digest (meta, part->commit.meta, sizeof part->commit.meta);
+}
+
+//  Take a partition over; see sched_commit.h.
+sched_part_t *
+sched_commit_take (sched_commit_t *self, const rd_kafka_topic_partition_t *tp,
+                   sched_marks_t *marks)
+{
+    static sl_range_t restored[SCHED_RESTORE_MAX];
+    int n = sl_meta_decode (tp->offset, tp->metadata, tp->metadata_size,
+                            restored, SCHED_RESTORE_MAX);
+    if (n < 0) {
+        sl_warn ("ignoring unreadable commit metadata topic=%s partition=%d",
+                 tp->topic, tp->partition);
+        n = 0;
+    }
+    sched_part_t *part = sched_model_part_add (
+        self->model, tp->topic, tp->partition, tp->offset, restored, (size_t)n);
+    if (!part)
+        return NULL;
+    size_t marked = sched_marks_apply (marks, part);
+    sched_commit_assigned (self, part, tp->offset, tp->metadata != NULL);
+    sl_info ("assigned topic=%s partition=%d committed=%" PRId64
+             " restored_ranges=%d marked_ranges=%zu",
+             tp->topic, tp->partition, tp->offset, n, marked);
+    return part;
 }
 
 //  Whether part goes in a commit now; see sched_commit.h.

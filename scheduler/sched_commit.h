@@ -14,13 +14,17 @@
     (from the top: the ranges nearest the committed offset are kept); a
     broker that refuses it as too large (OFFSET_METADATA_TOO_LARGE, its
     offset.metadata.max.bytes is smaller) halves the limit, down to 16
-    bytes, so a commit is always accepted again.
+    bytes, so a commit is always accepted again. With --state-topic the
+    metadata also says where the completion markers of the ranges above
+    the committed offset begin (sl_meta version 2, sched_marks), so what
+    the cut leaves out is not lost.
 */
 #ifndef SCHED_COMMIT_H_INCLUDED
 #define SCHED_COMMIT_H_INCLUDED
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
+#include "sched_marks.h"
 #include "sched_model.h"
 #include "sched_stats.h"
 
@@ -52,6 +56,14 @@ void sched_commit_run (sched_commit_t *self, rd_kafka_t *rk, bool sync);
 /*  librdkafka answered an asynchronous commit (its offset_commit_cb).    */
 void sched_commit_answered (sched_commit_t *self, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *offsets);
+
+/*  Take over a partition assigned to us, tp holding its committed offset
+    and metadata: add it to the model with the ranges the metadata says
+    are complete, and those marks (--state-topic, may be NULL) read for it
+    (sched_marks_read before). Returns it, or NULL (out of memory).      */
+sched_part_t *sched_commit_take (sched_commit_t *self,
+                                 const rd_kafka_topic_partition_t *tp,
+                                 sched_marks_t *marks);
 
 /*  A partition was just assigned at committed, which the group had
     committed before (known) or not: a partition the group never

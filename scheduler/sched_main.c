@@ -56,6 +56,13 @@ main (int argc, char **argv)
          NULL},
         {"dlq-topic", 0, SL_FLAG_STR, &cfg.dlq_topic, "", 0, 0, false, "NAME",
          "dead-letter topic (default <topic>.dlq)", NULL},
+        {"state-topic", 0, SL_FLAG_STR, &cfg.state_topic, "", 0, 0, false,
+         "NAME",
+         "completion markers: workers write one record per job done there, "
+         "so a takeover skips every range done above the committed offset, "
+         "not only those the commit metadata holds (created with one "
+         "partition if absent; one topic per group)",
+         NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once caught up with the marks seen at assignment", NULL},
         {"drain-linger-ms", 0, SL_FLAG_INT, &cfg.drain_linger_ms, "0", 0,
@@ -139,6 +146,14 @@ main (int argc, char **argv)
         snprintf (err, sizeof err,
                   PROG ": --order: '%s' is not none, partition or key",
                   cfg.order);
+        rc = -1;
+    }
+    if (rc == 0 && *cfg.state_topic &&
+        !sl_kafka_topic_name_ok (cfg.state_topic, strlen (cfg.state_topic))) {
+        snprintf (err, sizeof err,
+                  PROG ": --state-topic: '%.300s' is not a topic name (1 to "
+                       "%d characters from A-Z a-z 0-9 . _ -)",
+                  cfg.state_topic, SL_KAFKA_MAX_TOPIC_NAME);
         rc = -1;
     }
     char kerr[400];

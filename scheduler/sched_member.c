@@ -246,6 +246,7 @@ sched_member_offsets_query (sched_member_t *self, int64_t now)
          p = zhashx_next (self->model->parts))
         rd_kafka_topic_partition_list_add (list, p->topic, p->partition)
             ->offset = RD_KAFKA_OFFSET_END;
+    sched_marks_query_add (self->marks, list);
     self->offsets_busy = true;
     self->offsets_next_ms = now + 1000;
     zsock_send (self->offsets, "sp", "QUERY", list);
@@ -274,7 +275,9 @@ sched_member_offsets_recv (sched_member_t *self)
     for (int i = 0; !err && i < list->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         sched_part_t *part =
-            sched_model_part_find (self->model, tp->topic, tp->partition);
+            sched_marks_learn (self->marks, tp)
+                ? NULL
+                : sched_model_part_find (self->model, tp->topic, tp->partition);
         if (part && !tp->err && tp->offset >= 0)
             sched_model_part_learn_hwm (part, tp->offset);
     }
@@ -389,28 +392,11 @@ s_on_assign (sched_member_t *self, rd_kafka_topic_partition_list_t *parts,
         rd_kafka_topic_partition_list_destroy (list);
         return;
     }
-    static sl_range_t restored[SCHED_RESTORE_MAX];
-    for (int i = 0; i < list->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &list->elems[i];
-        int n = sl_meta_decode (tp->offset, tp->metadata, tp->metadata_size,
-                                restored, SCHED_RESTORE_MAX);
-        if (n < 0) {
-            sl_warn ("ignoring unreadable commit metadata topic=%s "
-                     "partition=%d",
-                     tp->topic, tp->partition);
-            n = 0;
-        }
-        sched_part_t *part =
-            sched_model_part_add (self->model, tp->topic, tp->partition,
-                                  tp->offset, restored, (size_t)n);
-        if (!part)
-            continue;
-        sched_commit_assigned (self->commit, part, tp->offset,
-                               tp->metadata != NULL);
-        sl_info ("assigned topic=%s partition=%d committed=%" PRId64
-                 " restored_ranges=%d",
-                 tp->topic, tp->partition, tp->offset, n);
-    }
+    //  What is complete above the committed offsets: the metadata's
+    //  ranges, and the markers it points at (--state-topic).
+    sched_marks_read (self->marks, list);
+    for (int i = 0; i < list->cnt; i++)
+        sched_commit_take (self->commit, &list->elems[i], self->marks);
     s_read_targets (self, list);
     //  Assign at the end and pause at once: no record is ever fetched.
     for (int i = 0; i < list->cnt; i++)
@@ -586,6 +572,8 @@ sched_member_start (sched_member_t *self, char *err, size_t errlen)
         rd_kafka_conf_destroy (conf);
         return -1;
     }
+    if (self->marks) //  --state-topic: its clients are made alike
+        sched_marks_start (self->marks, self->lag_conf);
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_rebalance_cb (conf, s_rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb (conf, s_offset_commit_cb);

@@ -36,6 +36,7 @@
 #include <librdkafka/rdkafka.h>
 #include "sched_commit.h"
 #include "sched_config.h"
+#include "sched_marks.h"
 #include "sched_model.h"
 #include "sched_stats.h"
 
@@ -44,7 +45,8 @@ typedef struct {
     sched_model_t *model;
     sched_commit_t *commit;
     sched_stats_t *stats;
-    zsock_t *router; /* to cancel the jobs of revoked partitions         */
+    zsock_t *router;      /* to cancel the jobs of revoked partitions         */
+    sched_marks_t *marks; /* --state-topic, or NULL                       */
     rd_kafka_t *rk;
     rd_kafka_queue_t *rkq;
     int pipe[2]; /* librdkafka writes here when the queue has events       */

@@ -29,6 +29,8 @@ s_part_free (sched_part_t *part)
     sched_window_destroy (&part->window);
     free (part->topic);
     free (part->dlq_topic);
+    free (part->marks.end);
+    free (part->marks.bound);
     free (part);
 }
 
@@ -386,4 +388,57 @@ sched_model_workers (sched_model_t *self, size_t *n)
     s_lists (self);
     *n = self->nworkers;
     return self->worker_list;
+}
+
+//  ---------------------------------------------------------------------
+//  Completion markers' bounds (sched_marks)
+
+//  Remember a range sent or restored; see sched_model.h.
+bool
+sched_model_marks_add (sched_part_t *part, int64_t end, int64_t bound)
+{
+    if (!part->marks.topic || bound < 0)
+        return true;
+    if (part->marks.n == part->marks.cap) {
+        //  Grow the ring, unrolled into the new arrays from head.
+        size_t cap = part->marks.cap ? part->marks.cap * 2 : 64;
+        int64_t *e = malloc (cap * sizeof *e), *b = malloc (cap * sizeof *b);
+        if (!e || !b) {
+            free (e);
+            free (b);
+            part->marks.n = 0; //  what is left would say too late a bound
+            return false;
+        }
+        for (size_t i = 0; i < part->marks.n; i++) {
+            size_t at = (part->marks.head + i) % part->marks.cap;
+            e[i] = part->marks.end[at];
+            b[i] = part->marks.bound[at];
+        }
+        free (part->marks.end);
+        free (part->marks.bound);
+        part->marks.end = e;
+        part->marks.bound = b;
+        part->marks.head = 0;
+        part->marks.cap = cap;
+    }
+    size_t at = (part->marks.head + part->marks.n) % part->marks.cap;
+    part->marks.end[at] = end;
+    part->marks.bound[at] = bound;
+    part->marks.n++;
+    return true;
+}
+
+//  Where the markers above committed begin; see sched_model.h. Bounds
+//  only grow from one range sent to the next, so the oldest range still
+//  above committed has the lowest; older ones below it are dropped. A
+//  range below committed behind the head stays until it is the head: its
+//  bound is no lower than the head's, so the answer stays right.
+int64_t
+sched_model_marks_from (sched_part_t *part, int64_t committed)
+{
+    while (part->marks.n && part->marks.end[part->marks.head] <= committed) {
+        part->marks.head = (part->marks.head + 1) % part->marks.cap;
+        part->marks.n--;
+    }
+    return part->marks.n ? part->marks.bound[part->marks.head] : -1;
 }

@@ -65,7 +65,31 @@ typedef struct {
         int64_t start;  /* committed at assignment                     */
         bool hwm_known;
     } drain;
+    /*  sched_marks' (--state-topic; DESIGN.md, "Completion markers"):
+        where its jobs' markers go, and for each range sent or restored
+        since, oldest first, a lower bound of where its marker can be in
+        the state partition (its end offset as known when the job was
+        sent): the commit metadata names the first one whose range is
+        still above committed (sched_model_marks_from).                   */
+    struct {
+        const char *topic; /* NULL: no markers                          */
+        const char *group;
+        int32_t partition;
+        const int64_t *hwm;   /* the state partition's end offset, known  */
+        int64_t *end, *bound; /* ring of cap: [head, head + n)          */
+        size_t head, n, cap;
+    } marks;
 } sched_part_t;
+
+/*  A range [.., end) goes out or is restored whose marker is at bound or
+    later in part's state partition: remember it (sched_marks). False if
+    out of memory (the metadata then names no position: safe, a restart
+    re-runs what it cannot learn).                                        */
+bool sched_model_marks_add (sched_part_t *part, int64_t end, int64_t bound);
+
+/*  Where part's markers of ranges above committed begin (forgetting the
+    ranges below it), or -1: nothing above committed was sent.           */
+int64_t sched_model_marks_from (sched_part_t *part, int64_t committed);
 
 /*  A job: a range of one partition, queued or in flight. Tens of
     thousands may be held at once (partitions x window), so it is kept

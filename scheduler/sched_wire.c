@@ -24,6 +24,15 @@ sched_wire_job (zsock_t *router, sched_worker_t *worker, const sched_job_t *job,
     msg.records_per_call = job->careful ? 1 : 0;
     //  Dead letters are copied, not run: they need no key order.
     msg.keyed = !job->dead_letter && sched_window_keys (job->part->window);
+    //  --state-topic: the worker writes the job's marker there; where it
+    //  can be at the earliest is remembered for the commit (sched_marks).
+    sched_part_t *part = job->part;
+    if (part->marks.topic) {
+        msg.state_topic = (char *)part->marks.topic;
+        msg.state_partition = part->marks.partition;
+        msg.state_group = (char *)part->marks.group;
+        sched_model_marks_add (part, job->end, *part->marks.hwm);
+    }
     if (!worker->out)
         return sl_proto_send (router, worker->rid, SLUICE__ENVELOPE__BODY_JOB,
                               &msg);

@@ -560,12 +560,14 @@ s_parts_init (scheduler_t *self)
                                   .stats = &self->stats,
                                   .workers = &self->workers};
     sched_drain_init (&self->drain, sl_now_ms ());
-    self->member = (sched_member_t){.cfg = cfg,
-                                    .model = &self->model,
-                                    .commit = &self->commit,
-                                    .stats = &self->stats,
-                                    .router = self->router,
-                                    .pipe = {-1, -1}};
+    self->member = (sched_member_t){
+        .cfg = cfg,
+        .model = &self->model,
+        .commit = &self->commit,
+        .stats = &self->stats,
+        .router = self->router,
+        .marks = sched_marks_new (cfg->state_topic, cfg->group),
+        .pipe = {-1, -1}};
     return 0;
 }
 
@@ -675,6 +677,7 @@ scheduler_destroy (scheduler_t **self_p)
                  self->order.keys_refused, self->order.held_peak);
     sched_member_stop (&self->member);
     sched_model_fini (&self->model);
+    sched_marks_destroy (&self->member.marks); //  after the parts using it
     sched_drain_fini (&self->drain);
     sched_conn_stop (&self->conn, self->router);
     sched_crash_fini (&self->crash);

@@ -14,7 +14,7 @@ endif ()
 set (SLUICE_UNIT_common test_flags test_log test_meta test_proto
      test_proto_fast test_proto_batch)
 set (SLUICE_UNIT_scheduler test_crash test_dispatch test_failure test_idmap
-     test_keys test_peers
+     test_keys test_marks test_peers
      test_window)
 set (SLUICE_UNIT_worker test_keyjob test_lanes test_msg test_plugin
      test_reader test_reassign test_sdk)

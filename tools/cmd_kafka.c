@@ -35,6 +35,7 @@
 */
 #include "sluice_cmds.h"
 #include "sl_flags.h"
+#include "sl_kafka.h"
 #include "sl_log.h"
 
 #include <ctype.h>
@@ -54,8 +55,7 @@
 #define KAFKA_PROG           "sluice kafka"
 #define KAFKA_MAX_BROKERS    32
 #define KAFKA_MAX_PARTITIONS 10000
-/*  Kafka's own limit on topic names.                                     */
-#define KAFKA_MAX_TOPIC_NAME 249
+#define KAFKA_MAX_TOPIC_NAME SL_KAFKA_MAX_TOPIC_NAME
 /*  Longest control command line; longer lines are refused whole.         */
 #define KAFKA_CTL_LINE_MAX 1024
 #define KAFKA_CTL_MAX_ARGS 16
@@ -65,26 +65,6 @@ typedef struct {
     char name[KAFKA_MAX_TOPIC_NAME + 1];
     int partitions;
 } s_topic_spec_t;
-
-//  True if `name` is a legal Kafka topic name: 1..249 characters from
-//  [A-Za-z0-9._-], and neither "." nor "..".
-static bool
-s_topic_name_ok (const char *name, size_t len)
-{
-    if (len == 0 || len > KAFKA_MAX_TOPIC_NAME)
-        return false;
-    if ((len == 1 && name[0] == '.') ||
-        (len == 2 && name[0] == '.' && name[1] == '.'))
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
 
 //  Parse "NAME:PARTITIONS" into spec. Returns 0, or -1 with one line in
 //  err that says what is wrong and how to fix it.
@@ -101,7 +81,7 @@ s_topic_spec_parse (const char *text, s_topic_spec_t *spec, char *err,
         return -1;
     }
     size_t len = (size_t)(colon - text);
-    if (!s_topic_name_ok (text, len)) {
+    if (!sl_kafka_topic_name_ok (text, len)) {
         snprintf (err, errlen,
                   "%s: --topic '%s': a topic name is 1 to %d characters "
                   "from A-Z a-z 0-9 . _ -; e.g. --topic orders:8",

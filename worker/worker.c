@@ -17,6 +17,7 @@
 #include "sl_proto.h"
 #include "wrk_crash.h"
 #include "wrk_lanes.h"
+#include "wrk_marks.h"
 #include "wrk_metrics.h"
 #include "wrk_msg.h"
 #include "wrk_order.h"
@@ -464,6 +465,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
             s_metrics_publish (self);
         }
     }
+    wrk_marks_poll ();
     uint64_t stuck;
     size_t stuck_lane;
     if (wrk_lanes_stuck (self->lanes, sl_now_ms (), &stuck, &stuck_lane)) {
@@ -672,6 +674,7 @@ worker_destroy (worker_t **self_p)
     }
     sl_http_destroy (&self->http);
     wrk_lanes_destroy (&self->lanes);
+    wrk_marks_shutdown (); //  once no lane can write one
     wrk_metrics_destroy (&self->metrics);
     wrk_scheds_destroy (&self->scheds);
     wrk_order_destroy (&self->order);

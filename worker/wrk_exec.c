@@ -10,6 +10,7 @@
 #include "wrk_batch.h"
 #include "wrk_crash.h"
 #include "wrk_keyed.h"
+#include "wrk_marks.h"
 #include "wrk_kafka.h"
 #include "wrk_msg.h"
 #include "wrk_output.h"
@@ -422,13 +423,15 @@ wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
                  "start=%" PRId64 " end=%" PRId64 " reason=\"%s\"",
                  job->job_id, job->topic, job->partition, job->start, job->end,
                  t->error);
-    } else
+    } else {
+        wrk_marks_write (self->cfg, job); //  --state-topic: before DONE
         sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
                  " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
                  " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64,
                  job->job_id, job->topic, job->partition, job->start, job->end,
                  t->records, t->rejected, t->emitted, t->lost.offsets,
                  sl_now_ms () - t0);
+    }
     s_send_done (self, ej, t, (sl_now_ms () - t0) * 1000);
 }
 

@@ -751,6 +751,20 @@ def order_reaches_the_scheduler():
 
 
 @test
+def state_topic_reaches_the_scheduler():
+    r = render({"scheduler": {"stateTopic": "orders-sluice-state"}})
+    expect(flag_values(container(r.one("StatefulSet"), "scheduler"),
+                       "--state-topic") == ["orders-sluice-state"],
+           "scheduler.stateTopic gives --state-topic")
+    r = render({})
+    expect(flag_values(container(r.one("StatefulSet"), "scheduler"),
+                       "--state-topic") == [], "the default adds no flag")
+    err = render_fails({"scheduler": {"stateTopic": "no good!"}})
+    expect("schema" in err and "stateTopic" in err,
+           "a name Kafka would refuse is refused by the schema", err)
+
+
+@test
 def large_numbers_render_as_integers():
     r = render({"kafka": {"properties": {"fetch.max.bytes": 104857600}},
                 "scheduler": {"jobRecords": 2000000},

@@ -6,7 +6,8 @@
     decoding never crashes or overruns; decoded ranges are sorted,
     disjoint, non-adjacent, non-empty and above committed; and the parser
     is canonical: re-encoding what it accepted gives back the same bytes
-    (but "" for "no metadata" decodes like "s1:").
+    (but "" for "no metadata" decodes like "s1:"), version 2's markers'
+    position included.
 */
 #include "sl_meta.h"
 
@@ -29,7 +30,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     memcpy (&committed, data, 8);
     const char *meta = (const char *)data + 8;
     size_t len = size - 8;
-    int n = sl_meta_decode (committed, meta, len, ranges, MAX_RANGES);
+    sl_meta_mark_t mark;
+    int n =
+        sl_meta_decode_marks (committed, meta, len, ranges, MAX_RANGES, &mark);
     if (n < 0)
         return 0;
     int64_t at = committed;
@@ -42,7 +45,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     //  empty string, no metadata at all, decodes as "s1:" does).
     if (len == 0)
         return 0;
-    int m = sl_meta_encode (committed, ranges, (size_t)n, buf, sizeof buf);
+    int m = sl_meta_encode_marks (committed, ranges, (size_t)n, &mark, buf,
+                                  sizeof buf);
     if (m != n || strlen (buf) != len || memcmp (buf, meta, len) != 0)
         abort ();
     return 0;

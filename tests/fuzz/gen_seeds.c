@@ -74,6 +74,10 @@ main (int argc, char **argv)
     job.dlq_topic = "orders.dlq";
     job.lease_ms = 60000;
     rc |= s_envelope (dir, "job", SLUICE__ENVELOPE__BODY_JOB, &job);
+    job.state_topic = "orders-state"; //  --state-topic
+    job.state_partition = 0;
+    job.state_group = "orders-sluice";
+    rc |= s_envelope (dir, "job_marked", SLUICE__ENVELOPE__BODY_JOB, &job);
     Sluice__Range lost = SLUICE__RANGE__INIT;
     lost.start = 1000;
     lost.end = 1100;
@@ -183,8 +187,9 @@ main (int argc, char **argv)
     free (batch);
     free (out);
 
-    static const char *const metas[] = {"s1:", "s1:1.1", "s1:a.5,3.z",
-                                        "s1:1.1,1.1,1.1,1.1", "s1:zz.zz"};
+    static const char *const metas[] = {
+        "s1:",      "s1:1.1",  "s1:a.5,3.z",      "s1:1.1,1.1,1.1,1.1",
+        "s1:zz.zz", "s2:0.0;", "s2:3.100;a.a,1.1"};
     for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
         uint8_t buf[64];
         int64_t committed = (int64_t)(i * 1000);

@@ -1031,12 +1031,16 @@ def decode_meta(committed_offset, meta):
     """The completed ranges [(start, end)] above committed that a commit's
     metadata records (common/sl_meta.h, version 1: "s1:" then
     GAP.LEN,GAP.LEN... in base 36, each GAP counted from the end of the
-    previous range, the first from committed). "" gives []."""
+    previous range, the first from committed; version 2: "s2:SP.OFF;" then
+    the same). "" gives []."""
     if not meta:
         return []
-    expect(meta.startswith("s1:"), "commit metadata is version 1", repr(meta))
+    expect(meta[:3] in ("s1:", "s2:"), "commit metadata is version 1 or 2",
+           repr(meta))
     ranges, at = [], committed_offset
     body = meta[3:]
+    if meta.startswith("s2:"):  # "SP.OFF;" first: where markers begin
+        body = body.split(";", 1)[1]
     for item in body.split(",") if body else []:
         gap, length = (int(x, 36) for x in item.split("."))
         start = at + gap

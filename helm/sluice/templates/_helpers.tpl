@@ -270,6 +270,9 @@ The scheduler's command line. Call with the root context.
 {{- if and .order (ne .order "none") }}
 - --order={{ .order }}
 {{- end }}
+{{- if .stateTopic }}
+- --state-topic={{ .stateTopic }}
+{{- end }}
 {{- if not (kindIs "invalid" .jobRecords) }}
 - --job-records={{ .jobRecords | int64 }}
 {{- end }}

@@ -431,3 +431,73 @@ Test (meta, truncation_drops_merged_ranges_whole)
     cr_assert_eq (sl_meta_encode (0, done, 3, buf, 10), 1);
     cr_assert_str_eq (buf, "s1:5.1");
 }
+
+// --- version 2: where the completion markers begin -----------------------
+
+Test (meta, v2_writes_the_markers_position_before_the_ranges)
+{
+    sl_range_t done[] = {{110, 120}, {130, 131}};
+    sl_meta_mark_t mark = {3, 36 * 36};
+    char buf[64];
+    cr_assert_eq (sl_meta_encode_marks (100, done, 2, &mark, buf, sizeof buf),
+                  2);
+    cr_assert_str_eq (buf, "s2:3.100;a.a,a.1");
+    mark = (sl_meta_mark_t){0, 0};
+    cr_assert_eq (sl_meta_encode_marks (100, NULL, 0, &mark, buf, sizeof buf),
+                  0);
+    cr_assert_str_eq (buf, "s2:0.0;");
+    //  No position (NULL, or a negative one): version 1, as before.
+    mark = (sl_meta_mark_t){0, -1};
+    cr_assert_eq (sl_meta_encode_marks (100, done, 2, &mark, buf, sizeof buf),
+                  2);
+    cr_assert_str_eq (buf, "s1:a.a,a.1");
+}
+
+Test (meta, v2_round_trips_and_version_1_has_no_position)
+{
+    sl_range_t done[] = {{5, 7}, {9, 10}}, got[8];
+    sl_meta_mark_t mark = {7, 123456789}, back;
+    char buf[128];
+    sl_meta_encode_marks (4, done, 2, &mark, buf, sizeof buf);
+    int n = sl_meta_decode_marks (4, buf, strlen (buf), got, 8, &back);
+    cr_assert_eq (n, 2);
+    cr_assert (got[0].start == 5 && got[0].end == 7 && got[1].start == 9 &&
+               got[1].end == 10);
+    cr_assert (back.partition == 7 && back.offset == 123456789);
+    //  The version-1 reader reads version 2's ranges too.
+    cr_assert_eq (sl_meta_decode (4, buf, strlen (buf), got, 8), 2);
+    sl_meta_encode (4, done, 2, buf, sizeof buf);
+    cr_assert_eq (sl_meta_decode_marks (4, buf, strlen (buf), got, 8, &back),
+                  2);
+    cr_assert (back.partition == -1 && back.offset == -1);
+}
+
+Test (meta, v2_refuses_a_malformed_position)
+{
+    static const char *bad[] = {
+        "s2:",     "s2:1",     "s2:1.",    "s2:1.2",       "s2:.2;",
+        "s2:1.;",  "s2:01.2;", "s2:1.02;", "s2:1,2;",      "s2:1.2;,",
+        "s2:A.2;", "s3:1.2;",  "s2:1.2;a", "s2:zzzzzzz.1;"};
+    sl_range_t got[4];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_meta_mark_t back = {5, 5};
+        cr_assert_eq (
+            sl_meta_decode_marks (0, bad[i], strlen (bad[i]), got, 4, &back),
+            -1, "%s", bad[i]);
+        cr_assert (back.partition == -1 && back.offset == -1, "%s", bad[i]);
+    }
+}
+
+Test (meta, v2_position_counts_against_the_limit)
+{
+    sl_range_t done[] = {{110, 120}};
+    sl_meta_mark_t mark = {3, 36 * 36};
+    char buf[64];
+    //  "s2:3.100;" is 9 bytes: a limit of 9 holds no NUL, 10 holds it
+    //  alone (the range is dropped), 13 holds "a.a" too.
+    cr_assert_eq (sl_meta_encode_marks (100, done, 1, &mark, buf, 9), -1);
+    cr_assert_eq (sl_meta_encode_marks (100, done, 1, &mark, buf, 10), 0);
+    cr_assert_str_eq (buf, "s2:3.100;");
+    cr_assert_eq (sl_meta_encode_marks (100, done, 1, &mark, buf, 13), 1);
+    cr_assert_str_eq (buf, "s2:3.100;a.a");
+}

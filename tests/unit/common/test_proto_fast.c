@@ -47,7 +47,7 @@ s_rand_val (void)
 }
 
 typedef struct {
-    char s[4][300];
+    char s[6][300];
     Sluice__Job job;
     Sluice__Done done;
 } s_msgs_t;
@@ -72,6 +72,13 @@ s_rand_job (s_msgs_t *m)
     j->lease_ms = (uint32_t)s_rand_val ();
     j->records_per_call = (uint32_t)s_rand_val ();
     j->keyed = s_rand () % 2;
+    if (s_rand () % 2) { //  --state-topic: markers' topic, partition, group
+        s_rand_str (m->s[4], s_rand () % 2 ? 20 : 249);
+        s_rand_str (m->s[5], 40);
+        j->state_topic = m->s[4];
+        j->state_partition = (int32_t)(s_rand_val () & 0x7fffffff);
+        j->state_group = m->s[5];
+    }
 }
 
 static void
@@ -138,6 +145,9 @@ s_same (const sl_msg_t *a, const sl_msg_t *b, bool strict)
                s_str_eq (x->reason, y->reason) && x->lease_ms == y->lease_ms &&
                x->records_per_call == y->records_per_call &&
                x->keyed == y->keyed &&
+               s_str_eq (x->state_topic, y->state_topic) &&
+               x->state_partition == y->state_partition &&
+               s_str_eq (x->state_group, y->state_group) &&
                (!strict || y->base.n_unknown_fields == 0);
     }
     const Sluice__Done *x = a->done, *y = b->done;

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+"""ab_marks - what completion markers (--state-topic) cost a drain, on one
+real Kafka broker, alternated round by round with the same drain without
+them (issue 22: markers' cost in at-least-once mode, target <= 3 %).
+
+    bench/ab_marks.py ROUNDS WORKERS JOB_RECORDS [JOB_RECORDS ...]
+
+Per job size: 4 partitions x 500,000 records of 64 bytes, the noop
+plugin, WORKERS workers; each round drains it twice with a new group, once
+plain and once with --state-topic (the order reversed every other round).
+Prints each round, then per job size the median steady rate of each, the
+ratio marked / plain, the workers' CPU seconds and the markers written
+(the workers' own count at exit).
+"""
+import os
+import re
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import Run, note, produce, sluice_drain  # noqa: E402
+
+PARTITIONS, PER_PARTITION = 4, 500000
+
+
+def usage(why):
+    sys.stderr.write("ab_marks: %s; usage: bench/ab_marks.py ROUNDS WORKERS "
+                     "JOB_RECORDS [JOB_RECORDS ...]\n" % why)
+    sys.exit(2)
+
+
+def markers(res):
+    n = 0
+    for w in res["workers"]:
+        m = re.findall(r"completion markers written=(\d+)", w.log_text())
+        n += int(m[-1]) if m else 0
+    return n
+
+
+def main():
+    if len(sys.argv) < 4:
+        usage("expected ROUNDS, WORKERS and at least one JOB_RECORDS")
+    try:
+        rounds, workers = int(sys.argv[1]), int(sys.argv[2])
+        sizes = [int(a) for a in sys.argv[3:]]
+    except ValueError:
+        usage("every argument is a whole number")
+    if rounds < 1 or workers < 1 or min(sizes) < 1:
+        usage("every argument is at least 1")
+    run = Run("kafka", rounds=rounds)
+    run.broker.start()
+    topic, state = run.unique("abmarks"), run.unique("abmarks-state")
+    res = {}
+    try:
+        with run.broker.topics({topic: PARTITIONS}) as b:
+            produce(run, b, topic, PARTITIONS, PER_PARTITION, 64, 1000,
+                    timeout=3600)
+            for size in sizes:
+                for i in range(rounds):
+                    kinds = ["plain", "marked"]
+                    for k in kinds if i % 2 == 0 else kinds[::-1]:
+                        extra = ["--state-topic", state] if k == "marked" \
+                            else []
+                        sl = sluice_drain(
+                            run, b, topic, workers, "noop",
+                            sched_args=["--job-records", size] + extra,
+                            timeout=3600)
+                        res.setdefault((size, k), []).append(
+                            (sl["records"] / sl["steady_s"],
+                             sl["worker_cpu_s"], markers(sl)))
+                    note("jobs of %d, round %d: %s" % (size, i + 1, ", ".join(
+                        "%s %.2fM/s %.2f CPU-s %d markers"
+                        % (k, res[(size, k)][-1][0] / 1e6,
+                           res[(size, k)][-1][1], res[(size, k)][-1][2])
+                        for k in kinds)))
+    finally:
+        run.broker.stop()
+    for size in sizes:
+        plain, marked = res[(size, "plain")], res[(size, "marked")]
+        rp = statistics.median(x[0] for x in plain)
+        rm = statistics.median(x[0] for x in marked)
+        ratios = [m[0] / p[0] for p, m in zip(plain, marked)]
+        print("jobs of %-6d plain %.2fM/s  marked %.2fM/s  ratio %.3f "
+              "[%.3f-%.3f]  CPU-s %.3f / %.3f  markers %d"
+              % (size, rp / 1e6, rm / 1e6, rm / rp, min(ratios), max(ratios),
+                 statistics.median(x[1] for x in plain),
+                 statistics.median(x[1] for x in marked),
+                 statistics.median(x[2] for x in marked)))
+
+
+if __name__ == "__main__":
+    main()
