@@ -3,9 +3,9 @@
 real Kafka broker, alternated round by round with the same drain without
 them (issue 22: markers' cost in at-least-once mode, target <= 3 %).
 
-    bench/ab_marks.py ROUNDS WORKERS JOB_RECORDS [JOB_RECORDS ...]
+    bench/ab_marks.py [--per-partition N] ROUNDS WORKERS JOB_RECORDS ...
 
-Per job size: 4 partitions x 500,000 records of 64 bytes, the noop
+Per job size: 4 partitions x N records (500,000) of 64 bytes, the noop
 plugin, WORKERS workers; each round drains it twice with a new group, once
 plain and once with --state-topic (the order reversed every other round).
 Prints each round, then per job size the median steady rate of each, the
@@ -25,7 +25,7 @@ PARTITIONS, PER_PARTITION = 4, 500000
 
 def usage(why):
     sys.stderr.write("ab_marks: %s; usage: bench/ab_marks.py ROUNDS WORKERS "
-                     "JOB_RECORDS [JOB_RECORDS ...]\n" % why)
+                     "JOB_RECORDS [JOB_RECORDS ...] (--per-partition N first)\n" % why)
     sys.exit(2)
 
 
@@ -38,6 +38,13 @@ def markers(res):
 
 
 def main():
+    global PER_PARTITION
+    if len(sys.argv) > 2 and sys.argv[1] == "--per-partition":
+        try:
+            PER_PARTITION = int(sys.argv[2])
+        except ValueError:
+            usage("--per-partition takes a whole number")
+        del sys.argv[1:3]
     if len(sys.argv) < 4:
         usage("expected ROUNDS, WORKERS and at least one JOB_RECORDS")
     try:

