@@ -10,7 +10,6 @@
 #include "wrk_batch.h"
 #include "wrk_crash.h"
 #include "wrk_keyed.h"
-#include "wrk_marks.h"
 #include "wrk_kafka.h"
 #include "wrk_msg.h"
 #include "wrk_output.h"
@@ -314,125 +313,6 @@ s_run_range (wrk_exec_t *self, exec_job_t *ej)
             return 1;
     }
     return 0;
-}
-
-//  Send DONE for a job.
-static void
-s_send_done (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int64_t us)
-{
-    zframe_t *frame = wrk_tally_done (t, ej->job, us);
-    wrk_msg_send (self->pipe, WRK_MSG_DONE, ej->sched, 0, frame, NULL);
-    zframe_destroy (&frame);
-}
-
-//  A job starts: a new delivery serial, its DLQ looked up (dead-letter
-//  mode), BEGIN to the main thread. Returns the start time (ms).
-int64_t
-wrk_exec_job_begin (wrk_exec_t *self, exec_job_t *ej)
-{
-    const Sluice__Job *job = ej->job;
-    bool dead = job->mode == SLUICE__JOB_MODE__JOB_MODE_DEAD_LETTER;
-    wrk_output_job_begin (self->output);
-    self->dlq_topic = job->dlq_topic;
-    if (dead)
-        wrk_output_warm_dlq (self->output, job->dlq_topic);
-    int64_t t0 = sl_now_ms ();
-    self->progress_ms = t0;
-    wrk_exec_reply (self, WRK_MSG_BEGIN, ej->sched, job->job_id);
-    sl_info ("job begin job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
-             " end=%" PRId64 " attempt=%u mode=%s",
-             job->job_id, job->topic, job->partition, job->start, job->end,
-             job->attempt, dead ? "dlq" : "process");
-    return t0;
-}
-
-//  A job abandoned (cancelled, or the stop deadline passed): the consumer
-//  position is now unknown, and what was not sent yet is dropped.
-void
-wrk_exec_job_abandon (wrk_exec_t *self, exec_job_t *ej)
-{
-    wrk_reader_forget (self->reader);
-    wrk_exec_reply (self, ej->cancelled ? WRK_MSG_DROPPED : WRK_MSG_RETURNED,
-                    ej->sched, ej->job->job_id);
-    sl_info ("job abandoned job=%" PRIu64 " reason=%s", ej->job->job_id,
-             ej->cancelled ? "cancelled" : "stopping");
-    wrk_output_purge (self->output);
-}
-
-//  The plugin is done with the job; only Kafka's acknowledgements are
-//  awaited now (within --flush-timeout-ms), so a cancel that comes
-//  meanwhile must not take the wait for a stuck plugin. Sent even when
-//  nothing awaits acknowledgement: it wakes the main thread just before
-//  DONE, which then leaves at once (without it, 2 and 4 noop workers
-//  on Kafka waited 7-18% of their time for their next job, against
-//  4-14%: DONE -> next JOB is the critical path at a job's end).
-int
-wrk_exec_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
-{
-    wrk_exec_reply (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
-    int64_t f0 = sl_now_ns ();
-    int rc = wrk_output_flush (self->output, t->error, sizeof t->error);
-    t->flush_ns = sl_now_ns () - f0;
-    return rc;
-}
-
-//  Whose fault a failed job was. If it could not read its input (the
-//  cluster refused it, or nothing came for a bound: wrk_reader_fetch),
-//  the cluster's, on the input's side. If the output refused something
-//  of it (a delivery, or a produce call, which fails the plugin's emit
-//  and so its batch), the output's classification says; otherwise the
-//  plugin or a record failed it.
-static void
-s_job_fault (wrk_exec_t *self, wrk_tally_t *t)
-{
-    const char *code = "", *target = "", *why = "";
-    rd_kafka_resp_err_t in = wrk_reader_fault (self->reader, &why, &target);
-    if (in) {
-        t->fault = SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA;
-        t->fault_side = SLUICE__FAULT_SIDE__FAULT_SIDE_INPUT;
-        snprintf (t->error, sizeof t->error, "%s", why);
-        snprintf (t->fault_code, sizeof t->fault_code, "%s",
-                  rd_kafka_err2name (in));
-        snprintf (t->fault_target, sizeof t->fault_target, "%s", target);
-        return;
-    }
-    bool output = wrk_output_failed (self->output);
-    t->fault = output ? wrk_output_fault (self->output, &code, &target)
-                      : SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
-    t->fault_side = SLUICE__FAULT_SIDE__FAULT_SIDE_OUTPUT;
-    //  The output's reason is the precise one (the plugin only saw that
-    //  its emit failed); it is what a dead letter will carry.
-    why = output ? wrk_output_error (self->output) : "";
-    if (*why)
-        snprintf (t->error, sizeof t->error, "%s", why);
-    snprintf (t->fault_code, sizeof t->fault_code, "%s", code);
-    snprintf (t->fault_target, sizeof t->fault_target, "%s", target);
-}
-
-//  A job ended, done (rc 0) or failed: log it and send DONE.
-void
-wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
-                  int64_t t0)
-{
-    const Sluice__Job *job = ej->job;
-    if (rc != 0) {
-        t->failed = true;
-        s_job_fault (self, t);
-        wrk_reader_forget (self->reader);
-        sl_warn ("job failed job=%" PRIu64 " topic=%s partition=%d "
-                 "start=%" PRId64 " end=%" PRId64 " reason=\"%s\"",
-                 job->job_id, job->topic, job->partition, job->start, job->end,
-                 t->error);
-    } else {
-        wrk_marks_write (self->cfg, job); //  --state-topic: before DONE
-        sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
-                 " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
-                 " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64,
-                 job->job_id, job->topic, job->partition, job->start, job->end,
-                 t->records, t->rejected, t->emitted, t->lost.offsets,
-                 sl_now_ms () - t0);
-    }
-    s_send_done (self, ej, t, (sl_now_ms () - t0) * 1000);
 }
 
 //  Run one job from start to DONE (or DROPPED/RETURNED).
