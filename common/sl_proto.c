@@ -108,6 +108,8 @@ s_validate (sl_msg_t *msg, char *err, size_t errlen)
                                msg->hello->credits);
             if (strlen (msg->hello->worker_id) > 256)
                 return s_fail (err, errlen, "HELLO: worker id too long");
+            if (strlen (msg->hello->txn_id) > 240)
+                return s_fail (err, errlen, "HELLO: transactional id too long");
             return 0;
         case SLUICE__ENVELOPE__BODY_CREDIT:
             if (msg->credit->credits > SL_PROTO_MAX_CREDITS)

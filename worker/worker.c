@@ -60,7 +60,9 @@ s_send_hello (worker_t *self, size_t i)
     hello.lanes = (uint32_t)wrk_lanes_size (self->lanes);
     hello.supervised = wrk_crash_slot () != NULL;
     hello.batches = true;
-    hello.keys = true;
+    //  A keyed job runs in parts, each flushed: not one transaction.
+    hello.keys = !self->cfg->exactly_once;
+    hello.txn_id = self->cfg->exactly_once ? self->cfg->txn_id : "";
     wrk_scheds_hello (self->scheds, i, &hello);
 }
 

@@ -134,6 +134,17 @@ main (int argc, char **argv)
          false, "N", "retries of a record the plugin says to retry", NULL},
         {"flush-timeout-ms", 0, SL_FLAG_INT, &cfg.flush_timeout_ms, "30000",
          100, 3600000, false, "MS", "longest wait for produced records", NULL},
+        {"exactly-once", 0, SL_FLAG_BOOL, &cfg.exactly_once, NULL, 0, 0, false,
+         "",
+         "a job's outputs, dead letters and completion marker commit in one "
+         "Kafka transaction (readers with isolation.level=read_committed "
+         "never see a failed or abandoned job's records)",
+         NULL},
+        {"transactional-id", 0, SL_FLAG_STR, &cfg.txn_id, "", 0, 0, false, "ID",
+         "--exactly-once: lane N's transactional.id is ID-N (default "
+         "sluice-<host>-<pid of the supervising parent>); keep it stable "
+         "across restarts and unique in the cluster",
+         NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once every scheduler says its drain finished", NULL},
         {"drain-wait-ms", 0, SL_FLAG_INT, &cfg.drain_wait_ms, "600000", 0,
@@ -184,6 +195,13 @@ main (int argc, char **argv)
                   supervise);
         rc = -1;
     }
+    if (rc == 0 && strlen (cfg.txn_id) > 200) {
+        snprintf (err, sizeof err,
+                  PROG ": --transactional-id: %zu characters is too long "
+                       "(at most 200: the lane number is added)",
+                  strlen (cfg.txn_id));
+        rc = -1;
+    }
     char kerr[400];
     if (rc == 0 &&
         sl_kafka_props_check (&cfg.props, allow_unsafe, kerr, sizeof kerr)) {
@@ -194,6 +212,17 @@ main (int argc, char **argv)
         fprintf (stderr, "%s\n", err);
         sl_flags_free (flags, nflags);
         return 2;
+    }
+    //  Stable across the supervised child's restarts (this pid is the
+    //  parent's): a restarted lane's producer fences its predecessor.
+    if (cfg.exactly_once && !*cfg.txn_id) {
+        char host[256] = "localhost";
+        gethostname (host, sizeof host - 1);
+        char *id = NULL;
+        if (asprintf (&id, "sluice-%s-%d", host, (int)getpid ()) > 0) {
+            free (cfg.txn_id); //  the flags' own copy of ""
+            cfg.txn_id = id;
+        }
     }
     sl_log_set_proc ("worker");
     sl_kafka_props_log (&cfg.props);

@@ -24,7 +24,12 @@ typedef struct {
     int64_t batch_size;
     int64_t record_retries;
     int64_t flush_timeout_ms;
-    bool drain; /* exit 0 once every scheduler says its drain finished  */
+    /*  --exactly-once: each lane's output is a transactional producer
+        (transactional.id "<txn_id>-<lane>"); a job's outputs, dead letters
+        and completion marker commit together or not at all.            */
+    bool exactly_once;
+    char *txn_id; /* --transactional-id, or "sluice-<host>-<pid>"       */
+    bool drain;   /* exit 0 once every scheduler says its drain finished  */
     int64_t drain_wait_ms; /* --drain: give up after this long with no word
                               from an unfinished scheduler (0: never)    */
     char *metrics_addr; /* HOST:PORT for /metrics, /healthz, /readyz, or "" */

@@ -479,8 +479,8 @@ done:
 //  Create the executor: buffers, the plugin (unless shared), then the
 //  consumer and the producer.
 wrk_exec_t *
-wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
-              size_t errlen)
+wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, int lane,
+              char *err, size_t errlen)
 {
     wrk_exec_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -506,7 +506,7 @@ wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, char *err,
     self->reader = wrk_reader_new (cfg, self->fatal, err, errlen);
     if (!self->reader)
         goto fail;
-    self->output = wrk_output_new (cfg, self->fatal, err, errlen);
+    self->output = wrk_output_new (cfg, self->fatal, lane, err, errlen);
     if (!self->output)
         goto fail;
     return self;

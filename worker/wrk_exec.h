@@ -25,10 +25,11 @@ typedef struct _wrk_exec_t wrk_exec_t;
 
 /*  Create the executor's Kafka clients and load the plugin, or take a
     handle (a lane) of its own on the instance of `shared`, another
-    executor's thread-safe plugin (NULL: load one). Returns NULL with one
-    line in err.                                                          */
+    executor's thread-safe plugin (NULL: load one). lane: its index among
+    the worker's lanes (its transactional.id with --exactly-once).
+    Returns NULL with one line in err.                                   */
 wrk_exec_t *wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared,
-                          char *err, size_t errlen);
+                          int lane, char *err, size_t errlen);
 
 /*  Start the actor thread. Returns its pipe's actor, or NULL.           */
 zactor_t *wrk_exec_start (wrk_exec_t *self, int lane);

@@ -66,6 +66,8 @@ wrk_exec_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t)
 {
     wrk_exec_reply (self, WRK_MSG_PROCESSED, ej->sched, ej->job->job_id);
     int64_t f0 = sl_now_ns ();
+    if (self->cfg->exactly_once) //  commits with the job's records
+        wrk_output_mark (self->output, ej->job);
     int rc = wrk_output_flush (self->output, t->error, sizeof t->error);
     t->flush_ns = sl_now_ns () - f0;
     return rc;
@@ -111,6 +113,7 @@ wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
 {
     const Sluice__Job *job = ej->job;
     if (rc != 0) {
+        wrk_output_abort (self->output); //  --exactly-once: none of it shows
         t->failed = true;
         s_job_fault (self, t);
         wrk_reader_forget (self->reader);
@@ -119,7 +122,8 @@ wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
                  job->job_id, job->topic, job->partition, job->start, job->end,
                  t->error);
     } else {
-        wrk_marks_write (self->cfg, job); //  --state-topic: before DONE
+        if (!self->cfg->exactly_once)         //  (with it: in the transaction)
+            wrk_marks_write (self->cfg, job); //  --state-topic: before DONE
         sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
                  " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
                  " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64,

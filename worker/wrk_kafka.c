@@ -76,6 +76,16 @@ wrk_kafka_fatal_check (wrk_kafka_fatal_t *self, rd_kafka_t *rk, int err,
                   rd_kafka_name (rk), rd_kafka_err2name (err), reason);
 }
 
+//  Record a fatal error of our own; see wrk_kafka.h.
+void
+wrk_kafka_fatal_set (wrk_kafka_fatal_t *self, int code, const char *why)
+{
+    if (self->why[0])
+        return;
+    snprintf (self->why, sizeof self->why, "%s", why);
+    self->code = code;
+}
+
 //  Why the executor cannot go on, or NULL.
 const char *
 wrk_kafka_fatal_reason (const wrk_kafka_fatal_t *self)

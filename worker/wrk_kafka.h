@@ -37,6 +37,9 @@ void wrk_kafka_fatal_destroy (wrk_kafka_fatal_t **self_p);
 void wrk_kafka_fatal_check (wrk_kafka_fatal_t *self, rd_kafka_t *rk, int err,
                             const char *reason);
 
+/*  Record that the executor cannot go on, for why (exit code `code`),
+    unless an error was recorded before.                                  */
+void wrk_kafka_fatal_set (wrk_kafka_fatal_t *self, int code, const char *why);
 /*  Why the executor cannot go on, or NULL while it can.                 */
 const char *wrk_kafka_fatal_reason (const wrk_kafka_fatal_t *self);
 

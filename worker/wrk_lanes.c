@@ -332,7 +332,7 @@ wrk_lanes_new (const wrk_config_t *cfg, char *err, size_t errlen)
         bool share =
             first && (wrk_plugin_flags (first) & SLUICE_PLUGIN_F_THREAD_SAFE);
         self->lanes[l].exec =
-            wrk_exec_new (cfg, share ? first : NULL, err, errlen);
+            wrk_exec_new (cfg, share ? first : NULL, (int)l, err, errlen);
         if (!self->lanes[l].exec)
             goto fail;
     }

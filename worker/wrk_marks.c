@@ -85,14 +85,12 @@ s_get (const wrk_config_t *cfg)
 }
 
 //  See wrk_marks.h.
-void
-wrk_marks_write (const wrk_config_t *cfg, const Sluice__Job *job)
+int
+wrk_mark_encode (const Sluice__Job *job, char *key, size_t *klen,
+                 uint8_t *value, size_t *len)
 {
     if (!job->state_topic || !*job->state_topic)
-        return;
-    rd_kafka_t *rk = s_get (cfg);
-    if (!rk)
-        return;
+        return -1;
     Sluice__Marker m = SLUICE__MARKER__INIT;
     m.group = job->state_group;
     m.topic = job->topic;
@@ -101,18 +99,32 @@ wrk_marks_write (const wrk_config_t *cfg, const Sluice__Job *job)
     m.end = job->end;
     m.attempt = job->attempt;
     m.job_id = job->job_id;
-    uint8_t value[600];
-    char key[600];
-    size_t len = sluice__marker__get_packed_size (&m);
-    int klen = snprintf (key, sizeof key, "%s/%s/%d", job->state_group,
-                         job->topic, job->partition);
-    if (len > sizeof value || klen < 0 || (size_t)klen >= sizeof key)
-        return; //  names are bounded (sl_proto): cannot happen
+    *len = sluice__marker__get_packed_size (&m);
+    int n = snprintf (key, WRK_MARK_MAX, "%s/%s/%d", job->state_group,
+                      job->topic, job->partition);
+    if (*len > WRK_MARK_MAX || n < 0 || n >= WRK_MARK_MAX)
+        return -1; //  names are bounded (sl_proto): cannot happen
+    *klen = (size_t)n;
     sluice__marker__pack (&m, value);
+    return 0;
+}
+
+//  See wrk_marks.h.
+void
+wrk_marks_write (const wrk_config_t *cfg, const Sluice__Job *job)
+{
+    uint8_t value[WRK_MARK_MAX];
+    char key[WRK_MARK_MAX];
+    size_t len, klen;
+    if (wrk_mark_encode (job, key, &klen, value, &len) != 0)
+        return;
+    rd_kafka_t *rk = s_get (cfg);
+    if (!rk)
+        return;
     rd_kafka_resp_err_t err = rd_kafka_producev (
         rk, RD_KAFKA_V_TOPIC (job->state_topic),
-        RD_KAFKA_V_PARTITION (job->state_partition),
-        RD_KAFKA_V_KEY (key, (size_t)klen), RD_KAFKA_V_VALUE (value, len),
+        RD_KAFKA_V_PARTITION (job->state_partition), RD_KAFKA_V_KEY (key, klen),
+        RD_KAFKA_V_VALUE (value, len),
         RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err) {
         atomic_fetch_add (&s_failed, 1);

@@ -22,7 +22,18 @@
 #include "sluice.pb-c.h"
 #include "wrk_config.h"
 
-/*  Write job's marker if it names a state topic (any thread).           */
+/*  Longest key or value of a marker (the names in it are bounded).      */
+#define WRK_MARK_MAX 600
+
+/*  job's marker: its key ("group/topic/partition", klen bytes) and value
+    (a Marker, len bytes) into buffers of WRK_MARK_MAX. Returns 0, or -1
+    if the job names no state topic.                                     */
+int wrk_mark_encode (const Sluice__Job *job, char *key, size_t *klen,
+                     uint8_t *value, size_t *len);
+
+/*  Write job's marker if it names a state topic (any thread), through the
+    worker's marker producer (not --exactly-once: there it goes in the
+    job's transaction, wrk_output_mark).                                 */
 void wrk_marks_write (const wrk_config_t *cfg, const Sluice__Job *job);
 
 /*  Serve the producer's delivery reports (the main thread).             */

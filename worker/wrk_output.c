@@ -8,6 +8,7 @@
 #include "sl_kafka.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "wrk_marks.h"
 
 struct _wrk_output_t {
     const wrk_config_t *cfg;
@@ -30,6 +31,13 @@ struct _wrk_output_t {
     bool refresh;
     rd_kafka_resp_err_t dr_err;
     char dr_topic[256];
+    //  --exactly-once: a transactional producer, and a transaction open
+    //  (from the job's begin to its commit or abort).
+    bool txn, in_txn;
+    bool reset;            /* its producer failed fatally: make a new one */
+    rd_kafka_conf_t *conf; /* to make it (a copy; txn only)              */
+    int lane;
+    uint64_t resets;
 };
 
 //  Note one failed delivery (or produce call) of the current job. The
@@ -60,11 +68,42 @@ s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         s_failed (self, rd_kafka_topic_name (msg->rkt), msg->err);
 }
 
-//  The producer's errors: the fatal ones end the worker (wrk_kafka).
+//  The producer's errors: the fatal ones end the worker (wrk_kafka),
+//  except a transactional producer's own failure (librdkafka 2.0.2 may
+//  fail an abort with INVALID_TXN_STATE, librdkafka issue #4849): its
+//  transaction is gone either way, and the lane makes a new producer
+//  with the same transactional.id before its next job (wrk_output_job_
+//  begin). Fenced by another producer of that id is the worker's end:
+//  two workers share a --transactional-id.
+static void
+s_txn_fatal (wrk_output_t *self, rd_kafka_resp_err_t orig, const char *why)
+{
+    if (orig == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        orig == RD_KAFKA_RESP_ERR__FENCED) {
+        char line[600];
+        snprintf (line, sizeof line,
+                  "another producer has our transactional.id %s-%d: give "
+                  "each worker its own --transactional-id reason=\"%.300s\"",
+                  self->cfg->txn_id, self->lane, why);
+        wrk_kafka_fatal_set (self->fatal, 1, line);
+        return;
+    }
+    if (!self->reset)
+        sl_warn ("transactional producer failed, a new one takes its place "
+                 "before the next job lane=%d reason=\"%s\"",
+                 self->lane, why);
+    self->reset = true;
+}
+
 static void
 s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     wrk_output_t *self = opaque;
+    if (self->txn && err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[400];
+        s_txn_fatal (self, rd_kafka_fatal_error (rk, why, sizeof why), why);
+        return;
+    }
     wrk_kafka_fatal_check (self->fatal, rk, err, reason);
 }
 
@@ -73,6 +112,8 @@ void
 wrk_output_warm_up (wrk_output_t *self)
 {
     const char *topic = self->cfg->output_topic;
+    if (!self->producer)
+        return;
     wrk_kafka_topic_warm (self->producer, &self->out_rkt,
                           topic && *topic ? topic : NULL);
     rd_kafka_poll (self->producer, 0);
@@ -83,7 +124,8 @@ void
 wrk_output_warm_dlq (wrk_output_t *self, const char *topic)
 {
     if (topic && *topic)
-        wrk_kafka_topic_warm (self->producer, &self->dlq_rkt, topic);
+        if (self->producer)
+            wrk_kafka_topic_warm (self->producer, &self->dlq_rkt, topic);
 }
 
 //  Read a topic's metadata again (see `refresh`).
@@ -91,9 +133,92 @@ static void
 s_refresh (wrk_output_t *self, rd_kafka_topic_t *rkt)
 {
     const struct rd_kafka_metadata *md = NULL;
-    if (rkt && rd_kafka_metadata (self->producer, 0, rkt, &md, 5000) ==
-                   RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rkt && self->producer &&
+        rd_kafka_metadata (self->producer, 0, rkt, &md, 5000) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy (md);
+}
+
+//  The transaction failed with error (taken): note it as the job's
+//  failure, the destination's, and abort what is open if it must be.
+static void
+s_txn_failed (wrk_output_t *self, const char *what, rd_kafka_error_t *error)
+{
+    const char *topic = self->cfg->output_topic && *self->cfg->output_topic
+                            ? self->cfg->output_topic
+                            : "transaction";
+    if (self->dr_failures++ == 0) {
+        self->dr_record = false;
+        self->dr_err = rd_kafka_error_code (error);
+        snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
+        snprintf (self->dr_error, sizeof self->dr_error, "%s: %s", what,
+                  rd_kafka_error_string (error));
+    }
+    if (rd_kafka_error_is_fatal (error))
+        s_txn_fatal (self, rd_kafka_error_code (error),
+                     rd_kafka_error_string (error));
+    else if (rd_kafka_error_txn_requires_abort (error))
+        wrk_output_abort (self);
+    rd_kafka_error_destroy (error);
+}
+
+//  Abort the open transaction; see wrk_output.h.
+void
+wrk_output_abort (wrk_output_t *self)
+{
+    if (!self->in_txn)
+        return;
+    self->in_txn = false;
+    rd_kafka_error_t *error = rd_kafka_abort_transaction (
+        self->producer, (int)self->cfg->flush_timeout_ms);
+    if (error) {
+        sl_warn ("transaction not aborted reason=\"%s\"",
+                 rd_kafka_error_string (error));
+        if (rd_kafka_error_is_fatal (error))
+            s_txn_fatal (self, rd_kafka_error_code (error),
+                         rd_kafka_error_string (error));
+        rd_kafka_error_destroy (error);
+    }
+}
+
+//  Make the transactional producer (again, after a fatal failure): the
+//  same transactional.id, initialised, which aborts what the last one
+//  left open. Returns 0, or -1 with one line in err.
+static int
+s_txn_producer (wrk_output_t *self, char *err, size_t errlen)
+{
+    if (self->out_rkt)
+        rd_kafka_topic_destroy (self->out_rkt);
+    if (self->dlq_rkt)
+        rd_kafka_topic_destroy (self->dlq_rkt);
+    self->out_rkt = self->dlq_rkt = NULL;
+    if (self->producer) {
+        rd_kafka_purge (self->producer,
+                        RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy (self->producer);
+        self->producer = NULL;
+    }
+    self->in_txn = self->reset = false;
+    char rderr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup (self->conf);
+    self->producer =
+        rd_kafka_new (RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
+    if (!self->producer) {
+        rd_kafka_conf_destroy (conf);
+        snprintf (err, errlen, "cannot create Kafka producer: %s", rderr);
+        return -1;
+    }
+    rd_kafka_error_t *error =
+        rd_kafka_init_transactions (self->producer, 60000);
+    if (error) {
+        snprintf (err, errlen,
+                  "--exactly-once: cannot start transactions "
+                  "(transactional.id %s-%d): %s",
+                  self->cfg->txn_id, self->lane, rd_kafka_error_string (error));
+        rd_kafka_error_destroy (error);
+        return -1;
+    }
+    return 0;
 }
 
 //  A new job: a new serial, no failures.
@@ -109,6 +234,22 @@ wrk_output_job_begin (wrk_output_t *self)
     self->dr_failures = 0;
     self->dr_record = false;
     self->dr_timeout = false;
+    if (self->txn && self->reset) {
+        char err[512];
+        self->resets++;
+        if (s_txn_producer (self, err, sizeof err) != 0) {
+            wrk_kafka_fatal_set (self->fatal, 1, err);
+        } else
+            wrk_output_warm_up (self);
+    }
+    if (self->txn && self->producer) {
+        wrk_output_abort (self); //  one left open: nothing of it may show
+        rd_kafka_error_t *error = rd_kafka_begin_transaction (self->producer);
+        if (error)
+            s_txn_failed (self, "begin transaction", error);
+        else
+            self->in_txn = true;
+    }
 }
 
 //  Produce one record (copied), waiting while the queue is full. Takes
@@ -118,6 +259,13 @@ s_produce (wrk_output_t *self, const char *topic, int32_t partition,
            const void *key, size_t key_len, const void *value, size_t value_len,
            rd_kafka_headers_t *hdrs)
 {
+    if (!self->producer || (self->txn && !self->in_txn)) {
+        //  No transaction open (it could not begin): nothing may go out.
+        if (hdrs)
+            rd_kafka_headers_destroy (hdrs);
+        s_failed (self, topic, RD_KAFKA_RESP_ERR__STATE);
+        return -1;
+    }
     while (true) {
         rd_kafka_resp_err_t err = rd_kafka_producev (
             self->producer, RD_KAFKA_V_TOPIC (topic),
@@ -185,17 +333,52 @@ wrk_output_dead_letter (wrk_output_t *self, const char *topic,
                       msg->len, hdrs);
 }
 
+//  The job's completion marker in its transaction; see wrk_output.h.
+void
+wrk_output_mark (wrk_output_t *self, const Sluice__Job *job)
+{
+    uint8_t value[WRK_MARK_MAX];
+    char key[WRK_MARK_MAX];
+    size_t len, klen;
+    if (!self->in_txn || wrk_mark_encode (job, key, &klen, value, &len) != 0)
+        return;
+    s_produce (self, job->state_topic, job->state_partition, key, klen, value,
+               len, NULL);
+}
+
 //  Serve the producer's callbacks.
 void
 wrk_output_poll (wrk_output_t *self)
 {
-    rd_kafka_poll (self->producer, 0);
+    if (self->producer)
+        rd_kafka_poll (self->producer, 0);
 }
 
 //  Wait until everything produced for this job is acknowledged.
 int
 wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
 {
+    if (self->txn) {
+        //  Commit flushes first; a delivery that failed fails the commit.
+        rd_kafka_error_t *error =
+            self->in_txn && !self->dr_failures
+                ? rd_kafka_commit_transaction (self->producer,
+                                               (int)self->cfg->flush_timeout_ms)
+                : NULL;
+        if (self->in_txn && !self->dr_failures && !error)
+            self->in_txn = false;
+        else if (error)
+            s_txn_failed (self, "commit transaction", error);
+        else
+            wrk_output_abort (self);
+        if (!self->dr_failures && !self->in_txn)
+            return 0;
+        if (!self->dr_failures)
+            snprintf (self->dr_error, sizeof self->dr_error,
+                      "no transaction open");
+        snprintf (err, errlen, "%s", self->dr_error);
+        return -1;
+    }
     int64_t deadline = sl_now_ms () + self->cfg->flush_timeout_ms;
     while (rd_kafka_outq_len (self->producer) > 0 && sl_now_ms () < deadline)
         rd_kafka_flush (self->producer, 100);
@@ -244,7 +427,9 @@ wrk_output_fault (const wrk_output_t *self, const char **code,
 void
 wrk_output_purge (wrk_output_t *self)
 {
-    rd_kafka_purge (self->producer, RD_KAFKA_PURGE_F_QUEUE);
+    if (self->producer)
+        rd_kafka_purge (self->producer, RD_KAFKA_PURGE_F_QUEUE);
+    wrk_output_abort (self);
 }
 
 //  The producer's configuration. Consumer-only properties (fetch.*,
@@ -252,7 +437,7 @@ wrk_output_purge (wrk_output_t *self)
 //  producer gets only the properties it knows; librdkafka warns about the
 //  rest.
 static rd_kafka_conf_t *
-s_conf_new (wrk_output_t *self, char *err, size_t errlen)
+s_conf_new (wrk_output_t *self, int lane, char *err, size_t errlen)
 {
     static const char *defaults[] = {"enable.idempotence=true",
                                      "client.id=sluice-worker", NULL};
@@ -269,6 +454,13 @@ s_conf_new (wrk_output_t *self, char *err, size_t errlen)
                 RD_KAFKA_CONF_OK)
             sl_debug ("property not for the producer name=%s", key);
     }
+    char id[512];
+    snprintf (id, sizeof id, "%s-%d", cfg->txn_id ? cfg->txn_id : "", lane);
+    if (cfg->exactly_once &&
+        sl_kafka_conf_set (conf, "transactional.id", id, err, errlen) != 0) {
+        rd_kafka_conf_destroy (conf);
+        return NULL;
+    }
     rd_kafka_conf_set_opaque (conf, self);
     rd_kafka_conf_set_dr_msg_cb (conf, s_dr_cb);
     rd_kafka_conf_set_error_cb (conf, s_error_cb);
@@ -277,17 +469,25 @@ s_conf_new (wrk_output_t *self, char *err, size_t errlen)
 
 //  Create the output.
 wrk_output_t *
-wrk_output_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, char *err,
-                size_t errlen)
+wrk_output_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, int lane,
+                char *err, size_t errlen)
 {
     wrk_output_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->cfg = cfg;
     self->fatal = fatal;
-    rd_kafka_conf_t *conf = s_conf_new (self, err, errlen);
+    self->lane = lane;
+    rd_kafka_conf_t *conf = s_conf_new (self, lane, err, errlen);
     if (!conf)
         goto fail;
+    if (cfg->exactly_once) {
+        self->conf = conf;
+        self->txn = true;
+        if (s_txn_producer (self, err, errlen) != 0)
+            goto fail;
+        return self;
+    }
     char rderr[512];
     self->producer =
         rd_kafka_new (RD_KAFKA_PRODUCER, conf, rderr, sizeof rderr);
@@ -314,9 +514,12 @@ wrk_output_destroy (wrk_output_t **self_p)
     if (self->dlq_rkt)
         rd_kafka_topic_destroy (self->dlq_rkt);
     if (self->producer) {
+        wrk_output_abort (self);
         rd_kafka_flush (self->producer, 5000);
         rd_kafka_destroy (self->producer);
     }
+    if (self->conf)
+        rd_kafka_conf_destroy (self->conf);
     free (self);
     *self_p = NULL;
 }

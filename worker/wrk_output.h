@@ -19,6 +19,7 @@
 #include "sluice/plugin.h"
 #include "wrk_config.h"
 #include "wrk_kafka.h"
+#include "sluice.pb-c.h"
 
 typedef struct _wrk_output_t wrk_output_t;
 
@@ -27,7 +28,7 @@ typedef struct _wrk_output_t wrk_output_t;
     fatal, which must outlive the output. Returns NULL with one line in
     err.                                                                  */
 wrk_output_t *wrk_output_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal,
-                              char *err, size_t errlen);
+                              int lane, char *err, size_t errlen);
 
 /*  Flush what is left (up to 5 s), destroy, null the pointer.           */
 void wrk_output_destroy (wrk_output_t **self_p);
@@ -55,6 +56,18 @@ int wrk_output_dead_letter (wrk_output_t *self, const char *topic,
                             const rd_kafka_message_t *msg, uint32_t attempts,
                             const char *reason);
 
+/*  --exactly-once (cfg->exactly_once): the producer is transactional
+    (transactional.id "<cfg->txn_id>-<lane>", initialised by new, which
+    fences an earlier producer of that id). job_begin begins a
+    transaction, flush commits it (a failure, or any delivery failed:
+    aborted, the job fails, INFRA), purge and abort abort it. Nothing of
+    a job that did not commit is seen by read_committed readers.
+
+    The job's completion marker, in its transaction (before flush): only
+    with --exactly-once, and if the job names a state topic.             */
+void wrk_output_mark (wrk_output_t *self, const Sluice__Job *job);
+/*  Abort the open transaction, if any (a failed or abandoned job).      */
+void wrk_output_abort (wrk_output_t *self);
 /*  Serve the producer's callbacks (delivery reports, errors).           */
 void wrk_output_poll (wrk_output_t *self);
 

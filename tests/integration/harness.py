@@ -695,12 +695,15 @@ def high_watermarks(broker, topic):
         c.close()
 
 
-def consume_all(broker, topic, timeout=120):
+def consume_all(broker, topic, timeout=120, isolation="read_committed"):
     """Every record of a topic, read from the beginning to the high
     watermarks seen at the start; a list of Record, in each partition's
-    order. Fails if the read does not finish within timeout."""
+    order. Fails if the read does not finish within timeout. isolation:
+    read_committed (librdkafka's default: records of aborted transactions
+    are skipped) or read_uncommitted (every record written)."""
     c = Consumer(broker.consumer_conf(**{
-        "group.id": unique("read"), "enable.partition.eof": True}))
+        "group.id": unique("read"), "enable.partition.eof": True,
+        "isolation.level": isolation}))
     out = []
     try:
         parts = _partitions(broker, topic, c)
