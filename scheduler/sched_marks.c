@@ -26,10 +26,12 @@ typedef struct {
 
 struct _sched_marks_t {
     char *topic, *group;
-    rd_kafka_conf_t *conf; /* for the clients it makes                   */
-    int32_t nparts;        /* 0: not usable                              */
-    int64_t *hwm;          /* each state partition's end offset, known  */
-    zhashx_t *found;       /* "topic:partition" -> s_found_t *          */
+    rd_kafka_conf_t *conf;     /* for the clients it makes (read_committed) */
+    rd_kafka_conf_t *conf_all; /* the same, read_uncommitted: the end of a
+                                  partition, not its last stable offset */
+    int32_t nparts;            /* 0: not usable                              */
+    int64_t *hwm;              /* each state partition's end offset, known  */
+    zhashx_t *found;           /* "topic:partition" -> s_found_t *          */
     uint64_t read, restored;
 };
 
@@ -77,16 +79,22 @@ sched_marks_destroy (sched_marks_t **self_p)
     zhashx_destroy (&self->found);
     if (self->conf)
         rd_kafka_conf_destroy (self->conf);
+    if (self->conf_all)
+        rd_kafka_conf_destroy (self->conf_all);
     free (self);
     *self_p = NULL;
 }
 
-//  A client of our own (a consumer outside any group), or NULL.
+//  A client of our own (a consumer outside any group), or NULL. A
+//  read_committed one reads markers; only a read_uncommitted one learns a
+//  partition's end (ListOffsets gives a read_committed client the last
+//  stable offset, which an open transaction holds back).
 static rd_kafka_t *
-s_client (sched_marks_t *self)
+s_client (sched_marks_t *self, bool committed)
 {
     char rderr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_dup (self->conf);
+    rd_kafka_conf_t *conf =
+        rd_kafka_conf_dup (committed ? self->conf : self->conf_all);
     rd_kafka_t *rk =
         rd_kafka_new (RD_KAFKA_CONSUMER, conf, rderr, sizeof rderr);
     if (!rk) {
@@ -193,7 +201,14 @@ sched_marks_start (sched_marks_t *self, const rd_kafka_conf_t *conf)
                      err);
             return;
         }
-    rd_kafka_t *rk = s_client (self);
+    self->conf_all = rd_kafka_conf_dup (self->conf);
+    if (sl_kafka_conf_set (self->conf_all, "isolation.level",
+                           "read_uncommitted", err, sizeof err) != 0) {
+        sl_warn ("state topic not used topic=%s reason=\"%s\"", self->topic,
+                 err);
+        return;
+    }
+    rd_kafka_t *rk = s_client (self, false);
     if (!rk)
         return;
     rd_kafka_resp_err_t rc;
@@ -277,11 +292,12 @@ s_marker (sched_marks_t *self, const rd_kafka_message_t *m)
 
 //  Read state partition sp from `from` to its end into found.
 static void
-s_read_partition (sched_marks_t *self, rd_kafka_t *rk, int32_t sp, int64_t from)
+s_read_partition (sched_marks_t *self, rd_kafka_t *rk, rd_kafka_t *rk_all,
+                  int32_t sp, int64_t from)
 {
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets (
-        rk, self->topic, sp, &lo, &hi, MARKS_TIMEOUT_MS);
+        rk_all, self->topic, sp, &lo, &hi, MARKS_TIMEOUT_MS);
     if (rc) {
         sl_warn ("state topic unreadable: ranges past the commit metadata "
                  "run again topic=%s partition=%d reason=\"%s\"",
@@ -320,9 +336,20 @@ s_read_partition (sched_marks_t *self, rd_kafka_t *rk, int32_t sp, int64_t from)
         rd_kafka_message_t *m = rd_kafka_consumer_poll (rk, 200);
         if (!m)
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            end = true; //  the end a read_committed reader may reach
-        else if (m->err)
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            //  A read_committed reader stops at the last stable offset:
+            //  below the end while a transaction is open (a worker that
+            //  died in it: --exactly-once). The markers behind it count,
+            //  so it waits for that transaction to end (the broker aborts
+            //  it after transaction.timeout.ms), up to MARKS_READ_MS.
+            end = m->offset >= hi;
+            if (!end && now - said >= 2000) {
+                said = now;
+                sl_info ("markers wait for an open transaction topic=%s "
+                         "partition=%d stable=%" PRId64 " end=%" PRId64,
+                         self->topic, sp, m->offset, hi);
+            }
+        } else if (m->err)
             sl_warn ("state topic error topic=%s partition=%d reason=\"%s\"",
                      self->topic, sp, rd_kafka_message_errstr (m));
         else {
@@ -371,12 +398,15 @@ sched_marks_read (sched_marks_t *self,
         if (from[mark.partition] < 0 || mark.offset < from[mark.partition])
             from[mark.partition] = mark.offset;
     }
-    rd_kafka_t *rk = zhashx_size (self->found) ? s_client (self) : NULL;
-    for (int32_t p = 0; rk && p < self->nparts; p++)
+    rd_kafka_t *rk = zhashx_size (self->found) ? s_client (self, true) : NULL;
+    rd_kafka_t *rk_all = rk ? s_client (self, false) : NULL;
+    for (int32_t p = 0; rk_all && p < self->nparts; p++)
         if (from[p] >= 0)
-            s_read_partition (self, rk, p, from[p]);
+            s_read_partition (self, rk, rk_all, p, from[p]);
     if (rk)
         s_client_destroy (rk);
+    if (rk_all)
+        s_client_destroy (rk_all);
     free (from);
 }
 

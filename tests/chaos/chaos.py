@@ -1,6 +1,7 @@
 """chaos - drain a topic while everything that can break, breaks.
 
     chaos.py [--short] [--records N] [--partitions N] [--workers N] [--seed S]
+             [--mode plain|markers|eos]
 
 Drains unique ids over several partitions with the `fault` plugin (which
 copies records to an output topic) while:
@@ -35,7 +36,11 @@ at each kill.
 `--short` (ctest chaos/<broker>) is sized to finish in about a minute (it
 fails past 150 s; on real Kafka the output's 20 s refusal and the
 scheduler's backoff of up to 16 s behind it are most of the run);
-`make chaos` runs the long variant. The broker kind comes from
+`make chaos` runs the long variant. `--mode markers` runs the schedulers
+with `--state-topic`, `--mode eos` also the workers with `--exactly-once`
+(transactions; their transaction.timeout.ms 10 s, since a killed worker's
+successor has another transactional.id and does not fence it): the
+duplicates are counted as the output's read_committed reader sees them. The broker kind comes from
 SLUICE_TEST_BROKER (embedded or kafka) as for the integration tests.
 """
 import argparse
@@ -54,6 +59,7 @@ from harness import (AUTHORIZER_PROPS, BROKER_KIND,  # noqa: E402
                      SANITIZED, Broker, committed, consume_all,
                      deny_topic_acl, remove_topic_acls,
                      expect, free_port, high_watermarks, log_events,
+                     wait_stable,
                      log_note, main, produce, start_scheduler, start_worker,
                      test, unique, wait_for)
 
@@ -77,6 +83,10 @@ def parse_args():
     ap.add_argument("--kill-every-ms", type=int, default=300)
     ap.add_argument("--job-records", type=int, default=500)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--mode", choices=("plain", "markers", "eos"),
+                    default="plain",
+                    help="markers: --state-topic; eos: also --exactly-once "
+                         "workers")
     ap.add_argument("--timeout", type=int, default=None,
                     help="seconds the drain may take (default: 80 short, "
                          "600 long)")
@@ -214,6 +224,10 @@ def chaos():
                       "--liveness", str(LIVENESS),
                       "--job-timeout-ms", "20000",
                       "--instance-id", "chaos-scheduler"] + GROUP_PROPS
+        if ARGS.mode != "plain":
+            sched_args += ["--state-topic", src + ".state"]
+        eos = (["--exactly-once", "-X", "transaction.timeout.ms=10000"]
+               if ARGS.mode == "eos" else [])
         scheds = []
 
         def new_scheduler():
@@ -236,7 +250,7 @@ def chaos():
                              plugin_opts={"crash_on": POISON},
                              args=["--heartbeat-ms", str(HEARTBEAT_MS),
                                    "--liveness", str(LIVENESS),
-                                   "--grace-ms", "2000"])
+                                   "--grace-ms", "2000"] + eos)
             workers[slot] = w
             every_worker.append(w)
 
@@ -414,9 +428,23 @@ def chaos():
         expect(not progress.regressions, "committed offsets never went back",
                progress.regressions[:5])
 
+        if ARGS.mode == "eos":
+            # A killed worker's open transaction holds read_committed
+            # readers at its start until the broker aborts it (its
+            # successor has another transactional.id).
+            waited = wait_stable(kafka, out, 90)
+            log_note("CHAOS open transactions in the output ended %.1f s "
+                     "after the drain" % waited)
         output = consume_all(kafka, out)
         seen = collections.Counter(int(r.key) for r in output)
         missing = [i for i in range(total) if i not in poison and not seen[i]]
+        if missing:  # which of them were written at all (aborted or not)?
+            written = set(int(r.key) for r in consume_all(
+                kafka, out, isolation="read_uncommitted"))
+            log_note("CHAOS %d missing ids, %d of them written (read "
+                     "uncommitted); output ends %s"
+                     % (len(missing), len(written & set(missing)),
+                        high_watermarks(kafka, out)))
         expect(not missing, "every non-poison id is in the output",
                "%d missing, first %s" % (len(missing), missing[:10]))
         expect(not (set(seen) & poison), "no poison id is in the output",
@@ -473,9 +501,9 @@ def chaos():
                  "workers=%d took=%.1fs" % (kafka.kind, SEED, total, parts,
                                             ARGS.workers, took))
         log_note("CHAOS faults: %s" % dict(counts))
-        log_note("CHAOS lost=0 duplicates=%d (%.2f%%) rerun_bound=%d "
-                 "jobs_started=%d"
-                 % (dups, 100.0 * dups / total, bound, len(runs)))
+        log_note("CHAOS mode=%s lost=0 duplicates=%d (%.2f%%) "
+                 "rerun_bound=%d jobs_started=%d"
+                 % (ARGS.mode, dups, 100.0 * dups / total, bound, len(runs)))
         log_note("CHAOS in flight at worker kills: %d jobs, <= %d records; "
                  "at scheduler kills: %d jobs"
                  % (sum(k[1] for k in worker_kills),

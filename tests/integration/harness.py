@@ -684,15 +684,36 @@ def _partitions(broker, topic, client=None):
     return sorted(t.partitions)
 
 
-def high_watermarks(broker, topic):
-    """{partition: high watermark} of a topic."""
-    c = Consumer(broker.consumer_conf(**{"group.id": unique("hwm")}))
+def high_watermarks(broker, topic, isolation="read_uncommitted"):
+    """{partition: high watermark} of a topic; with isolation
+    read_committed, the last stable offsets instead (below the high
+    watermark while a transaction is open there)."""
+    c = Consumer(broker.consumer_conf(**{"group.id": unique("hwm"),
+                                         "isolation.level": isolation}))
     try:
         return {p: c.get_watermark_offsets(TopicPartition(topic, p),
                                            timeout=10)[1]
                 for p in _partitions(broker, topic, c)}
     finally:
         c.close()
+
+
+def wait_stable(broker, topic, timeout=60):
+    """Wait until no transaction is open in topic (each partition's last
+    stable offset has reached its high watermark): a read_committed
+    reader reads only up to the last stable offset. Returns the seconds
+    waited."""
+    t0 = time.monotonic()
+    state = {}
+
+    def stable():
+        state["lso"] = high_watermarks(broker, topic, "read_committed")
+        state["hwm"] = high_watermarks(broker, topic)
+        return state["lso"] == state["hwm"]
+    wait_for(stable, timeout, lambda: "no open transaction in %s (stable "
+             "%s, high %s)" % (topic, state.get("lso"), state.get("hwm")),
+             interval=0.5)
+    return time.monotonic() - t0
 
 
 def consume_all(broker, topic, timeout=120, isolation="read_committed"):
@@ -1519,7 +1540,7 @@ def _cleanup_test(passed):
     _stop_all()
     for b in list(_brokers):
         b.stop()
-    if _test_dir and passed:
+    if _test_dir and passed and not os.environ.get("SLUICE_TEST_KEEP"):
         shutil.rmtree(_test_dir, ignore_errors=True)
         _dirs.remove(_test_dir)
     elif _test_dir:
