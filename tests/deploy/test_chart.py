@@ -765,6 +765,19 @@ def state_topic_reaches_the_scheduler():
 
 
 @test
+def exactly_once_reaches_the_workers():
+    r = render({"worker": {"exactlyOnce": True}})
+    args = container(r.one("Deployment"), "worker")["args"]
+    expect("--exactly-once" in args, "worker.exactlyOnce gives "
+           "--exactly-once", args)
+    args = container(render({}).one("Deployment"), "worker")["args"]
+    expect("--exactly-once" not in args, "off by default", args)
+    err = render_fails({"worker": {"exactlyOnce": "yes"}})
+    expect("schema" in err and "exactlyOnce" in err,
+           "a non-boolean is refused by the schema", err)
+
+
+@test
 def large_numbers_render_as_integers():
     r = render({"kafka": {"properties": {"fetch.max.bytes": 104857600}},
                 "scheduler": {"jobRecords": 2000000},

@@ -319,6 +319,9 @@ The worker's command line: one --scheduler per scheduler pod.
 {{ include "sluice.commonArgs" . }}
 - --grace-ms={{ .Values.worker.graceMs | int64 }}
 {{- with .Values.worker }}
+{{- if .exactlyOnce }}
+- --exactly-once
+{{- end }}
 {{- if not (kindIs "invalid" .credits) }}
 - --credits={{ .credits | int64 }}
 {{- end }}
