@@ -150,6 +150,16 @@ sched_metrics_publish (sched_state_t *self)
     sl_prom_counter (f, "sluice_commit_failures_total",
                      "Partition commits the broker refused (retried).",
                      self->stats.commit_failures);
+    uint64_t marks_read, marks_restored;
+    sched_marks_counts (self->member.marks, &marks_read, &marks_restored);
+    sl_prom_counter (f, "sluice_markers_read_total",
+                     "Completion markers read from the state topic at "
+                     "takeovers (--state-topic).",
+                     marks_read);
+    sl_prom_counter (f, "sluice_marked_ranges_total",
+                     "Ranges a takeover found complete in the state topic "
+                     "and did not run again.",
+                     marks_restored);
     sl_prom_counter (f, "sluice_scheduler_rejoins_total",
                      "Times the scheduler left and joined its group again: "
                      "it held no partition while the group's lag stood "

@@ -1,6 +1,8 @@
 /*  wrk_metrics - the worker's /metrics page. See wrk_metrics.h.         */
 #include "wrk_metrics.h"
 
+#include "wrk_marks.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include "sl_clock.h"
@@ -93,6 +95,8 @@ s_counters (wrk_metrics_t *self, FILE *f, const wrk_metrics_live_t *live)
              "sluice_worker_jobs_total{outcome=\"done\"} %" PRIu64 "\n"
              "sluice_worker_jobs_total{outcome=\"failed\"} %" PRIu64 "\n",
              self->totals.jobs_ok, self->totals.jobs_failed);
+    uint64_t marks_written, marks_failed;
+    wrk_marks_counts (&marks_written, &marks_failed);
     const struct {
         const char *name, *help;
         uint64_t v;
@@ -120,7 +124,13 @@ s_counters (wrk_metrics_t *self, FILE *f, const wrk_metrics_live_t *live)
          "Times a consumer had stopped fetching at a full queue "
          "(queued.min.messages or queued.max.messages.kbytes) and the "
          "worker woke it once the plugin had consumed half of it.",
-         live->wakes}};
+         live->wakes},
+        {"sluice_worker_markers_written_total",
+         "Completion markers handed to the marker producer "
+         "(--state-topic, without --exactly-once).",
+         marks_written},
+        {"sluice_worker_markers_failed_total",
+         "Completion markers the state topic refused.", marks_failed}};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         sl_prom_counter (f, counters[i].name, counters[i].help, counters[i].v);
 }

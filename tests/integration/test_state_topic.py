@@ -22,8 +22,8 @@ import signal
 
 from harness import (BIN, Broker, committed, committed_with_metadata, consume_all,
                      decode_meta, expect, free_port, log_events, log_note,
-                     main, produce, run_cli, start_scheduler, start_worker,
-                     test, unique, wait_for)
+                     main, metrics_port, produce, run_cli, scrape_metrics,
+                     start_scheduler, start_worker, test, unique, wait_for)
 
 RECORDS = 30000
 HOLDERS = RUNNERS = 10
@@ -107,9 +107,19 @@ def a_takeover_runs_no_range_a_marker_says_is_done():
                "committed offset", gaps)
 
         sched2 = start_scheduler(kafka, src, group, name="scheduler-2",
-                                 port=port, args=sched_args(state))
+                                 port=port, args=sched_args(state) + [
+                                     "--metrics-addr", "127.0.0.1:0"])
         fresh = start_worker(kafka, sched2.endpoint, "fault", name="fresh",
                              output_topic=out)
+        mport = metrics_port(sched2)
+        scraped = {}
+
+        def counted():
+            scraped.update(scrape_metrics(mport) or {})
+            return scraped.get("sluice_marked_ranges_total", 0) > 0
+        wait_for(counted, 60, lambda: "the takeover's markers in /metrics "
+                 "(%s)" % {k: v for k, v in scraped.items()
+                           if "mark" in k})
         rc = sched2.wait(120, watch=[fresh])
         expect(rc == 0, "the new scheduler drains the partition and exits 0",
                "exit %s" % rc)
@@ -121,6 +131,10 @@ def a_takeover_runs_no_range_a_marker_says_is_done():
         log_note("takeover: %d ranges from markers; the new worker ran %d "
                  "jobs, %d of them done before the kill"
                  % (marked, len(begun), len(rerun)))
+        expect(scraped["sluice_marked_ranges_total"] == marked and
+               scraped["sluice_markers_read_total"] >= marked,
+               "/metrics counts the markers read and the ranges they gave",
+               {k: v for k, v in scraped.items() if "mark" in k})
         expect(not rerun, "no range done before the kill ran again",
                "%d did, first %s" % (len(rerun), rerun[:10]))
         seen = collections.Counter(int(r.key) for r in consume_all(kafka, out))
