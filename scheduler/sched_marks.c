@@ -33,6 +33,7 @@ struct _sched_marks_t {
     int64_t *hwm;              /* each state partition's end offset, known  */
     zhashx_t *found;           /* "topic:partition" -> s_found_t *          */
     uint64_t read, restored;
+    rd_kafka_resp_err_t open_err; /* why it was not usable last time     */
 };
 
 static void
@@ -63,6 +64,7 @@ sched_marks_new (const char *topic, const char *group)
         return NULL;
     }
     zhashx_set_destructor (self->found, s_found_free);
+    self->open_err = RD_KAFKA_RESP_ERR__BEGIN; //  nothing said yet
     return self;
 }
 
@@ -183,6 +185,8 @@ s_create (sched_marks_t *self, rd_kafka_t *rk, char *why, size_t size)
                : err;
 }
 
+static void s_open (sched_marks_t *self);
+
 //  See sched_marks.h.
 void
 sched_marks_start (sched_marks_t *self, const rd_kafka_conf_t *conf)
@@ -208,6 +212,16 @@ sched_marks_start (sched_marks_t *self, const rd_kafka_conf_t *conf)
                  err);
         return;
     }
+    s_open (self);
+}
+
+//  Find the topic (create it if absent) and its end offsets: usable, or
+//  said once why not (again only when the reason changes). Tried at
+//  start and again at each assignment while it is not usable, so a
+//  cluster away at start does not leave the markers off for good.
+static void
+s_open (sched_marks_t *self)
+{
     rd_kafka_t *rk = s_client (self, false);
     if (!rk)
         return;
@@ -228,6 +242,7 @@ sched_marks_start (sched_marks_t *self, const rd_kafka_conf_t *conf)
                sl_now_ms () < deadline)
             zclock_sleep (100);
     }
+    free (self->hwm);
     self->hwm = n > 0 ? calloc ((size_t)n, sizeof *self->hwm) : NULL;
     for (int p = 0; self->hwm && p < n; p++) {
         int64_t lo = 0, hi = 0;
@@ -239,9 +254,12 @@ sched_marks_start (sched_marks_t *self, const rd_kafka_conf_t *conf)
     }
     s_client_destroy (rk);
     if (n <= 0 || !self->hwm || rc) {
-        sl_warn ("state topic not used: completed ranges are remembered in "
-                 "the commit metadata only topic=%s reason=\"%s\"",
-                 self->topic, rd_kafka_err2str (rc));
+        if (rc != self->open_err)
+            sl_warn ("state topic not used for now (tried again at the next "
+                     "assignment): completed ranges are remembered in the "
+                     "commit metadata only topic=%s reason=\"%s\"",
+                     self->topic, rd_kafka_err2str (rc));
+        self->open_err = rc;
         return;
     }
     self->nparts = n;
@@ -370,6 +388,8 @@ void
 sched_marks_read (sched_marks_t *self,
                   const rd_kafka_topic_partition_list_t *list)
 {
+    if (self && !sched_marks_usable (self) && self->conf_all)
+        s_open (self);
     if (!sched_marks_usable (self))
         return;
     zhashx_purge (self->found);

@@ -18,9 +18,10 @@
     partition keeps that bound per range sent (sched_model_marks_add).
 
     A state topic that cannot be used (not there and not creatable,
-    unreadable) is said once at start; the metadata alone remembers then,
-    as without the flag. Markers are input partition P's in the state
-    topic's partition P modulo its partition count; the state topic is
+    unreadable, the cluster away) is said (again only when the reason
+    changes) and tried again at each assignment; meanwhile the metadata
+    alone remembers, as without the flag. Markers are input partition P's in the
+   state topic's partition P modulo its partition count; the state topic is
     created with one partition if absent.
 */
 #ifndef SCHED_MARKS_H_INCLUDED
