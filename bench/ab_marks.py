@@ -1,16 +1,21 @@
 #!/usr/bin/python3
-"""ab_marks - what completion markers (--state-topic) cost a drain, on one
-real Kafka broker, alternated round by round with the same drain without
-them (issue 22: markers' cost in at-least-once mode, target <= 3 %).
+"""ab_marks - what completion markers (--state-topic) and transactions
+(workers' --exactly-once) cost a drain, on one real Kafka broker,
+alternated round by round with the same drain without them (issue 22:
+markers' cost in at-least-once mode, target <= 3 %; exactly-once /
+at-least-once, target >= 0.8 at jobs of 10,000).
 
-    bench/ab_marks.py [--per-partition N] ROUNDS WORKERS JOB_RECORDS ...
+    bench/ab_marks.py [--copy] [--per-partition N] ROUNDS WORKERS JOB_RECORDS ...
 
 Per job size: 4 partitions x N records (500,000) of 64 bytes, the noop
-plugin, WORKERS workers; each round drains it twice with a new group, once
-plain and once with --state-topic (the order reversed every other round).
-Prints each round, then per job size the median steady rate of each, the
-ratio marked / plain, the workers' CPU seconds and the markers written
-(the workers' own count at exit).
+plugin, WORKERS workers; each round drains it three times with a new
+group: plain, with --state-topic ("marked") and with --state-topic and
+--exactly-once workers ("eos"), the order reversed every other round.
+With --copy the plugin is copy (every record produced to an output
+topic, so the transactions hold records) instead of noop. Prints each
+round, then per job size the median steady rate of each, the ratios
+marked / plain and eos / marked, the workers' CPU seconds and the
+markers written (at-least-once: the workers' own count at exit).
 """
 import os
 import re
@@ -39,6 +44,9 @@ def markers(res):
 
 def main():
     global PER_PARTITION
+    copy = "--copy" in sys.argv
+    if copy:
+        sys.argv.remove("--copy")
     if len(sys.argv) > 2 and sys.argv[1] == "--per-partition":
         try:
             PER_PARTITION = int(sys.argv[2])
@@ -57,21 +65,25 @@ def main():
     run = Run("kafka", rounds=rounds)
     run.broker.start()
     topic, state = run.unique("abmarks"), run.unique("abmarks-state")
+    out = run.unique("abmarks-out")
     res = {}
+    kinds = ["plain", "marked", "eos"]
     try:
-        with run.broker.topics({topic: PARTITIONS}) as b:
+        with run.broker.topics({topic: PARTITIONS, out: PARTITIONS}) as b:
             produce(run, b, topic, PARTITIONS, PER_PARTITION, 64, 1000,
                     timeout=3600)
             for size in sizes:
                 for i in range(rounds):
-                    kinds = ["plain", "marked"]
                     for k in kinds if i % 2 == 0 else kinds[::-1]:
-                        extra = ["--state-topic", state] if k == "marked" \
+                        extra = ["--state-topic", state] if k != "plain" \
                             else []
+                        wargs = (["--output-topic", out] if copy else []) + (
+                            ["--exactly-once"] if k == "eos" else [])
                         sl = sluice_drain(
-                            run, b, topic, workers, "noop",
+                            run, b, topic, workers,
+                            "copy" if copy else "noop",
                             sched_args=["--job-records", size] + extra,
-                            timeout=3600)
+                            worker_args=wargs, timeout=3600)
                         res.setdefault((size, k), []).append(
                             (sl["records"] / sl["steady_s"],
                              sl["worker_cpu_s"], markers(sl)))
@@ -83,15 +95,19 @@ def main():
     finally:
         run.broker.stop()
     for size in sizes:
-        plain, marked = res[(size, "plain")], res[(size, "marked")]
-        rp = statistics.median(x[0] for x in plain)
-        rm = statistics.median(x[0] for x in marked)
-        ratios = [m[0] / p[0] for p, m in zip(plain, marked)]
-        print("jobs of %-6d plain %.2fM/s  marked %.2fM/s  ratio %.3f "
-              "[%.3f-%.3f]  CPU-s %.3f / %.3f  markers %d"
-              % (size, rp / 1e6, rm / 1e6, rm / rp, min(ratios), max(ratios),
+        plain, marked, eos = (res[(size, k)] for k in kinds)
+        med = [statistics.median(x[0] for x in v) for v in (plain, marked, eos)]
+        r1 = [m[0] / p[0] for p, m in zip(plain, marked)]
+        r2 = [e[0] / m[0] for m, e in zip(marked, eos)]
+        print("jobs of %-6d plain %.2fM/s  marked %.2fM/s  eos %.2fM/s  "
+              "marked/plain %.3f [%.3f-%.3f]  eos/marked %.3f [%.3f-%.3f]  "
+              "CPU-s %.3f / %.3f / %.3f  markers %d"
+              % (size, med[0] / 1e6, med[1] / 1e6, med[2] / 1e6,
+                 med[1] / med[0], min(r1), max(r1), med[2] / med[1], min(r2),
+                 max(r2),
                  statistics.median(x[1] for x in plain),
                  statistics.median(x[1] for x in marked),
+                 statistics.median(x[1] for x in eos),
                  statistics.median(x[2] for x in marked)))
 
 
