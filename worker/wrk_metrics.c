@@ -2,6 +2,7 @@
 #include "wrk_metrics.h"
 
 #include "wrk_marks.h"
+#include "wrk_output.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -130,7 +131,12 @@ s_counters (wrk_metrics_t *self, FILE *f, const wrk_metrics_live_t *live)
          "(--state-topic, without --exactly-once).",
          marks_written},
         {"sluice_worker_markers_failed_total",
-         "Completion markers the state topic refused.", marks_failed}};
+         "Completion markers the state topic refused.", marks_failed},
+        {"sluice_worker_txn_producer_resets_total",
+         "Transactional producers (--exactly-once) replaced after a fatal "
+         "failure that was not fencing (librdkafka 2.0.2 refusing an "
+         "abort, issue #4849).",
+         wrk_output_txn_resets ()}};
     for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++)
         sl_prom_counter (f, counters[i].name, counters[i].help, counters[i].v);
 }

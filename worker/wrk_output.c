@@ -2,6 +2,7 @@
 #include "wrk_output.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "sl_clock.h"
@@ -66,6 +67,16 @@ s_dr_cb (rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     wrk_output_t *self = opaque;
     if (msg->err && (uint64_t)(uintptr_t)msg->_private == self->serial)
         s_failed (self, rd_kafka_topic_name (msg->rkt), msg->err);
+}
+
+//  Transactional producers replaced, all lanes (wrk_output_txn_resets).
+static atomic_uint_fast64_t s_txn_resets;
+
+//  See wrk_output.h.
+uint64_t
+wrk_output_txn_resets (void)
+{
+    return atomic_load (&s_txn_resets);
 }
 
 //  The producer's errors: the fatal ones end the worker (wrk_kafka),
@@ -237,6 +248,7 @@ wrk_output_job_begin (wrk_output_t *self)
     if (self->txn && self->reset) {
         char err[512];
         self->resets++;
+        atomic_fetch_add (&s_txn_resets, 1);
         if (s_txn_producer (self, err, sizeof err) != 0) {
             wrk_kafka_fatal_set (self->fatal, 1, err);
         } else

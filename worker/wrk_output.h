@@ -66,6 +66,9 @@ int wrk_output_dead_letter (wrk_output_t *self, const char *topic,
     The job's completion marker, in its transaction (before flush): only
     with --exactly-once, and if the job names a state topic.             */
 void wrk_output_mark (wrk_output_t *self, const Sluice__Job *job);
+/*  Transactional producers the lanes replaced after a fatal failure
+    that was not fencing, since start (any thread).                      */
+uint64_t wrk_output_txn_resets (void);
 /*  Abort the open transaction, if any (a failed or abandoned job).      */
 void wrk_output_abort (wrk_output_t *self);
 /*  Serve the producer's callbacks (delivery reports, errors).           */
