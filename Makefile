@@ -63,10 +63,11 @@ chaos: deps build
 
 # The unit tests and the integration tests that exercise the most code
 # (drain, poison isolation, broker faults, CURVE and hostile peers, key
-# order's parked jobs, parts and stops) in an ASan + UBSan tree; `make
+# order's parked jobs, parts and stops, completion markers and their
+# takeover) in an ASan + UBSan tree; `make
 # test` runs it, `make test SANITIZE=...` runs the whole suite under the
 # sanitizers instead.
-SANITIZE_SMOKE = ^(common|scheduler|worker)/|^integration/embedded/(test_drain|test_poison|test_security|test_flood|test_mock_broker_faults|test_key_order)$$
+SANITIZE_SMOKE = ^(common|scheduler|worker)/|^integration/embedded/(test_drain|test_poison|test_security|test_flood|test_mock_broker_faults|test_key_order|test_state_topic)$$
 sanitize-smoke: build-address-undefined/CMakeCache.txt
 	cmake --build build-address-undefined -j $(JOBS)
 	cd build-address-undefined && ctest -j 2 --output-on-failure \
