@@ -12,6 +12,8 @@
 #include "sluice.pb-c.h"
 
 #define MARKS_TIMEOUT_MS 10000
+/*  How often the state partitions' end offsets are asked.                */
+#define MARKS_ASK_MS 1000
 /*  The longest a takeover reads markers before it gives up on the rest
     (their ranges run again: at-least-once).                              */
 #define MARKS_READ_MS 120000
@@ -34,6 +36,7 @@ struct _sched_marks_t {
     zhashx_t *found;           /* "topic:partition" -> s_found_t *          */
     uint64_t read, restored;
     rd_kafka_resp_err_t open_err; /* why it was not usable last time     */
+    int64_t asked_ms; /* when the end offsets were last asked           */
 };
 
 static void
@@ -460,12 +463,18 @@ sched_marks_apply (sched_marks_t *self, sched_part_t *part)
     return n;
 }
 
-//  See sched_marks.h.
+//  See sched_marks.h. The input's end offsets are asked up to every
+//  --tail-poll-ms while tailing; a bound a second old is as good (it only
+//  says where a takeover starts reading).
 void
-sched_marks_query_add (const sched_marks_t *self,
+sched_marks_query_add (sched_marks_t *self,
                        rd_kafka_topic_partition_list_t *list)
 {
-    for (int32_t p = 0; sched_marks_usable (self) && p < self->nparts; p++)
+    int64_t now = sl_now_ms ();
+    if (!sched_marks_usable (self) || now - self->asked_ms < MARKS_ASK_MS)
+        return;
+    self->asked_ms = now;
+    for (int32_t p = 0; p < self->nparts; p++)
         rd_kafka_topic_partition_list_add (list, self->topic, p)->offset =
             RD_KAFKA_OFFSET_END;
 }

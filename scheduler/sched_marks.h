@@ -57,8 +57,9 @@ void sched_marks_read (sched_marks_t *self,
     are complete. Returns how many markers were applied.                 */
 size_t sched_marks_apply (sched_marks_t *self, sched_part_t *part);
 
-/*  Ask for the state partitions' end offsets with the input's.          */
-void sched_marks_query_add (const sched_marks_t *self,
+/*  Ask for the state partitions' end offsets with the input's, at most
+    once a second.                                                        */
+void sched_marks_query_add (sched_marks_t *self,
                             rd_kafka_topic_partition_list_t *list);
 
 /*  An answer of that query: true if tp was a state partition's.          */

@@ -9,6 +9,7 @@
 #include "sl_clock.h"
 #include "sl_kafka.h"
 #include "sl_log.h"
+#include "wrk_kafka.h"
 
 /*  How long a marker may wait to go with others.                        */
 #define WRK_MARKS_LINGER_MS "100"
@@ -45,14 +46,8 @@ s_get (const wrk_config_t *cfg)
     if (!s_producer && !s_unusable) {
         static const char *defaults[] = {"client.id=sluice-worker-marks", NULL};
         char err[512], rderr[512];
-        rd_kafka_conf_t *conf =
-            sl_kafka_conf_new (cfg->brokers, defaults, NULL, err, sizeof err);
-        for (size_t i = 0; conf && i < cfg->props.count; i++) {
-            char key[256];
-            const char *value;
-            if (sl_kv_split (cfg->props.items[i], key, sizeof key, &value) == 0)
-                rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr);
-        }
+        rd_kafka_conf_t *conf = wrk_kafka_producer_conf (
+            cfg->brokers, defaults, &cfg->props, err, sizeof err);
         //  Nobody waits for a marker: a long linger sends them in few
         //  requests (jobs of 1,000 records on 2 workers: 10,000 markers
         //  cost 4.4 % more worker CPU with librdkafka's 5 ms).

@@ -32,13 +32,12 @@ struct _wrk_output_t {
     bool refresh;
     rd_kafka_resp_err_t dr_err;
     char dr_topic[256];
-    //  --exactly-once: a transactional producer, and a transaction open
-    //  (from the job's begin to its commit or abort).
-    bool txn, in_txn;
+    //  --exactly-once (cfg->exactly_once): a transaction open (from the
+    //  job's begin to its commit or abort).
+    bool in_txn;
     bool reset;            /* its producer failed fatally: make a new one */
-    rd_kafka_conf_t *conf; /* to make it (a copy; txn only)              */
+    rd_kafka_conf_t *conf; /* to make it (a copy; --exactly-once only)    */
     int lane;
-    uint64_t resets;
 };
 
 //  Note one failed delivery (or produce call) of the current job. The
@@ -110,7 +109,7 @@ static void
 s_error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     wrk_output_t *self = opaque;
-    if (self->txn && err == RD_KAFKA_RESP_ERR__FATAL) {
+    if (self->cfg->exactly_once && err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[400];
         s_txn_fatal (self, rd_kafka_fatal_error (rk, why, sizeof why), why);
         return;
@@ -158,13 +157,11 @@ s_txn_failed (wrk_output_t *self, const char *what, rd_kafka_error_t *error)
     const char *topic = self->cfg->output_topic && *self->cfg->output_topic
                             ? self->cfg->output_topic
                             : "transaction";
-    if (self->dr_failures++ == 0) {
-        self->dr_record = false;
-        self->dr_err = rd_kafka_error_code (error);
-        snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
+    bool first = self->dr_failures == 0;
+    s_failed (self, topic, rd_kafka_error_code (error));
+    if (first) //  the transaction's own words, not the code's
         snprintf (self->dr_error, sizeof self->dr_error, "%s: %s", what,
                   rd_kafka_error_string (error));
-    }
     if (rd_kafka_error_is_fatal (error))
         s_txn_fatal (self, rd_kafka_error_code (error),
                      rd_kafka_error_string (error));
@@ -245,16 +242,15 @@ wrk_output_job_begin (wrk_output_t *self)
     self->dr_failures = 0;
     self->dr_record = false;
     self->dr_timeout = false;
-    if (self->txn && self->reset) {
+    if (self->cfg->exactly_once && self->reset) {
         char err[512];
-        self->resets++;
         atomic_fetch_add (&s_txn_resets, 1);
         if (s_txn_producer (self, err, sizeof err) != 0) {
             wrk_kafka_fatal_set (self->fatal, 1, err);
         } else
             wrk_output_warm_up (self);
     }
-    if (self->txn && self->producer) {
+    if (self->cfg->exactly_once && self->producer) {
         wrk_output_abort (self); //  one left open: nothing of it may show
         rd_kafka_error_t *error = rd_kafka_begin_transaction (self->producer);
         if (error)
@@ -271,7 +267,7 @@ s_produce (wrk_output_t *self, const char *topic, int32_t partition,
            const void *key, size_t key_len, const void *value, size_t value_len,
            rd_kafka_headers_t *hdrs)
 {
-    if (!self->producer || (self->txn && !self->in_txn)) {
+    if (!self->producer || (self->cfg->exactly_once && !self->in_txn)) {
         //  No transaction open (it could not begin): nothing may go out.
         if (hdrs)
             rd_kafka_headers_destroy (hdrs);
@@ -370,7 +366,7 @@ wrk_output_poll (wrk_output_t *self)
 int
 wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
 {
-    if (self->txn) {
+    if (self->cfg->exactly_once) {
         //  Commit flushes first; a delivery that failed fails the commit.
         rd_kafka_error_t *error =
             self->in_txn && !self->dr_failures
@@ -454,18 +450,10 @@ s_conf_new (wrk_output_t *self, int lane, char *err, size_t errlen)
     static const char *defaults[] = {"enable.idempotence=true",
                                      "client.id=sluice-worker", NULL};
     const wrk_config_t *cfg = self->cfg;
-    rd_kafka_conf_t *conf =
-        sl_kafka_conf_new (cfg->brokers, defaults, NULL, err, errlen);
+    rd_kafka_conf_t *conf = wrk_kafka_producer_conf (cfg->brokers, defaults,
+                                                     &cfg->props, err, errlen);
     if (!conf)
         return NULL;
-    for (size_t i = 0; i < cfg->props.count; i++) {
-        char key[256], rderr[512];
-        const char *value;
-        if (sl_kv_split (cfg->props.items[i], key, sizeof key, &value) == 0 &&
-            rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr) !=
-                RD_KAFKA_CONF_OK)
-            sl_debug ("property not for the producer name=%s", key);
-    }
     char id[512];
     snprintf (id, sizeof id, "%s-%d", cfg->txn_id ? cfg->txn_id : "", lane);
     if (cfg->exactly_once &&
@@ -495,7 +483,6 @@ wrk_output_new (const wrk_config_t *cfg, wrk_kafka_fatal_t *fatal, int lane,
         goto fail;
     if (cfg->exactly_once) {
         self->conf = conf;
-        self->txn = true;
         if (s_txn_producer (self, err, errlen) != 0)
             goto fail;
         return self;
