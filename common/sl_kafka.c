@@ -256,3 +256,21 @@ sl_kafka_topic_name_ok (const char *name, size_t len)
     }
     return true;
 }
+
+//  A producer's configuration; see sl_kafka.h.
+rd_kafka_conf_t *
+sl_kafka_producer_conf (const char *brokers, const char *const *defaults,
+                        const sl_strlist_t *props, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf =
+        sl_kafka_conf_new (brokers, defaults, NULL, err, errlen);
+    for (size_t i = 0; conf && props && i < props->count; i++) {
+        char key[256], rderr[512];
+        const char *value;
+        if (sl_kv_split (props->items[i], key, sizeof key, &value) == 0 &&
+            rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr) !=
+                RD_KAFKA_CONF_OK)
+            sl_debug ("property not for the producer name=%s", key);
+    }
+    return conf;
+}

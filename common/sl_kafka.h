@@ -49,6 +49,15 @@ bool sl_kafka_prop_is_secret (const char *name);
 /*  Kafka's own limit on topic names.                                     */
 #define SL_KAFKA_MAX_TOPIC_NAME 249
 
+/*  A producer's configuration: brokers, the defaults ("k=v",
+    NULL-terminated), then those -X properties a producer knows
+    (consumer-only ones are refused by a producer configuration: skipped,
+    at debug level). NULL with one line in err.                          */
+rd_kafka_conf_t *sl_kafka_producer_conf (const char *brokers,
+                                         const char *const *defaults,
+                                         const sl_strlist_t *props, char *err,
+                                         size_t errlen);
+
 /*  True if the len bytes at name are a legal Kafka topic name: 1 to 249
     characters from [A-Za-z0-9._-], and neither "." nor "..".            */
 bool sl_kafka_topic_name_ok (const char *name, size_t len);

@@ -46,6 +46,14 @@ s_part_meta (sched_commit_t *self, sched_part_t *part, char *buf, size_t size)
     int64_t committed = sched_window_committed (part->window);
     sl_meta_mark_t mark = {part->marks.partition,
                            sched_model_marks_from (part, committed)};
+    //  --exactly-once: never after the last roster (a takeover reads the
+    //  rosters from here), and always some position (the end known now,
+    //  before any roster or marker still to come).
+    const int64_t *roster = part->marks.roster;
+    if (roster && *roster >= 0 && (mark.offset < 0 || *roster < mark.offset))
+        mark.offset = *roster;
+    if (roster && mark.offset < 0 && part->marks.hwm)
+        mark.offset = *part->marks.hwm;
     if (sl_meta_encode_marks (committed, ranges, n, &mark, buf, limit) < 0)
         snprintf (buf, size, "%s", SL_META_PREFIX);
 }

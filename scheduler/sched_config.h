@@ -28,6 +28,7 @@ typedef struct {
     int64_t metadata_max_bytes;
     char *dlq_topic;   /* NULL or "": <topic>.dlq                           */
     char *state_topic; /* completion markers (sched_marks), or ""        */
+    bool exactly_once; /* fence before a job runs again (sched_eos)      */
     bool drain;
     int64_t drain_linger_ms; /* after a drain: answer late HELLOs this long */
     int64_t drain_linger_workers; /* ...or until this many were told      */

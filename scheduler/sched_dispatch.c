@@ -46,7 +46,9 @@ static sched_job_t *
 s_part_queued_job (sched_part_t *part, int64_t now)
 {
     for (sched_job_t *job = part->jobs_head; job; job = job->next)
-        if (job->queued && !job->suspect && job->not_before <= now)
+        if (job->queued && !job->suspect && job->not_before <= now &&
+            !(part->fence.n &&
+              sched_model_fencing (part, job->start, job->end)))
             return job;
     return NULL;
 }
@@ -174,6 +176,7 @@ s_pick_worker (sched_dispatch_t *self)
     for (size_t i = 0; i < nworkers; i++) {
         sched_worker_t *w = workers[i];
         if (w->credits > 0 && w->passed != self->pass &&
+            w->roster_gen <= m->roster_acked &&
             !(self->strangers_done && s_worker_stranger (w)) &&
             (!best || w->credits > best->credits ||
              (w->credits == best->credits &&

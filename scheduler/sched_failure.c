@@ -59,6 +59,8 @@ s_bisect (sched_failure_t *self, sched_job_t *job, const char *reason)
 {
     sched_part_t *part = job->part;
     int64_t mid = sched_window_bisect (part->window, job->start, job->end);
+    if (mid >= 0 && job->worker && self->model->left)
+        self->model->left (self->model->left_arg, job); //  its halves wait
     if (mid < 0) {
         sched_model_job_enqueue (self->model, job, 0);
         return;

@@ -63,6 +63,13 @@ main (int argc, char **argv)
          "not only those the commit metadata holds (created with one "
          "partition if absent; one topic per group)",
          NULL},
+        {"exactly-once", 0, SL_FLAG_BOOL, &cfg.exactly_once, NULL, 0, 0, false,
+         "",
+         "workers commit each job's outputs and marker in one transaction "
+         "(sluice-worker --exactly-once); before a range runs again, the "
+         "transactional.ids of whoever may still hold it are fenced and the "
+         "state topic read (needs --state-topic)",
+         NULL},
         {"drain", 0, SL_FLAG_BOOL, &cfg.drain, NULL, 0, 0, false, "",
          "exit 0 once caught up with the marks seen at assignment", NULL},
         {"drain-linger-ms", 0, SL_FLAG_INT, &cfg.drain_linger_ms, "0", 0,
@@ -154,6 +161,12 @@ main (int argc, char **argv)
                   PROG ": --state-topic: '%.300s' is not a topic name (1 to "
                        "%d characters from A-Z a-z 0-9 . _ -)",
                   cfg.state_topic, SL_KAFKA_MAX_TOPIC_NAME);
+        rc = -1;
+    }
+    if (rc == 0 && cfg.exactly_once && !*cfg.state_topic) {
+        snprintf (err, sizeof err,
+                  PROG ": --exactly-once needs --state-topic (the markers "
+                       "say which ranges committed)");
         rc = -1;
     }
     char kerr[400];

@@ -4,6 +4,7 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include "sched_fence.h"
 #include "sched_window.h"
 #include "sl_clock.h"
 #include "sl_kafka.h"
@@ -37,6 +38,12 @@ struct _sched_marks_t {
     uint64_t read, restored;
     rd_kafka_resp_err_t open_err; /* why it was not usable last time     */
     int64_t asked_ms; /* when the end offsets were last asked           */
+    /*  --exactly-once: producers for fencing are made from fence_conf; a
+        takeover gathers the roster's ids in ids; roster[p] is where the
+        last roster record went in state partition p (-1: none).         */
+    rd_kafka_conf_t *fence_conf;
+    zhashx_t *ids;
+    int64_t *roster;
 };
 
 static void
@@ -81,7 +88,11 @@ sched_marks_destroy (sched_marks_t **self_p)
     free (self->topic);
     free (self->group);
     free (self->hwm);
+    free (self->roster);
     zhashx_destroy (&self->found);
+    zhashx_destroy (&self->ids);
+    if (self->fence_conf)
+        rd_kafka_conf_destroy (self->fence_conf);
     if (self->conf)
         rd_kafka_conf_destroy (self->conf);
     if (self->conf_all)
@@ -247,6 +258,10 @@ s_open (sched_marks_t *self)
     }
     free (self->hwm);
     self->hwm = n > 0 ? calloc ((size_t)n, sizeof *self->hwm) : NULL;
+    free (self->roster);
+    self->roster = n > 0 ? malloc ((size_t)n * sizeof *self->roster) : NULL;
+    for (int p = 0; self->roster && p < n; p++)
+        self->roster[p] = -1;
     for (int p = 0; self->hwm && p < n; p++) {
         int64_t lo = 0, hi = 0;
         rc = rd_kafka_query_watermark_offsets (rk, self->topic, p, &lo, &hi,
@@ -256,7 +271,7 @@ s_open (sched_marks_t *self)
         self->hwm[p] = hi;
     }
     s_client_destroy (rk);
-    if (n <= 0 || !self->hwm || rc) {
+    if (n <= 0 || !self->hwm || !self->roster || rc) {
         if (rc != self->open_err)
             sl_warn ("state topic not used for now (tried again at the next "
                      "assignment): completed ranges are remembered in the "
@@ -291,11 +306,41 @@ s_found_add (s_found_t *f, int64_t start, int64_t end)
     f->r[f->n++] = (sl_range_t){start, end};
 }
 
+//  A roster record (sched_fence): it carries the header, markers none.
+static bool
+s_is_roster (const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v;
+    size_t vlen;
+    return rd_kafka_message_headers (m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           rd_kafka_header_get_last (hdrs, SCHED_FENCE_ROSTER_HEADER, &v,
+                                     &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+//  A roster record of this group: its ids are fenced before the markers
+//  are read (sched_marks_read).
+static void
+s_roster (sched_marks_t *self, const rd_kafka_message_t *m)
+{
+    if (!s_is_roster (m))
+        return;
+    Sluice__Roster *r =
+        sluice__roster__unpack (NULL, m->len, (const uint8_t *)m->payload);
+    if (!r)
+        return;
+    for (size_t i = 0; streq (r->group, self->group) && i < r->n_txn_ids; i++)
+        zhashx_update (self->ids, r->txn_ids[i], self);
+    sluice__roster__free_unpacked (r, NULL);
+}
+
 //  One record of the state topic: a marker of this group for a partition
 //  being taken, above its committed offset, is kept.
 static void
 s_marker (sched_marks_t *self, const rd_kafka_message_t *m)
 {
+    if (s_is_roster (m))
+        return;
     Sluice__Marker *mk =
         sluice__marker__unpack (NULL, m->len, (const uint8_t *)m->payload);
     if (!mk)
@@ -314,7 +359,7 @@ s_marker (sched_marks_t *self, const rd_kafka_message_t *m)
 //  Read state partition sp from `from` to its end into found.
 static void
 s_read_partition (sched_marks_t *self, rd_kafka_t *rk, rd_kafka_t *rk_all,
-                  int32_t sp, int64_t from)
+                  int32_t sp, int64_t from, bool roster)
 {
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets (
@@ -374,16 +419,25 @@ s_read_partition (sched_marks_t *self, rd_kafka_t *rk, rd_kafka_t *rk_all,
             sl_warn ("state topic error topic=%s partition=%d reason=\"%s\"",
                      self->topic, sp, rd_kafka_message_errstr (m));
         else {
-            s_marker (self, m);
+            if (roster)
+                s_roster (self, m);
+            else
+                s_marker (self, m);
             at = m->offset + 1;
         }
         rd_kafka_message_destroy (m);
     }
     rd_kafka_assign (rk, NULL);
-    sl_info ("markers read topic=%s partition=%d from=%" PRId64
-             " markers=%" PRId64 " ms=%" PRId64,
-             self->topic, sp, from, (int64_t)self->read - n0,
-             sl_now_ms () - t0);
+    if (roster)
+        sl_info ("roster read topic=%s partition=%d from=%" PRId64
+                 " transactional_ids=%zu ms=%" PRId64,
+                 self->topic, sp, from, zhashx_size (self->ids),
+                 sl_now_ms () - t0);
+    else
+        sl_info ("markers read topic=%s partition=%d from=%" PRId64
+                 " markers=%" PRId64 " ms=%" PRId64,
+                 self->topic, sp, from, (int64_t)self->read - n0,
+                 sl_now_ms () - t0);
 }
 
 //  See sched_marks.h.
@@ -399,14 +453,29 @@ sched_marks_read (sched_marks_t *self,
     int64_t *from = malloc ((size_t)self->nparts * sizeof *from);
     if (!from)
         return;
+    //  --exactly-once: where each state partition's rosters are read
+    //  from: the metadata's position (never after the last roster when it
+    //  was committed), or the partition's start where none was committed.
+    int64_t *rfrom = calloc ((size_t)self->nparts, sizeof *rfrom);
+    if (!rfrom) {
+        free (from);
+        return;
+    }
+    bool rosters = false;
     for (int32_t p = 0; p < self->nparts; p++)
-        from[p] = -1;
+        from[p] = rfrom[p] = -1;
     for (int i = 0; i < list->cnt; i++) {
         const rd_kafka_topic_partition_t *tp = &list->elems[i];
         static sl_range_t ranges[SL_META_DEFAULT_LIMIT];
         sl_meta_mark_t mark;
         sl_meta_decode_marks (tp->offset, tp->metadata, tp->metadata_size,
                               ranges, SL_META_DEFAULT_LIMIT, &mark);
+        int32_t sp = tp->partition % self->nparts;
+        int64_t pos = tp->offset >= 0 && mark.partition == sp ? mark.offset : 0;
+        if (self->fence_conf && (rfrom[sp] < 0 || pos < rfrom[sp])) {
+            rfrom[sp] = pos;
+            rosters = true;
+        }
         if (mark.partition < 0 || mark.partition >= self->nparts ||
             tp->offset < 0)
             continue;
@@ -421,11 +490,36 @@ sched_marks_read (sched_marks_t *self,
         if (from[mark.partition] < 0 || mark.offset < from[mark.partition])
             from[mark.partition] = mark.offset;
     }
-    rd_kafka_t *rk = zhashx_size (self->found) ? s_client (self, true) : NULL;
+    rd_kafka_t *rk =
+        zhashx_size (self->found) || rosters ? s_client (self, true) : NULL;
     rd_kafka_t *rk_all = rk ? s_client (self, false) : NULL;
+    if (rk_all && rosters && self->ids) {
+        //  --exactly-once: whoever may hold these partitions' jobs is
+        //  fenced first, so no marker is committed after the read below.
+        //  The rosters are read as written (read_uncommitted): an open
+        //  transaction must not hold the read back; fencing ends it.
+        zhashx_purge (self->ids);
+        for (int32_t p = 0; p < self->nparts; p++)
+            if (rfrom[p] >= 0)
+                s_read_partition (self, rk_all, rk_all, p, rfrom[p], true);
+        zlistx_t *keys = zhashx_keys (self->ids);
+        size_t n = keys ? zlistx_size (keys) : 0, i = 0;
+        char **ids = calloc (n ? n : 1, sizeof *ids);
+        for (char *id = keys ? zlistx_first (keys) : NULL; ids && id;
+             id = zlistx_next (keys))
+            ids[i++] = id;
+        int64_t t0 = sl_now_ms ();
+        size_t fenced = ids ? sched_fence_ids (self->fence_conf, ids, n) : 0;
+        if (n)
+            sl_info ("takeover fenced transactional_ids=%zu of=%zu ms=%" PRId64,
+                     fenced, n, sl_now_ms () - t0);
+        free (ids);
+        zlistx_destroy (&keys);
+    }
+    free (rfrom);
     for (int32_t p = 0; rk_all && p < self->nparts; p++)
         if (from[p] >= 0)
-            s_read_partition (self, rk, rk_all, p, from[p]);
+            s_read_partition (self, rk, rk_all, p, from[p], false);
     if (rk)
         s_client_destroy (rk);
     if (rk_all)
@@ -444,6 +538,7 @@ sched_marks_apply (sched_marks_t *self, sched_part_t *part)
     part->marks.group = self->group;
     part->marks.partition = sp;
     part->marks.hwm = &self->hwm[sp];
+    part->marks.roster = self->fence_conf ? &self->roster[sp] : NULL;
     s_found_t *f = zhashx_lookup (self->found, part->key);
     if (!f || f->n == 0)
         return 0;
@@ -499,4 +594,30 @@ sched_marks_counts (const sched_marks_t *self, uint64_t *read,
 {
     *read = self ? self->read : 0;
     *restored = self ? self->restored : 0;
+}
+
+//  See sched_marks.h.
+void
+sched_marks_eos (sched_marks_t *self, const rd_kafka_conf_t *conf)
+{
+    if (!self || self->fence_conf)
+        return;
+    self->fence_conf = rd_kafka_conf_dup (conf);
+    self->ids = zhashx_new ();
+}
+
+//  See sched_marks.h.
+int32_t
+sched_marks_nparts (const sched_marks_t *self)
+{
+    return self ? self->nparts : 0;
+}
+
+//  See sched_marks.h.
+void
+sched_marks_roster_set (sched_marks_t *self, const int64_t *offsets, int32_t n)
+{
+    for (int32_t p = 0; self && self->roster && p < n && p < self->nparts; p++)
+        if (offsets[p] >= 0)
+            self->roster[p] = offsets[p];
 }

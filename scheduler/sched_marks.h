@@ -66,6 +66,18 @@ void sched_marks_query_add (sched_marks_t *self,
 bool sched_marks_learn (sched_marks_t *self,
                         const rd_kafka_topic_partition_t *tp);
 
+/*  --exactly-once (sched_eos): a takeover also reads the roster records
+    (the ids that may hold the partitions' jobs) and fences each one,
+    with producers made from conf (copied), before it reads the markers.  */
+void sched_marks_eos (sched_marks_t *self, const rd_kafka_conf_t *conf);
+
+/*  The state topic's partition count, 0 while it is not usable.         */
+int32_t sched_marks_nparts (const sched_marks_t *self);
+
+/*  A roster record went to offsets[p] of each state partition p (n).     */
+void sched_marks_roster_set (sched_marks_t *self, const int64_t *offsets,
+                             int32_t n);
+
 /*  Markers read and ranges restored from them since start.              */
 void sched_marks_counts (const sched_marks_t *self, uint64_t *read,
                          uint64_t *restored);

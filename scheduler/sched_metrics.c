@@ -160,6 +160,15 @@ sched_metrics_publish (sched_state_t *self)
                      "Ranges a takeover found complete in the state topic "
                      "and did not run again.",
                      marks_restored);
+    sl_prom_counter (f, "sluice_fenced_ranges_total",
+                     "Ranges taken back from a holder that were held until "
+                     "it was fenced and the state topic read "
+                     "(--exactly-once).",
+                     self->eos.fences);
+    sl_prom_counter (f, "sluice_fenced_committed_total",
+                     "Of those, ranges whose marker was there: committed by "
+                     "the holder, not run again.",
+                     self->eos.found);
     sl_prom_counter (f, "sluice_scheduler_rejoins_total",
                      "Times the scheduler left and joined its group again: "
                      "it held no partition while the group's lag stood "

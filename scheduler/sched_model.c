@@ -31,6 +31,7 @@ s_part_free (sched_part_t *part)
     free (part->dlq_topic);
     free (part->marks.end);
     free (part->marks.bound);
+    free (part->fence.r);
     free (part);
 }
 
@@ -222,6 +223,9 @@ void
 sched_model_job_enqueue (sched_model_t *self, sched_job_t *job,
                          int64_t not_before)
 {
+    if (job->worker && self->left)
+        self->left (self->left_arg, job);
+    job->settled = false;
     s_job_unhold (self, job);
     job->not_before = not_before;
     job->started = false;
@@ -272,6 +276,16 @@ sched_model_job_forget (sched_model_t *self, sched_job_t *job)
         self->nspare++;
     } else
         free (job);
+}
+
+//  See sched_model.h.
+bool
+sched_model_fencing (const sched_part_t *part, int64_t start, int64_t end)
+{
+    for (size_t i = 0; i < part->fence.n; i++)
+        if (start >= part->fence.r[i].start && end <= part->fence.r[i].end)
+            return true;
+    return false;
 }
 
 //  Keep why a job failed; see sched_model.h.

@@ -75,11 +75,23 @@ typedef struct {
         const char *topic; /* NULL: no markers                          */
         const char *group;
         int32_t partition;
-        const int64_t *hwm;   /* the state partition's end offset, known  */
-        int64_t *end, *bound; /* ring of cap: [head, head + n)          */
+        const int64_t *hwm;    /* the state partition's end offset, known  */
+        const int64_t *roster; /* --exactly-once: where the last roster
+                                  record went there, -1: none (sched_marks) */
+        int64_t *end, *bound;  /* ring of cap: [head, head + n)          */
         size_t head, n, cap;
     } marks;
+    /*  sched_eos' (--exactly-once): ranges taken back from a holder that
+        may still commit them; no job inside one goes out until the holder
+        is fenced and the state topic read (sched_dispatch skips them).   */
+    struct {
+        sl_range_t *r;
+        size_t n, cap;
+    } fence;
 } sched_part_t;
+
+/*  True if [start, end) lies inside a range of part being fenced.       */
+bool sched_model_fencing (const sched_part_t *part, int64_t start, int64_t end);
 
 /*  A range [.., end) goes out or is restored whose marker is at bound or
     later in part's state partition: remember it (sched_marks). False if
@@ -113,6 +125,8 @@ struct _sched_job_t {
                      records: sent with one record a call               */
     bool suspect; /* its supervised holder died: its CRASH report is
                      awaited (sched_failure_crash) before it is charged */
+    bool settled; /* its holder settled its transaction itself (FAIL,
+                     RETURN) or never had it: leaving it needs no fence */
     /*  sched_order's (--order key): its holder reported its keys and was
         sent GATE (cleared when the job leaves its holder), and when.    */
     bool gated;
@@ -154,6 +168,11 @@ struct _sched_worker_t {
     sched_worker_t *out_next;
     bool out_listed;
     bool out_failed; /* a send from out failed: drop it after the pass  */
+    /*  --exactly-once (sched_eos): its lanes' transactional.ids are
+        txn_id-0 .. txn_id-(nlanes-1); no job goes to it before a roster
+        naming them is written (roster_gen <= the model's roster_acked). */
+    char txn_id[192];
+    uint64_t roster_gen;
 };
 
 typedef struct {
@@ -177,6 +196,12 @@ typedef struct {
         otherwise), linked by next; at most SCHED_JOBS_SPARE.              */
     sched_job_t *spare;
     uint32_t nspare;
+    /*  sched_eos' (--exactly-once): called as a job leaves its holder
+        without a DONE (queued again, or split), before it does; and the
+        last roster written.                                              */
+    void (*left) (void *arg, sched_job_t *job);
+    void *left_arg;
+    uint64_t roster_acked;
 } sched_model_t;
 
 #define SCHED_JOBS_SPARE 1024

@@ -1,8 +1,9 @@
 /*  sched_state - the scheduler as a whole: one part per idea, each owned
     by the module named after it. scheduler.c wires the parts together
-    (each holds pointers to the parts below it) and runs the loop;
-    sched_metrics reads every part to render /metrics. No other module
-    includes this header: each gets only the parts it needs.
+    (each holds pointers to the parts below it) and runs the loop, and
+    sched_ack.c, the part of that wiring that hears a job's end, sees them
+    too; sched_metrics reads every part to render /metrics. No other
+    module includes this header: each gets only the parts it needs.
 */
 #ifndef SCHED_STATE_H_INCLUDED
 #define SCHED_STATE_H_INCLUDED
@@ -13,6 +14,7 @@
 #include "sched_crash.h"
 #include "sched_dispatch.h"
 #include "sched_drain.h"
+#include "sched_eos.h"
 #include "sched_failure.h"
 #include "sched_member.h"
 #include "sched_model.h"
@@ -41,6 +43,7 @@ struct _scheduler_t {
     sched_model_t model;       /* partitions, jobs, workers              */
     sched_stats_t stats;       /* counters and histograms                */
     sched_member_t member;     /* the consumer group                     */
+    sched_eos_t eos;           /* --exactly-once: fencing, rosters       */
     sched_commit_t commit;     /* committing what is done                */
     sched_dispatch_t dispatch; /* which job to which worker              */
     sched_failure_t failure;   /* retries, bisection, DLQ, leases        */

@@ -88,6 +88,14 @@ sched_workers_hello (sched_workers_t *self, zframe_t *rid, const char *key,
     }
     sched_dispatch_lanes (worker, hello->lanes);
     worker->last_seen_ms = now;
+    const char *why = sched_eos_hello (self->eos, worker, hello->txn_id);
+    if (why) {
+        sl_warn ("worker refused: %s worker=%s transactional_id=%s", why,
+                 worker->name, hello->txn_id);
+        sched_wire_bye (self->router, rid, why, false, false);
+        sched_workers_drop (self, worker, "refused", false, now);
+        return NULL;
+    }
     sl_info ("worker joined worker=%s credits=%u plugin=%s", worker->name,
              hello->credits, worker->plugin);
     return worker;
@@ -121,6 +129,7 @@ sched_workers_return (sched_workers_t *self, sched_worker_t *worker,
     if (job && job->worker == worker) {
         sl_info ("job returned job=%" PRIu64 " worker=%s reason=\"%s\"",
                  job->id, worker->name, ret->reason);
+        job->settled = true; //  it aborted what it had begun
         sched_model_job_enqueue (self->model, job, 0);
     }
 }

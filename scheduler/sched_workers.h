@@ -14,6 +14,7 @@
 #include <czmq.h>
 #include "sched_conn.h"
 #include "sched_crash.h"
+#include "sched_eos.h"
 #include "sched_failure.h"
 #include "sched_model.h"
 #include "sl_proto.h"
@@ -25,6 +26,7 @@ typedef struct {
     sched_model_t *model;
     sched_failure_t *failure;
     sched_crash_t *crash;
+    sched_eos_t *eos; /* --exactly-once: who may join                   */
     sched_stats_t *stats;
     zsock_t *router;
     int64_t max_workers;     /* HELLOs beyond this many are refused        */

@@ -13,7 +13,7 @@
 #include <czmq.h>
 #include <inttypes.h>
 #include <unistd.h>
-#include "sched_done.h"
+#include "sched_ack.h"
 #include "sched_metrics.h"
 #include "sched_state.h"
 #include "sched_status.h"
@@ -53,24 +53,11 @@ s_dispatch (scheduler_t *self)
         sched_workers_send_failed, &self->workers);
 }
 
-//  True when every owned partition is committed up to its drain target;
-//  commits at once a partition that just reached it.
-static bool
-s_drain_finished (scheduler_t *self)
-{
-    bool commit_now = false;
-    bool done = sched_drain_finished (
-        &self->drain, sched_member_settled (&self->member), &commit_now);
-    if (commit_now)
-        sched_commit_run (&self->commit, self->member.rk, false);
-    return done;
-}
-
 //  True once a --drain scheduler may exit (sched_drain_linger).
 static bool
 s_drain_over (scheduler_t *self, int64_t now)
 {
-    return self->cfg->drain && s_drain_finished (self) &&
+    return self->cfg->drain && sched_ack_drain_finished (self) &&
            sched_drain_linger (&self->drain, now);
 }
 
@@ -93,130 +80,6 @@ s_on_hello (scheduler_t *self, zframe_t *rid, const char *key,
     sched_workers_hello (&self->workers, rid, key, hello, now);
 }
 
-//  Drop queued or in-flight jobs whose range [start,end) just completed
-//  through another job (a late DONE from a worker that lost its lease).
-static void
-s_drop_covered (scheduler_t *self, sched_part_t *part, int64_t start,
-                int64_t end)
-{
-    sched_job_t *job = part->jobs_head;
-    while (job) {
-        sched_job_t *next = job->next;
-        if (job->start >= start && job->end <= end) {
-            if (job->worker)
-                sched_wire_cancel (self->router, job,
-                                   "range completed elsewhere");
-            sched_model_job_forget (&self->model, job);
-        }
-        job = next;
-    }
-}
-
-//  Account a successful DONE against the partition's window.
-static void
-s_done_ok (scheduler_t *self, sched_part_t *part, Sluice__Done *done)
-{
-    int64_t fresh =
-        sched_window_complete (part->window, done->start, done->end);
-    if (fresh < 0) {
-        sl_warn ("DONE for a range never given out topic=%s partition=%d "
-                 "start=%" PRId64 " end=%" PRId64,
-                 part->topic, part->partition, done->start, done->end);
-        return;
-    }
-    if (fresh == 0) {
-        self->stats.done_duplicates++;
-        return;
-    }
-    self->stats.records_done += (uint64_t)fresh;
-    self->stats.records_processed += done->records;
-    self->stats.records_rejected += done->rejected;
-    self->stats.records_lost += done->lost;
-    part->records_done += (uint64_t)fresh;
-    for (size_t i = 0; i < done->n_lost_ranges; i++)
-        sl_error ("records lost to retention topic=%s partition=%d "
-                  "start=%" PRId64 " end=%" PRId64,
-                  part->topic, part->partition, done->lost_ranges[i]->start,
-                  done->lost_ranges[i]->end);
-    s_drop_covered (self, part, done->start, done->end);
-    sched_order_release (&self->order, part);
-    //  Draining and this partition just reached its target: commit now
-    //  rather than on the next tick, so the drain ends one commit round
-    //  trip after its last DONE.
-    if (self->cfg->drain && part->drain.target >= 0 &&
-        sched_window_committed (part->window) >= part->drain.target)
-        s_drain_finished (self);
-}
-
-//  A successful job's measures: its time, records, and the plugin's work
-//  per offset (for the join rule).
-static void
-s_done_measure (scheduler_t *self, sched_part_t *part, sched_job_t *job,
-                Sluice__Done *done, int64_t now)
-{
-    self->stats.jobs_done++;
-    sched_stats_job_records (&self->stats, done->records);
-    if (job) {
-        int64_t ms = now - job->sent_ms;
-        self->stats.job_ms_total += (uint64_t)ms;
-        sched_stats_job_seconds (&self->stats, (double)ms / 1000.0);
-    }
-    if (done->end > done->start)
-        sched_dispatch_work_seen (&self->dispatch, part,
-                                  (double)(done->plugin_us + done->flush_us) /
-                                      (double)(done->end - done->start),
-                                  now);
-}
-
-//  DONE: a job ended; credit comes back with it.
-static void
-s_on_done (scheduler_t *self, sched_worker_t *worker, Sluice__Done *done)
-{
-    int64_t now = sl_now_ms ();
-    sched_job_t *job = sched_model_job_find (&self->model, done->job_id);
-    sched_workers_credit (worker, done->credits);
-    worker->jobs_done++;
-    //  The job knows its partition; a stale id is judged by the range.
-    sched_part_t *part = job && job->part->partition == done->partition &&
-                                 streq (job->part->topic, done->topic)
-                             ? job->part
-                             : sched_model_part_find (&self->model, done->topic,
-                                                      done->partition);
-    if (!part) {
-        sl_debug ("DONE for a partition not owned, ignored topic=%s "
-                  "partition=%d",
-                  done->topic, done->partition);
-        return;
-    }
-    switch (sched_done_judge (job, part, worker, done->start, done->end)) {
-        case SCHED_DONE_RANGE:
-            job = NULL; //  a late DONE: judge by the range alone
-            break;
-        case SCHED_DONE_REFUSED:
-            sl_warn ("DONE names a job of this worker with another range, "
-                     "ignored worker=%s job=%" PRIu64 " start=%" PRId64
-                     " end=%" PRId64 " job_start=%" PRId64 " job_end=%" PRId64,
-                     worker->name, job->id, done->start, done->end, job->start,
-                     job->end);
-            return;
-        case SCHED_DONE_JOB:
-            break;
-    }
-    if (done->status == SLUICE__JOB_STATUS__JOB_STATUS_OK) {
-        sched_failure_outage_over (&self->failure, now);
-        s_done_measure (self, part, job, done, now);
-        if (job)
-            sched_model_job_forget (&self->model, job);
-        s_done_ok (self, part, done);
-    } else if (job && done->fault == SLUICE__FAULT_CLASS__FAULT_CLASS_INFRA)
-        sched_failure_outage (&self->failure, job, done->fault_side,
-                              done->fault_code, done->fault_target, now);
-    else if (job)
-        sched_failure_job (&self->failure, job,
-                           *done->error ? done->error : "worker failed", true,
-                           now);
-}
-
 //  Dispatch one decoded message from a known worker.
 static void
 s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
@@ -227,7 +90,7 @@ s_on_worker_msg (scheduler_t *self, sched_worker_t *worker, sl_msg_t *msg)
             sched_workers_credit (worker, msg->credit->credits);
             break;
         case SLUICE__ENVELOPE__BODY_DONE:
-            s_on_done (self, worker, msg->done);
+            sched_ack_done (self, worker, msg->done);
             break;
         case SLUICE__ENVELOPE__BODY_RET:
             sched_workers_return (&self->workers, worker, msg->ret);
@@ -453,6 +316,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     s_read_before_judging (self);
     sched_workers_leases (&self->workers, now, self->cfg->job_timeout_ms);
     sched_crash_expire (&self->crash, now);
+    sched_eos_tick (&self->eos, now);
     sched_member_poll (&self->member);
     sched_member_offsets_query (&self->member, now);
     sched_member_idle_check (&self->member, now);
@@ -497,6 +361,16 @@ s_on_offsets (zloop_t *loop, zsock_t *reader, void *arg)
 {
     scheduler_t *self = arg;
     sched_member_offsets_recv (&self->member);
+    s_dispatch (self);
+    return 0;
+}
+
+//  The fencing actor answered (--exactly-once).
+static int
+s_on_fence (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    scheduler_t *self = arg;
+    sched_eos_recv (&self->eos, sched_ack_range, self);
     s_dispatch (self);
     return 0;
 }
@@ -552,6 +426,7 @@ s_parts_init (scheduler_t *self)
     self->workers = (sched_workers_t){.model = &self->model,
                                       .failure = &self->failure,
                                       .crash = &self->crash,
+                                      .eos = &self->eos,
                                       .stats = &self->stats,
                                       .router = self->router,
                                       .max_workers = cfg->max_workers};
@@ -597,7 +472,9 @@ scheduler_new (const sched_config_t *cfg, char *err, size_t errlen)
         sl_info ("metrics listening addr=%s port=%d", cfg->metrics_addr,
                  sl_http_port (self->http));
     }
-    if (sched_member_start (&self->member, err, errlen) != 0)
+    if (sched_eos_init (&self->eos, cfg, &self->model, self->member.marks, err,
+                        errlen) != 0 ||
+        sched_member_start (&self->member, err, errlen) != 0)
         goto fail;
     return self;
 fail:
@@ -625,6 +502,8 @@ scheduler_run (scheduler_t *self)
     if (conn.socket)
         zloop_poller (loop, &conn, s_on_conn, self);
     zloop_reader (loop, zactor_sock (self->member.offsets), s_on_offsets, self);
+    if (sched_eos_sock (&self->eos))
+        zloop_reader (loop, sched_eos_sock (&self->eos), s_on_fence, self);
     zmq_pollitem_t item = {NULL, self->member.pipe[0], ZMQ_POLLIN, 0};
     zloop_poller (loop, &item, s_on_kafka, self);
     zloop_timer (loop, SCHED_TICK_MS, 0, s_on_tick, self);
@@ -640,7 +519,7 @@ scheduler_run (scheduler_t *self)
     zloop_start (loop);
     zloop_destroy (&loop);
     self->loop = NULL;
-    bool drained = self->cfg->drain && s_drain_finished (self);
+    bool drained = self->cfg->drain && sched_ack_drain_finished (self);
     if (self->member.fatal)
         return self->member.fatal_setup ? 2 : 1;
     if (self->cfg->drain && !drained) {
@@ -676,6 +555,7 @@ scheduler_destroy (scheduler_t **self_p)
                  self->order.releases, self->order.keys_done,
                  self->order.keys_refused, self->order.held_peak);
     sched_member_stop (&self->member);
+    sched_eos_fini (&self->eos);
     sched_model_fini (&self->model);
     sched_marks_destroy (&self->member.marks); //  after the parts using it
     sched_drain_fini (&self->drain);

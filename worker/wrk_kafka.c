@@ -99,21 +99,3 @@ wrk_kafka_fatal_code (const wrk_kafka_fatal_t *self)
 {
     return self->code;
 }
-
-//  A producer's configuration; see wrk_kafka.h.
-rd_kafka_conf_t *
-wrk_kafka_producer_conf (const char *brokers, const char **defaults,
-                         const sl_strlist_t *props, char *err, size_t errlen)
-{
-    rd_kafka_conf_t *conf =
-        sl_kafka_conf_new (brokers, defaults, NULL, err, errlen);
-    for (size_t i = 0; conf && i < props->count; i++) {
-        char key[256], rderr[512];
-        const char *value;
-        if (sl_kv_split (props->items[i], key, sizeof key, &value) == 0 &&
-            rd_kafka_conf_set (conf, key, value, rderr, sizeof rderr) !=
-                RD_KAFKA_CONF_OK)
-            sl_debug ("property not for the producer name=%s", key);
-    }
-    return conf;
-}

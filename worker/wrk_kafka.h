@@ -24,14 +24,6 @@
 void wrk_kafka_topic_warm (rd_kafka_t *rk, rd_kafka_topic_t **slot,
                            const char *topic);
 
-/*  A producer's configuration from the worker's settings: brokers, the
-    defaults ("k=v", NULL-terminated), then those -X properties a
-    producer knows (consumer-only ones are refused by a producer
-    configuration: skipped, at debug level). NULL with one line in err.  */
-rd_kafka_conf_t *wrk_kafka_producer_conf (const char *brokers,
-                                          const char **defaults,
-                                          const sl_strlist_t *props, char *err,
-                                          size_t errlen);
 typedef struct _wrk_kafka_fatal_t wrk_kafka_fatal_t;
 
 /*  No error yet. NULL if out of memory.                                 */

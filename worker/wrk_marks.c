@@ -46,7 +46,7 @@ s_get (const wrk_config_t *cfg)
     if (!s_producer && !s_unusable) {
         static const char *defaults[] = {"client.id=sluice-worker-marks", NULL};
         char err[512], rderr[512];
-        rd_kafka_conf_t *conf = wrk_kafka_producer_conf (
+        rd_kafka_conf_t *conf = sl_kafka_producer_conf (
             cfg->brokers, defaults, &cfg->props, err, sizeof err);
         //  Nobody waits for a marker: a long linger sends them in few
         //  requests (jobs of 1,000 records on 2 workers: 10,000 markers

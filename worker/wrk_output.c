@@ -36,6 +36,7 @@ struct _wrk_output_t {
     //  job's begin to its commit or abort).
     bool in_txn;
     bool reset;            /* its producer failed fatally: make a new one */
+    bool fenced;           /* ... because the scheduler fenced its id     */
     rd_kafka_conf_t *conf; /* to make it (a copy; --exactly-once only)    */
     int lane;
 };
@@ -50,8 +51,8 @@ s_failed (wrk_output_t *self, const char *topic, rd_kafka_resp_err_t err)
     if (!record)
         self->refresh = true;
     bool first = self->dr_failures++ == 0;
-    if (!first && (!record || self->dr_record))
-        return;
+    if (self->fenced || (!first && (!record || self->dr_record)))
+        return; //  fenced: that is the job's failure (s_txn_fatal)
     self->dr_record = record;
     self->dr_err = err;
     snprintf (self->dr_topic, sizeof self->dr_topic, "%s", topic);
@@ -79,29 +80,34 @@ wrk_output_txn_resets (void)
 }
 
 //  The producer's errors: the fatal ones end the worker (wrk_kafka),
-//  except a transactional producer's own failure (librdkafka 2.0.2 may
-//  fail an abort with INVALID_TXN_STATE, librdkafka issue #4849): its
-//  transaction is gone either way, and the lane makes a new producer
-//  with the same transactional.id before its next job (wrk_output_job_
-//  begin). Fenced by another producer of that id is the worker's end:
-//  two workers share a --transactional-id.
+//  except a transactional producer's own failure: its transaction is
+//  gone either way, and the lane makes a new producer with the same
+//  transactional.id (which settles what the last one left open) before
+//  the job's DONE goes (wrk_output_flush) or its next job begins. Two
+//  causes: librdkafka 2.0.2 may fail an abort with INVALID_TXN_STATE
+//  (librdkafka issue #4849), and the scheduler fences a lane's id when it
+//  takes a job of this worker back (its lease expired, or it lost us:
+//  DESIGN.md, "Fencing"); the job then fails as FENCED, charging nothing.
+//  Two workers sharing a --transactional-id are refused by the scheduler.
 static void
 s_txn_fatal (wrk_output_t *self, rd_kafka_resp_err_t orig, const char *why)
 {
-    if (orig == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
-        orig == RD_KAFKA_RESP_ERR__FENCED) {
-        char line[600];
-        snprintf (line, sizeof line,
-                  "another producer has our transactional.id %s-%d: give "
-                  "each worker its own --transactional-id reason=\"%.300s\"",
-                  self->cfg->txn_id, self->lane, why);
-        wrk_kafka_fatal_set (self->fatal, 1, line);
-        return;
-    }
-    if (!self->reset)
+    bool fenced = orig == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+                  orig == RD_KAFKA_RESP_ERR__FENCED ||
+                  orig == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+    if (fenced && !self->fenced)
+        sl_warn ("transactional.id fenced: the scheduler took a job of ours "
+                 "back; the job's transaction is void, a new producer takes "
+                 "its place lane=%d transactional_id=%s-%d",
+                 self->lane, self->cfg->txn_id, self->lane);
+    else if (!fenced && !self->reset)
         sl_warn ("transactional producer failed, a new one takes its place "
-                 "before the next job lane=%d reason=\"%s\"",
+                 "lane=%d reason=\"%s\"",
                  self->lane, why);
+    if (fenced && !self->fenced)
+        snprintf (self->dr_error, sizeof self->dr_error,
+                  "transaction fenced: the scheduler took the job back");
+    self->fenced = self->fenced || fenced;
     self->reset = true;
 }
 
@@ -229,6 +235,22 @@ s_txn_producer (wrk_output_t *self, char *err, size_t errlen)
     return 0;
 }
 
+//  Replace a lane's producer that failed (self->reset): its transaction
+//  is settled once the new one is initialised. A lane that cannot make
+//  one ends the worker.
+static void
+s_txn_renew (wrk_output_t *self)
+{
+    char err[512];
+    if (!self->cfg->exactly_once || !self->reset)
+        return;
+    atomic_fetch_add (&s_txn_resets, 1);
+    if (s_txn_producer (self, err, sizeof err) != 0)
+        wrk_kafka_fatal_set (self->fatal, 1, err);
+    else
+        wrk_output_warm_up (self);
+}
+
 //  A new job: a new serial, no failures.
 void
 wrk_output_job_begin (wrk_output_t *self)
@@ -242,14 +264,8 @@ wrk_output_job_begin (wrk_output_t *self)
     self->dr_failures = 0;
     self->dr_record = false;
     self->dr_timeout = false;
-    if (self->cfg->exactly_once && self->reset) {
-        char err[512];
-        atomic_fetch_add (&s_txn_resets, 1);
-        if (s_txn_producer (self, err, sizeof err) != 0) {
-            wrk_kafka_fatal_set (self->fatal, 1, err);
-        } else
-            wrk_output_warm_up (self);
-    }
+    self->fenced = false;
+    s_txn_renew (self);
     if (self->cfg->exactly_once && self->producer) {
         wrk_output_abort (self); //  one left open: nothing of it may show
         rd_kafka_error_t *error = rd_kafka_begin_transaction (self->producer);
@@ -362,31 +378,48 @@ wrk_output_poll (wrk_output_t *self)
         rd_kafka_poll (self->producer, 0);
 }
 
+//  --exactly-once: commit the job's transaction (commit flushes first; a
+//  delivery that failed fails it, and it is aborted). A commit that timed
+//  out is tried again until --flush-timeout-ms has passed (librdkafka
+//  resumes it); one whose outcome stays unknown, or that failed fatally,
+//  is settled by a new producer of the same id before this returns, so
+//  the job's DONE or FAIL never races its transaction (DESIGN.md,
+//  "Fencing"). Returns 0 once committed, or -1 with err.
+static int
+s_txn_commit (wrk_output_t *self, char *err, size_t errlen)
+{
+    int64_t deadline = sl_now_ms () + self->cfg->flush_timeout_ms;
+    rd_kafka_error_t *error = NULL;
+    if (self->in_txn && !self->dr_failures && !self->reset) {
+        while ((error = rd_kafka_commit_transaction (
+                    self->producer, (int)self->cfg->flush_timeout_ms)) &&
+               rd_kafka_error_is_retriable (error) && sl_now_ms () < deadline)
+            rd_kafka_error_destroy (error);
+        if (!error)
+            self->in_txn = false;
+        else if (rd_kafka_error_is_retriable (error))
+            self->reset = true; //  its outcome unknown: the renewal says
+    }
+    bool failed = error != NULL;
+    if (error)
+        s_txn_failed (self, "commit transaction", error);
+    else if (self->in_txn)
+        wrk_output_abort (self);
+    s_txn_renew (self);
+    if (!self->dr_failures && !self->in_txn && !self->fenced && !failed)
+        return 0;
+    if (!self->dr_failures && !self->fenced)
+        snprintf (self->dr_error, sizeof self->dr_error, "no transaction open");
+    snprintf (err, errlen, "%s", self->dr_error);
+    return -1;
+}
+
 //  Wait until everything produced for this job is acknowledged.
 int
 wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
 {
-    if (self->cfg->exactly_once) {
-        //  Commit flushes first; a delivery that failed fails the commit.
-        rd_kafka_error_t *error =
-            self->in_txn && !self->dr_failures
-                ? rd_kafka_commit_transaction (self->producer,
-                                               (int)self->cfg->flush_timeout_ms)
-                : NULL;
-        if (self->in_txn && !self->dr_failures && !error)
-            self->in_txn = false;
-        else if (error)
-            s_txn_failed (self, "commit transaction", error);
-        else
-            wrk_output_abort (self);
-        if (!self->dr_failures && !self->in_txn)
-            return 0;
-        if (!self->dr_failures)
-            snprintf (self->dr_error, sizeof self->dr_error,
-                      "no transaction open");
-        snprintf (err, errlen, "%s", self->dr_error);
-        return -1;
-    }
+    if (self->cfg->exactly_once)
+        return s_txn_commit (self, err, errlen);
     int64_t deadline = sl_now_ms () + self->cfg->flush_timeout_ms;
     while (rd_kafka_outq_len (self->producer) > 0 && sl_now_ms () < deadline)
         rd_kafka_flush (self->producer, 100);
@@ -407,14 +440,14 @@ wrk_output_flush (wrk_output_t *self, char *err, size_t errlen)
 const char *
 wrk_output_error (const wrk_output_t *self)
 {
-    return self->dr_failures ? self->dr_error : "";
+    return self->dr_failures || self->fenced ? self->dr_error : "";
 }
 
 //  Whether the output failed the current job; see wrk_output.h.
 bool
 wrk_output_failed (const wrk_output_t *self)
 {
-    return self->dr_failures > 0 || self->dr_timeout;
+    return self->dr_failures > 0 || self->dr_timeout || self->fenced;
 }
 
 //  Whose fault a failed flush was; see wrk_output.h.
@@ -423,6 +456,8 @@ wrk_output_fault (const wrk_output_t *self, const char **code,
                   const char **target)
 {
     const char *out = self->cfg->output_topic ? self->cfg->output_topic : "";
+    if (self->fenced)
+        return SLUICE__FAULT_CLASS__FAULT_CLASS_FENCED;
     if (self->dr_failures && self->dr_record)
         return SLUICE__FAULT_CLASS__FAULT_CLASS_RECORD;
     *code =
@@ -450,8 +485,8 @@ s_conf_new (wrk_output_t *self, int lane, char *err, size_t errlen)
     static const char *defaults[] = {"enable.idempotence=true",
                                      "client.id=sluice-worker", NULL};
     const wrk_config_t *cfg = self->cfg;
-    rd_kafka_conf_t *conf = wrk_kafka_producer_conf (cfg->brokers, defaults,
-                                                     &cfg->props, err, errlen);
+    rd_kafka_conf_t *conf = sl_kafka_producer_conf (cfg->brokers, defaults,
+                                                    &cfg->props, err, errlen);
     if (!conf)
         return NULL;
     char id[512];

@@ -37,10 +37,12 @@ at each kill.
 fails past 150 s; on real Kafka the output's 20 s refusal and the
 scheduler's backoff of up to 16 s behind it are most of the run);
 `make chaos` runs the long variant. `--mode markers` runs the schedulers
-with `--state-topic`, `--mode eos` also the workers with `--exactly-once`
-(transactions; their transaction.timeout.ms 10 s, since a killed worker's
-successor has another transactional.id and does not fence it): the
-duplicates are counted as the output's read_committed reader sees them. The broker kind comes from
+with `--state-topic`, `--mode eos` also both daemons with `--exactly-once`
+(transactions, and the scheduler fences a job's holder before the job
+runs again; the workers' transaction.timeout.ms is 10 s, so an open
+transaction of a killed worker that no one fenced holds readers back no
+longer): the duplicates are counted as the output's read_committed reader
+sees them, and must be 0. The broker kind comes from
 SLUICE_TEST_BROKER (embedded or kafka) as for the integration tests.
 """
 import argparse
@@ -228,6 +230,8 @@ def chaos():
             sched_args += ["--state-topic", src + ".state"]
         eos = (["--exactly-once", "-X", "transaction.timeout.ms=10000"]
                if ARGS.mode == "eos" else [])
+        if ARGS.mode == "eos":
+            sched_args.append("--exactly-once")
         scheds = []
 
         def new_scheduler():
@@ -488,6 +492,9 @@ def chaos():
                "covering it ran", over[:10])
         expect(dups <= bound, "duplicates within the re-run bound",
                "%d > %d" % (dups, bound))
+        if ARGS.mode == "eos":
+            expect(dups == 0, "--exactly-once: no duplicate is read "
+                   "(read_committed)", "%d duplicates" % dups)
 
         # Supervised workers (the default) do not exit on a crash: their
         # parents report it (sched_crash) and start a new one.

@@ -765,14 +765,17 @@ def state_topic_reaches_the_scheduler():
 
 
 @test
-def exactly_once_reaches_the_workers():
-    r = render({"worker": {"exactlyOnce": True}})
-    args = container(r.one("Deployment"), "worker")["args"]
-    expect("--exactly-once" in args, "worker.exactlyOnce gives "
-           "--exactly-once", args)
-    args = container(render({}).one("Deployment"), "worker")["args"]
-    expect("--exactly-once" not in args, "off by default", args)
-    err = render_fails({"worker": {"exactlyOnce": "yes"}})
+def exactly_once_reaches_both_daemons():
+    r = render({"exactlyOnce": True, "scheduler": {"stateTopic": "s"}})
+    for kind, name in (("Deployment", "worker"), ("StatefulSet", "scheduler")):
+        args = container(r.one(kind), name)["args"]
+        expect("--exactly-once" in args, "exactlyOnce gives the %s "
+               "--exactly-once" % name, args)
+        args = container(render({}).one(kind), name)["args"]
+        expect("--exactly-once" not in args, "off by default", args)
+    err = render_fails({"exactlyOnce": True})
+    expect("stateTopic" in err, "refused without scheduler.stateTopic", err)
+    err = render_fails({"exactlyOnce": "yes"})
     expect("schema" in err and "exactlyOnce" in err,
            "a non-boolean is refused by the schema", err)
 

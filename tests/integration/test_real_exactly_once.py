@@ -33,16 +33,18 @@ records of aborted transactions to read_committed readers (DESIGN.md,
 left the producer before the abort."""
 import collections
 import os
+import signal
+import time
 
 from harness import (BIN, Broker, consume_all, expect, log_events, log_note,
                      main, plugin_path, produce, run_cli, start_scheduler,
-                     start_worker, test, unique)
+                     start_worker, test, unique, wait_for)
 
 RECORDS = 2000
 BAD = 1555
 
 
-def run(fault, exactly_once):
+def run(fault, exactly_once, fencing=True):
     src, out, group = unique("in"), unique("out"), unique("g")
     dlq, state = src + ".dlq", unique("state")
     word = "BIG" if fault == "big_on" else "POISON"
@@ -51,7 +53,8 @@ def run(fault, exactly_once):
                              for i in range(RECORDS)))
         sched = start_scheduler(kafka, src, group, args=[
             "--job-records", "200", "--max-attempts", "2",
-            "--state-topic", state])
+            "--state-topic", state] + (
+                ["--exactly-once"] if exactly_once and fencing else []))
         extra = ["--batch-size", "50", "-X", "message.max.bytes=100000",
                  "-X", "linger.ms=0"] + (
             ["--exactly-once"] if exactly_once else [])
@@ -69,7 +72,9 @@ def run(fault, exactly_once):
                 int(r.key) for r in consume_all(kafka, out,
                                                 isolation="read_uncommitted")),
             dead=[int(r.key) for r in consume_all(kafka, dlq)],
-            markers=len(consume_all(kafka, state)),
+            markers=len([r for r in consume_all(kafka, state)
+                         if not any(k == "sluice-record"
+                                    for k, _ in r.headers)]),
             done=len(log_events(w, "job done")),
             done_twice=sorted(
                 r for r, n in collections.Counter(
@@ -119,10 +124,17 @@ def without_it_a_failed_jobs_outputs_stay():
 
 
 @test
-def a_crashed_jobs_transaction_is_aborted_by_its_successor():
+def a_crashed_jobs_transaction_is_aborted_and_its_range_checked():
     r = run("crash_on", exactly_once=True)
     note("exactly-once, crashes", r)
     expect(r["failed"] >= 2, "the record crashed the worker", r["failed"])
+    expect_exactly_once(r)
+
+
+@test
+def without_fencing_a_lost_done_runs_a_committed_job_again():
+    r = run("crash_on", exactly_once=True, fencing=False)
+    note("worker transactions only, crashes", r)
     want = set(range(RECORDS)) - {BAD}
     expect(set(r["committed"]) == want and BAD not in r["committed"],
            "read_committed: every other id, the poison one not",
@@ -135,6 +147,90 @@ def a_crashed_jobs_transaction_is_aborted_by_its_successor():
            "duplicate is a whole job done twice",
            "%d such ids, first %s" % (len(twice), twice[:10]))
     expect(r["dead"] == [BAD], "the DLQ holds the poison id once", r["dead"])
+
+
+ZOMBIE = 600
+
+
+def zombie(fencing):
+    """Worker A begins a job of 200 records, read in one plugin call of
+    4 s (20 ms a record), and is frozen (SIGSTOP) a second into it, its
+    transaction open; the scheduler loses it (heartbeats), takes the job
+    back and gives it to worker B. A is resumed once B has begun: its
+    plugin call returns at once (its sleep ran out meanwhile) and it goes
+    on to produce the copies and commit, before it hears that the
+    scheduler dropped it."""
+    src, out, group = unique("in"), unique("out"), unique("g")
+    state = unique("state")
+    with Broker(topics={src: 1, out: 1, src + ".dlq": 1, state: 1}) as kafka:
+        produce(kafka, src, ((str(i), "v%d" % i, 0) for i in range(ZOMBIE)))
+        sched = start_scheduler(kafka, src, group, args=[
+            "--job-records", "200", "--window", "1", "--state-topic", state,
+            "--heartbeat-ms", "300", "--liveness", "4",
+            "--job-timeout-ms", "60000"] + (
+                ["--exactly-once"] if fencing else []))
+        #  Not before the assignment: a takeover fences every id in the
+        #  state topic's rosters, A's included (its first job would fail).
+        wait_for(lambda: log_events(sched, "assigned"), 30, "assignment")
+        common = ["--exactly-once", "--supervise", "off", "--credits", "1",
+                  "--batch-size", "200", "-X", "linger.ms=0",
+                  "--heartbeat-ms", "300"]
+        a = start_worker(kafka, sched.endpoint, "sleep", name="zombie",
+                         output_topic=out, plugin_opts={"us_per_record": 20000},
+                         args=common + ["--transactional-id", unique("a")])
+        wait_for(lambda: log_events(a, "job begin"), 30, "A begins a job")
+        time.sleep(1.0)
+        a.signal(signal.SIGSTOP)
+        b = start_worker(kafka, sched.endpoint, "sleep", name="b",
+                         output_topic=out, plugin_opts={"us_per_record": 2000},
+                         args=common + ["--transactional-id", unique("b")])
+        wait_for(lambda: log_events(b, "job begin"), 60, "B is given the job")
+        a.signal(signal.SIGCONT)
+        rc = sched.wait(120, watch=[b])
+        expect(rc == 0, "the drain finishes", "exit %s" % rc)
+        ended = ("job failed", "job done", "job abandoned")
+        wait_for(lambda: any(log_events(a, e) for e in ended), 60,
+                 "A ends its job")
+        a.stop(20)
+        b.stop(20)
+        return dict(
+            a_failed=log_events(a, "job failed"),
+            a_done=log_events(a, "job done"),
+            fenced=[line for line in sched.log_lines()
+                    if "range fenced" in line],
+            committed=collections.Counter(
+                int(r.key) for r in consume_all(kafka, out)))
+
+
+@test
+def a_zombie_workers_commit_is_refused():
+    r = zombie(fencing=True)
+    log_note("A failed %s; scheduler: %s; read_committed %d ids, %d "
+             "duplicates" % ([e.get("reason") for e in r["a_failed"]],
+                             r["fenced"][:2], len(r["committed"]),
+                             duplicates(r["committed"])))
+    expect(r["fenced"], "the scheduler fenced A before the range ran again")
+    expect(not [e for e in r["a_done"] if e.get("start") == "0"] and
+           any("fenced" in e.get("reason", "") and e.get("start") == "0"
+               for e in r["a_failed"]),
+           "A's transaction was refused as fenced",
+           [e.get("reason") for e in r["a_failed"]])
+    expect(set(r["committed"]) == set(range(ZOMBIE)) and
+           duplicates(r["committed"]) == 0,
+           "read_committed: every id exactly once, nothing of A's",
+           "%d missing, %d duplicates" % (
+               ZOMBIE - len(set(r["committed"])), duplicates(r["committed"])))
+
+
+@test
+def without_fencing_a_zombie_commits_its_copy():
+    r = zombie(fencing=False)
+    log_note("A done %d, failed %d; read_committed %d duplicates"
+             % (len(r["a_done"]), len(r["a_failed"]),
+                duplicates(r["committed"])))
+    expect(duplicates(r["committed"]) > 0,
+           "A's resumed commit is read as duplicates",
+           duplicates(r["committed"]))
 
 
 @test

@@ -273,6 +273,12 @@ The scheduler's command line. Call with the root context.
 {{- if .stateTopic }}
 - --state-topic={{ .stateTopic }}
 {{- end }}
+{{- if $.Values.exactlyOnce }}
+{{- if not .stateTopic }}
+{{- fail "exactlyOnce needs scheduler.stateTopic: the completion markers say which jobs committed" }}
+{{- end }}
+- --exactly-once
+{{- end }}
 {{- if not (kindIs "invalid" .jobRecords) }}
 - --job-records={{ .jobRecords | int64 }}
 {{- end }}
@@ -318,10 +324,10 @@ The worker's command line: one --scheduler per scheduler pod.
 {{- end }}
 {{ include "sluice.commonArgs" . }}
 - --grace-ms={{ .Values.worker.graceMs | int64 }}
-{{- with .Values.worker }}
-{{- if .exactlyOnce }}
+{{- if .Values.exactlyOnce }}
 - --exactly-once
 {{- end }}
+{{- with .Values.worker }}
 {{- if not (kindIs "invalid" .credits) }}
 - --credits={{ .credits | int64 }}
 {{- end }}
