@@ -5,12 +5,13 @@ alternated round by round with the same drain without them (issue 22:
 markers' cost in at-least-once mode, target <= 3 %; exactly-once /
 at-least-once, target >= 0.8 at jobs of 10,000).
 
-    bench/ab_marks.py [--copy] [--per-partition N] ROUNDS WORKERS JOB_RECORDS ...
+    bench/ab_marks.py [--copy] [--credits N] [--per-partition N] ROUNDS WORKERS JOB_RECORDS ...
 
 Per job size: 4 partitions x N records (500,000) of 64 bytes, the noop
 plugin, WORKERS workers; each round drains it three times with a new
 group: plain, with --state-topic ("marked") and with --state-topic and
---exactly-once workers ("eos"), the order reversed every other round.
+--exactly-once on both daemons ("eos"), the order reversed every other
+round. --credits N gives every worker --credits N (default: theirs).
 With --copy the plugin is copy (every record produced to an output
 topic, so the transactions hold records) instead of noop. Prints each
 round, then per job size the median steady rate of each, the ratios
@@ -47,6 +48,13 @@ def main():
     copy = "--copy" in sys.argv
     if copy:
         sys.argv.remove("--copy")
+    credits = []
+    if "--credits" in sys.argv:
+        i = sys.argv.index("--credits")
+        if i + 1 >= len(sys.argv) or not sys.argv[i + 1].isdigit():
+            usage("--credits takes a whole number")
+        credits = ["--credits", sys.argv[i + 1]]
+        del sys.argv[i:i + 2]
     if len(sys.argv) > 2 and sys.argv[1] == "--per-partition":
         try:
             PER_PARTITION = int(sys.argv[2])
@@ -75,10 +83,11 @@ def main():
             for size in sizes:
                 for i in range(rounds):
                     for k in kinds if i % 2 == 0 else kinds[::-1]:
-                        extra = ["--state-topic", state] if k != "plain" \
-                            else []
+                        extra = (["--state-topic", state] if k != "plain"
+                                 else []) + (["--exactly-once"] if k == "eos"
+                                             else [])
                         wargs = (["--output-topic", out] if copy else []) + (
-                            ["--exactly-once"] if k == "eos" else [])
+                            ["--exactly-once"] if k == "eos" else []) + credits
                         sl = sluice_drain(
                             run, b, topic, workers,
                             "copy" if copy else "noop",

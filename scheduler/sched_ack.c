@@ -152,7 +152,9 @@ sched_ack_done (sched_state_t *self, sched_worker_t *worker, Sluice__Done *done)
     else
         sched_failure_job (
             &self->failure, job, *done->error ? done->error : "worker failed",
-            done->fault != SLUICE__FAULT_CLASS__FAULT_CLASS_FENCED, now);
+            done->fault != SLUICE__FAULT_CLASS__FAULT_CLASS_FENCED &&
+                done->fault != SLUICE__FAULT_CLASS__FAULT_CLASS_SHARED,
+            now);
 }
 
 //  See sched_ack.h.

@@ -90,9 +90,19 @@ sched_fence_ids (const rd_kafka_conf_t *conf, char *const *ids, size_t n)
     return fenced;
 }
 
-//  A marker inside the range asked, of our group: kept in the answer.
+//  A batch of FENCE requests, answered together: their ids fenced at
+//  once, each state partition read once for all of them.
+#define FENCE_BATCH 64
+typedef struct {
+    s_req_t *req[FENCE_BATCH];
+    sched_fence_answer_t *ans[FENCE_BATCH];
+    size_t n;
+} s_batch_t;
+
+//  A marker of our group: kept in the answer of each request of sp whose
+//  range holds it.
 static void
-s_found (sched_fence_answer_t *a, const s_req_t *req, const char *group,
+s_found (s_batch_t *b, int32_t sp, const char *group,
          const rd_kafka_message_t *m)
 {
     rd_kafka_headers_t *hdrs = NULL;
@@ -106,9 +116,13 @@ s_found (sched_fence_answer_t *a, const s_req_t *req, const char *group,
         sluice__marker__unpack (NULL, m->len, (const uint8_t *)m->payload);
     if (!mk)
         return;
-    if (streq (mk->group, group) && streq (mk->topic, req->topic) &&
-        mk->partition == req->partition && mk->start >= req->start &&
-        mk->end <= req->end && mk->end > mk->start) {
+    for (size_t i = 0; streq (mk->group, group) && i < b->n; i++) {
+        const s_req_t *req = b->req[i];
+        sched_fence_answer_t *a = b->ans[i];
+        if (req->sp != sp || !streq (mk->topic, req->topic) ||
+            mk->partition != req->partition || mk->start < req->start ||
+            mk->end > req->end || mk->end <= mk->start)
+            continue;
         sched_fence_range_t *r =
             realloc (a->found, (a->nfound + 1) * sizeof *r);
         if (r) {
@@ -119,28 +133,28 @@ s_found (sched_fence_answer_t *a, const s_req_t *req, const char *group,
     sluice__marker__free_unpacked (mk, NULL);
 }
 
-//  Read state partition req->sp from req->from to its end (asked of
-//  rk_end, which sees the end, not the last stable offset). True once
-//  there.
+//  Read state partition sp from `from` to its end (asked of rk_end,
+//  which sees the end, not the last stable offset) for the batch. True
+//  once there.
 static bool
-s_read (sched_fence_answer_t *a, const s_req_t *req, const char *topic,
+s_read (s_batch_t *b, int32_t sp, int64_t from, const char *topic,
         const char *group, rd_kafka_t *rk, rd_kafka_t *rk_end)
 {
     int64_t lo = 0, hi = 0;
     rd_kafka_resp_err_t rc = rd_kafka_query_watermark_offsets (
-        rk_end, topic, req->sp, &lo, &hi, FENCE_TIMEOUT_MS);
+        rk_end, topic, sp, &lo, &hi, FENCE_TIMEOUT_MS);
     if (rc) {
         sl_warn ("state topic unreadable, the range waits topic=%s "
                  "partition=%d reason=\"%s\"",
-                 topic, req->sp, rd_kafka_err2str (rc));
+                 topic, sp, rd_kafka_err2str (rc));
         return false;
     }
-    int64_t at = req->from > lo ? req->from : lo;
+    int64_t at = from > lo ? from : lo;
     if (at >= hi)
         return true;
     rd_kafka_topic_partition_list_t *list =
         rd_kafka_topic_partition_list_new (1);
-    rd_kafka_topic_partition_list_add (list, topic, req->sp)->offset = at;
+    rd_kafka_topic_partition_list_add (list, topic, sp)->offset = at;
     rd_kafka_assign (rk, list);
     rd_kafka_topic_partition_list_destroy (list);
     int64_t deadline = sl_now_ms () + FENCE_READ_MS;
@@ -152,7 +166,7 @@ s_read (sched_fence_answer_t *a, const s_req_t *req, const char *topic,
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             end = m->offset >= hi;
         else if (!m->err) {
-            s_found (a, req, group, m);
+            s_found (b, sp, group, m);
             at = m->offset + 1;
         }
         rd_kafka_message_destroy (m);
@@ -161,7 +175,7 @@ s_read (sched_fence_answer_t *a, const s_req_t *req, const char *topic,
     if (!end && at < hi)
         sl_warn ("state topic not read to its end in time, the range waits "
                  "topic=%s partition=%d at=%" PRId64 " end=%" PRId64,
-                 topic, req->sp, at, hi);
+                 topic, sp, at, hi);
     return end || at >= hi;
 }
 
@@ -227,6 +241,86 @@ s_recent (zhashx_t *recent, const char *id, int64_t since)
     return at && *at >= since;
 }
 
+//  ROSTER: write it, answer.
+static void
+s_roster_answer (sched_fence_t *self, zsock_t *pipe, s_req_t **req_p,
+                 rd_kafka_t *prod)
+{
+    sched_fence_answer_t *a = calloc (1, sizeof *a);
+    if (a) {
+        a->roster = true;
+        a->token = (*req_p)->token;
+        if (prod)
+            s_roster (a, *req_p, self->topic, self->group, prod);
+        zsock_send (pipe, "p", a);
+    }
+    s_req_free (req_p);
+}
+
+//  FENCE, a batch: every id asked and not fenced since its ask, together;
+//  then each state partition asked, from the lowest position asked, once.
+//  Each request is answered ok if its ids were fenced and its partition
+//  read to its end.
+static void
+s_fence_batch (sched_fence_t *self, s_batch_t *b, zhashx_t *recent,
+               rd_kafka_t *prod, rd_kafka_t *rk)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        b->ans[i] = calloc (1, sizeof *b->ans[i]);
+        if (b->ans[i])
+            b->ans[i]->token = b->req[i]->token;
+        cap += b->req[i]->n;
+    }
+    if (!prod || !rk)
+        return; //  nothing can be done: not ok
+    char **todo = calloc (cap ? cap : 1, sizeof *todo);
+    zhashx_t *seen = zhashx_new ();
+    size_t ntodo = 0;
+    for (size_t i = 0; todo && seen && i < b->n; i++)
+        for (size_t k = 0; k < b->req[i]->n; k++) {
+            char *id = b->req[i]->ids[k];
+            if (!s_recent (recent, id, b->req[i]->asked_ms) &&
+                zhashx_insert (seen, id, id) == 0)
+                todo[ntodo++] = id;
+        }
+    int64_t t0 = sl_now_ms ();
+    size_t fenced = todo ? sched_fence_ids (self->conf, todo, ntodo) : 0;
+    bool ok = todo && seen && fenced == ntodo;
+    if (ntodo)
+        sl_info ("fenced transactional_ids=%zu of=%zu ranges=%zu ms=%" PRId64,
+                 fenced, ntodo, b->n, sl_now_ms () - t0);
+    for (size_t i = 0; ok && i < ntodo; i++) {
+        int64_t *at = malloc (sizeof *at);
+        if (at) {
+            *at = t0;
+            if (zhashx_size (recent) >= FENCE_RECENT)
+                zhashx_purge (recent);
+            zhashx_update (recent, todo[i], at);
+        }
+    }
+    free (todo);
+    zhashx_destroy (&seen);
+    for (size_t i = 0; i < b->n; i++) {
+        int32_t sp = b->req[i]->sp;
+        bool first = true;
+        int64_t from = b->req[i]->from;
+        for (size_t j = 0; j < b->n; j++)
+            if (b->req[j]->sp == sp) {
+                first = first && j >= i;
+                if (b->req[j]->from < from)
+                    from = b->req[j]->from;
+            }
+        if (!first)
+            continue; //  read with an earlier request of the same partition
+        bool read =
+            ok && s_read (b, sp, from, self->topic, self->group, rk, prod);
+        for (size_t j = 0; j < b->n; j++)
+            if (b->req[j]->sp == sp && b->ans[j])
+                b->ans[j]->ok = read;
+    }
+}
+
 static void
 s_actor (zsock_t *pipe, void *args)
 {
@@ -260,44 +354,40 @@ s_actor (zsock_t *pipe, void *args)
         if (term)
             break;
         s_req_t *req = p;
-        sched_fence_answer_t *a = calloc (1, sizeof *a);
-        if (!a) {
-            s_req_free (&req);
+        if (req->roster) {
+            s_roster_answer (self, pipe, &req, prod);
             continue;
         }
-        a->roster = req->roster;
-        a->token = req->token;
-        if (!prod || !rk)
-            ; //  nothing can be done: not ok
-        else if (req->roster)
-            s_roster (a, req, self->topic, self->group, prod);
-        else {
-            char **todo = calloc (req->n ? req->n : 1, sizeof *todo);
-            size_t ntodo = 0;
-            for (size_t i = 0; todo && i < req->n; i++)
-                if (!s_recent (recent, req->ids[i], req->asked_ms))
-                    todo[ntodo++] = req->ids[i];
-            int64_t t0 = sl_now_ms ();
-            size_t fenced =
-                todo ? sched_fence_ids (self->conf, todo, ntodo) : 0;
-            if (ntodo)
-                sl_info ("fenced transactional_ids=%zu of=%zu ms=%" PRId64,
-                         fenced, ntodo, sl_now_ms () - t0);
-            for (size_t i = 0; fenced == ntodo && i < ntodo; i++) {
-                int64_t *at = malloc (sizeof *at);
-                if (at) {
-                    *at = t0;
-                    if (zhashx_size (recent) >= FENCE_RECENT)
-                        zhashx_purge (recent);
-                    zhashx_update (recent, todo[i], at);
-                }
+        //  FENCE: take the others waiting too (a worker lost with many
+        //  jobs asks once per job), fence their ids together, read each
+        //  state partition once.
+        s_batch_t b = {.n = 0};
+        b.req[b.n++] = req;
+        while (b.n < FENCE_BATCH && (zsock_events (pipe) & ZMQ_POLLIN)) {
+            char *more = NULL;
+            void *q = NULL;
+            if (zsock_recv (pipe, "sp", &more, &q) != 0)
+                break;
+            bool stop = streq (more, "$TERM");
+            zstr_free (&more);
+            if (stop) {
+                term = true;
+                break;
             }
-            a->ok = todo && fenced == ntodo &&
-                    s_read (a, req, self->topic, self->group, rk, prod);
-            free (todo);
+            s_req_t *r = q;
+            if (r->roster) //  a roster amid fences: written first
+                s_roster_answer (self, pipe, &r, prod);
+            else
+                b.req[b.n++] = r;
         }
-        s_req_free (&req);
-        zsock_send (pipe, "p", a);
+        s_fence_batch (self, &b, recent, prod, rk);
+        for (size_t i = 0; i < b.n; i++) {
+            if (b.ans[i])
+                zsock_send (pipe, "p", b.ans[i]);
+            s_req_free (&b.req[i]);
+        }
+        if (term)
+            break;
     }
     zhashx_destroy (&recent);
     if (rk)

@@ -272,6 +272,7 @@ wrk_exec_chores (wrk_exec_t *self, exec_job_t *ej, ssize_t n)
     if (n > 0 && now - self->progress_ms >= every) {
         self->progress_ms = now;
         wrk_exec_reply (self, WRK_MSG_PROGRESS, ej->sched, job->job_id);
+        wrk_exec_held_progress (self); //  their leases run on too
     }
 }
 
@@ -403,6 +404,7 @@ s_actor (zsock_t *pipe, void *args)
     while (true) {
         s_pump (self);
         s_check_fatal (self);
+        wrk_exec_group_close (self, zlistx_first (self->fifo));
         if (self->stopping && (zlistx_size (self->fifo) == 0 ||
                                sl_now_ms () >= self->stop_deadline))
             break;
@@ -429,7 +431,7 @@ s_actor (zsock_t *pipe, void *args)
         } else
             wrk_exec_reply (self, WRK_MSG_DROPPED, ej->sched, ej->job->job_id);
         self->current = NULL;
-        if (!ej->parked)
+        if (!ej->parked && !ej->held)
             wrk_exec_job_free (ej);
     }
     wrk_reader_stats_final (self->reader,
@@ -489,12 +491,13 @@ wrk_exec_new (const wrk_config_t *cfg, wrk_plugin_t *shared, int lane,
     size_t batch = (size_t)cfg->batch_size;
     self->fifo = zlistx_new ();
     self->parked = zlistx_new ();
+    self->held = zlistx_new ();
     self->msgs = calloc (batch, sizeof *self->msgs);
     self->recs = calloc (batch, sizeof *self->recs);
     self->outs = calloc (batch, sizeof *self->outs);
     self->fatal = wrk_kafka_fatal_new ();
-    if (!self->fifo || !self->parked || !self->msgs || !self->recs ||
-        !self->outs || !self->fatal) {
+    if (!self->fifo || !self->parked || !self->held || !self->msgs ||
+        !self->recs || !self->outs || !self->fatal) {
         snprintf (err, errlen, "out of memory");
         goto fail;
     }
@@ -567,6 +570,7 @@ wrk_exec_destroy (wrk_exec_t **self_p)
         zlistx_destroy (&self->fifo);
     }
     zlistx_destroy (&self->parked);
+    wrk_exec_held_free (self);
     wrk_kafka_fatal_destroy (&self->fatal);
     free (self->msgs);
     free (self->recs);

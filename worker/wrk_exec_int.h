@@ -24,6 +24,8 @@ typedef struct {
     Sluice__Job *job;
     bool cancelled;
     bool parked; /* a keyed job waiting for its keys: wrk_keyed owns it */
+    bool held;   /* done, its DONE waits for its transaction's commit
+                    (--exactly-once group commit): self->held owns it */
 } exec_job_t;
 
 struct _wrk_exec_t {
@@ -54,8 +56,10 @@ struct _wrk_exec_t {
     zlistx_t *parked;    /* keyed_t * (wrk_keyed.c): keyed jobs read and
                             waiting for GATE or RELEASE                */
     _Atomic size_t key_waiting; /* their records not run yet (metrics) */
-    exec_job_t *reading;        /* a keyed job read while another one's part
-                                   runs (wrk_keyed_read_queued)             */
+    zlistx_t *held;      /* wrk_held_t * (wrk_job.c): jobs done whose shared
+                            transaction is not committed yet, oldest first   */
+    exec_job_t *reading; /* a keyed job read while another one's part
+                            runs (wrk_keyed_read_queued)             */
 };
 
 /*  Tell the main thread about job id of scheduler sched.                */
@@ -83,6 +87,17 @@ int wrk_exec_job_flush (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t);
 /*  The job ended, done (rc 0) or failed: log it and send DONE.          */
 void wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
                        int64_t t0);
+
+/*  --exactly-once group commit: commit the open transaction now if jobs
+    wait for it and the next job cannot join it (none, cancelled, keyed,
+    or stopping), and send their DONEs (or FAILs).                        */
+void wrk_exec_group_close (wrk_exec_t *self, const exec_job_t *next);
+
+/*  PROGRESS for each job held for its transaction's commit.             */
+void wrk_exec_held_progress (wrk_exec_t *self);
+
+/*  Free the jobs still held (the lane is going away).                    */
+void wrk_exec_held_free (wrk_exec_t *self);
 
 /*  The job is abandoned (cancelled, or the stop deadline passed).        */
 void wrk_exec_job_abandon (wrk_exec_t *self, exec_job_t *ej);

@@ -35,9 +35,14 @@ struct _wrk_output_t {
     //  --exactly-once (cfg->exactly_once): a transaction open (from the
     //  job's begin to its commit or abort).
     bool in_txn;
-    bool reset;            /* its producer failed fatally: make a new one */
-    bool fenced;           /* ... because the scheduler fenced its id     */
-    rd_kafka_conf_t *conf; /* to make it (a copy; --exactly-once only)    */
+    bool reset;             /* its producer failed fatally: make a new one */
+    bool fenced;            /* ... because the scheduler fenced its id     */
+    bool keep;              /* the next job goes on in the open transaction */
+    uint64_t txn_gen;       /* the open (or last) transaction's number     */
+    uint64_t committed_gen; /* the last one committed                     */
+    int64_t txn_ms;         /* when the open one began                     */
+    uint32_t txn_jobs;      /* jobs in it                                  */
+    rd_kafka_conf_t *conf;  /* to make it (a copy; --exactly-once only)    */
     int lane;
 };
 
@@ -195,6 +200,29 @@ wrk_output_abort (wrk_output_t *self)
     }
 }
 
+//  See wrk_output.h.
+void
+wrk_output_defer (wrk_output_t *self)
+{
+    self->keep = true;
+}
+
+//  See wrk_output.h.
+uint64_t
+wrk_output_txn (const wrk_output_t *self, int64_t *age_ms, uint32_t *jobs)
+{
+    *age_ms = self->in_txn ? sl_now_ms () - self->txn_ms : 0;
+    *jobs = self->in_txn ? self->txn_jobs : 0;
+    return self->in_txn ? self->txn_gen : 0;
+}
+
+//  See wrk_output.h.
+uint64_t
+wrk_output_committed (const wrk_output_t *self)
+{
+    return self->committed_gen;
+}
+
 //  Make the transactional producer (again, after a fatal failure): the
 //  same transactional.id, initialised, which aborts what the last one
 //  left open. Returns 0, or -1 with one line in err.
@@ -266,13 +294,21 @@ wrk_output_job_begin (wrk_output_t *self)
     self->dr_timeout = false;
     self->fenced = false;
     s_txn_renew (self);
-    if (self->cfg->exactly_once && self->producer) {
+    bool keep = self->keep;
+    self->keep = false;
+    if (self->cfg->exactly_once && self->producer && keep && self->in_txn)
+        self->txn_jobs++; //  group commit: it goes on (wrk_output_defer)
+    else if (self->cfg->exactly_once && self->producer) {
         wrk_output_abort (self); //  one left open: nothing of it may show
         rd_kafka_error_t *error = rd_kafka_begin_transaction (self->producer);
         if (error)
             s_txn_failed (self, "begin transaction", error);
-        else
+        else {
             self->in_txn = true;
+            self->txn_gen++;
+            self->txn_ms = sl_now_ms ();
+            self->txn_jobs = 1;
+        }
     }
 }
 
@@ -395,9 +431,10 @@ s_txn_commit (wrk_output_t *self, char *err, size_t errlen)
                     self->producer, (int)self->cfg->flush_timeout_ms)) &&
                rd_kafka_error_is_retriable (error) && sl_now_ms () < deadline)
             rd_kafka_error_destroy (error);
-        if (!error)
+        if (!error) {
             self->in_txn = false;
-        else if (rd_kafka_error_is_retriable (error))
+            self->committed_gen = self->txn_gen;
+        } else if (rd_kafka_error_is_retriable (error))
             self->reset = true; //  its outcome unknown: the renewal says
     }
     bool failed = error != NULL;

@@ -71,6 +71,18 @@ void wrk_output_mark (wrk_output_t *self, const Sluice__Job *job);
 uint64_t wrk_output_txn_resets (void);
 /*  Abort the open transaction, if any (a failed or abandoned job).      */
 void wrk_output_abort (wrk_output_t *self);
+
+/*  --exactly-once, group commit: the open transaction goes on into the
+    next job (whose begin neither aborts it nor begins another).         */
+void wrk_output_defer (wrk_output_t *self);
+
+/*  The open transaction's number (0: none), its age (ms) and how many
+    jobs it holds.                                                        */
+uint64_t wrk_output_txn (const wrk_output_t *self, int64_t *age_ms,
+                         uint32_t *jobs);
+
+/*  The number of the last transaction committed (0: none yet).          */
+uint64_t wrk_output_committed (const wrk_output_t *self);
 /*  Serve the producer's callbacks (delivery reports, errors).           */
 void wrk_output_poll (wrk_output_t *self);
 

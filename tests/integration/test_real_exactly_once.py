@@ -56,7 +56,7 @@ def run(fault, exactly_once, fencing=True):
             "--state-topic", state] + (
                 ["--exactly-once"] if exactly_once and fencing else []))
         extra = ["--batch-size", "50", "-X", "message.max.bytes=100000",
-                 "-X", "linger.ms=0"] + (
+                 "-X", "linger.ms=0", "--credits", "4"] + (
             ["--exactly-once"] if exactly_once else [])
         w = start_worker(kafka, sched.endpoint, "fault", output_topic=out,
                          plugin_opts={fault: word}, args=extra)
@@ -76,6 +76,10 @@ def run(fault, exactly_once, fencing=True):
                          if not any(k == "sluice-record"
                                     for k, _ in r.headers)]),
             done=len(log_events(w, "job done")),
+            grouped=len([e for e in log_events(w, "job done")
+                         if e.get("committed") == "with_later"]),
+            shared=len([e for e in log_events(w, "job failed")
+                        if "shared with a later job" in e.get("reason", "")]),
             done_twice=sorted(
                 r for r, n in collections.Counter(
                     (int(e["start"]), int(e["end"]))
@@ -87,11 +91,13 @@ def duplicates(counter):
 
 
 def note(what, r):
-    log_note("%s: %d failed attempts; read_committed: %d ids, %d duplicates; "
-             "read_uncommitted: %d duplicates; DLQ %s; %d markers for %d "
-             "jobs done" % (what, r["failed"], len(r["committed"]),
-                            duplicates(r["committed"]), duplicates(r["all"]),
-                            r["dead"], r["markers"], r["done"]))
+    log_note("%s: %d failed attempts (%d for a shared transaction); "
+             "read_committed: %d ids, %d duplicates; read_uncommitted: %d "
+             "duplicates; DLQ %s; %d markers for %d jobs done, %d of them "
+             "committed with a later job" % (
+                 what, r["failed"], r["shared"], len(r["committed"]),
+                 duplicates(r["committed"]), duplicates(r["all"]), r["dead"],
+                 r["markers"], r["done"], r["grouped"]))
 
 
 def expect_exactly_once(r):
@@ -111,6 +117,8 @@ def a_failed_jobs_outputs_are_never_read_committed():
     r = run("big_on", exactly_once=True)
     note("exactly-once", r)
     expect(r["failed"] >= 2, "jobs failed on the record", r["failed"])
+    expect(r["grouped"] > 0, "jobs done while the next one was queued "
+           "committed with it (group commit)", r["grouped"])
     expect_exactly_once(r)
 
 
