@@ -13,6 +13,8 @@ copies records to an output topic) while:
     the drain, and a new one started on the same endpoint and group;
   * the broker goes away for a second (embedded: `broker down all` on the
     control channel of `sluice kafka`; real Kafka: the JVM is SIGSTOPped);
+    with `--mode eos` on real Kafka it is also SIGKILLed once and started
+    again on its data (a crash);
   * the scheduler's own loop stalls for 3 s (SIGSTOP, then SIGCONT),
     longer than its workers' liveness window and the workers' own;
   * the output refuses produces for a while, a fault of the destination
@@ -276,6 +278,10 @@ def chaos():
         # work is left: the jobs the killed one had out run again. That
         # kill's recovery then runs into the refusal and is not measured.
         plan.append((0.80, "output") if kafka.embedded else (0.65, "output"))
+        if ARGS.mode == "eos" and not kafka.embedded:
+            # Transactions through a broker crash (issue 22): the JVM is
+            # SIGKILLed (no clean shutdown) and started again on its data.
+            plan.insert(plan.index((0.50, "broker")) + 1, (0.55, "restart"))
         done_events = []
         recoveries = collections.defaultdict(list)
         kills_in_flight = []    # (what, jobs, records) at each kill
@@ -359,6 +365,10 @@ def chaos():
                 elif what == "broker":
                     outage(1.0)
                     counts["broker outages"] += 1
+                elif what == "restart":
+                    kafka.kill()
+                    kafka.restart()
+                    counts["broker restarts"] += 1
                 elif what == "stall":
                     sched.signal(signal.SIGSTOP)
                     time.sleep(3.0)  # the fault: a stall this long

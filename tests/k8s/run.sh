@@ -42,9 +42,9 @@ host_state() {
 		ip -o link | awk '{ print "link", $2 }'
 		ip -o addr | awk '{ print "addr", $2, $4 }'
 		ip route | sed 's/^/route /'
-		iptables-save 2>/dev/null | grep -v '^[#:]' | sed 's/^/iptables /'
+		{ iptables-save 2>/dev/null || true; } | { grep -v '^[#:]' || true; } | sed 's/^/iptables /'
 		awk '{ print "mount", $2, $3 }' /proc/mounts
-		for d in /sys/fs/cgroup/*/; do ls -d "$d"*/ 2>/dev/null; done | sed 's/^/cgroup /'
+		for d in /sys/fs/cgroup/*/; do ls -d "$d"*/ 2>/dev/null || true; done | sed 's/^/cgroup /'
 	} | sort
 }
 host_state >"$W/host-before"
