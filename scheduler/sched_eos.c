@@ -15,7 +15,8 @@
 #define EOS_ROSTER_MS 60000
 
 typedef struct {
-    char key[300]; /* the partition's                                   */
+    char topic[256]; /* the partition's                                 */
+    int32_t partition;
     int64_t start, end;
     char **ids;
     size_t n;
@@ -111,14 +112,22 @@ sched_eos_sock (sched_eos_t *self)
 static void
 s_ask (sched_eos_t *self, const char *token, s_hold_t *h)
 {
-    const char *colon = strrchr (h->key, ':');
-    char topic[300];
-    snprintf (topic, sizeof topic, "%.*s", (int)(colon ? colon - h->key : 0),
-              h->key);
     h->retry_ms = 0;
     sched_fence_ask (self->fence, strtoull (token, NULL, 16), h->ids, h->n,
-                     h->sp, h->from, topic,
-                     colon ? (int32_t)atoi (colon + 1) : -1, h->start, h->end);
+                     h->sp, h->from, h->topic, h->partition, h->start, h->end);
+}
+
+//  Worker w's lanes' transactional ids appended to ids (room for its
+//  lanes), n counting them.
+static void
+s_lane_ids (const sched_worker_t *w, char **ids, size_t *n)
+{
+    for (uint32_t k = 0; *w->txn_id && k < (w->nlanes ? w->nlanes : 1); k++) {
+        char id[256];
+        snprintf (id, sizeof id, "%s-%u", w->txn_id, k);
+        if ((ids[*n] = strdup (id)))
+            (*n)++;
+    }
 }
 
 //  A job leaves its holder without a DONE (sched_model's left hook):
@@ -133,7 +142,8 @@ s_left (void *arg, sched_job_t *job)
     s_hold_t *h = calloc (1, sizeof *h);
     if (!h)
         return;
-    snprintf (h->key, sizeof h->key, "%s", part->key);
+    snprintf (h->topic, sizeof h->topic, "%s", part->topic);
+    h->partition = part->partition;
     h->start = job->start;
     h->end = job->end;
     h->sp = part->marks.topic ? part->marks.partition : -1;
@@ -144,12 +154,7 @@ s_left (void *arg, sched_job_t *job)
     uint32_t lanes = holder->nlanes ? holder->nlanes : 1;
     if (!job->settled && *holder->txn_id &&
         (h->ids = calloc (lanes, sizeof *h->ids)))
-        for (uint32_t k = 0; k < lanes; k++) {
-            char id[256];
-            snprintf (id, sizeof id, "%s-%u", holder->txn_id, k);
-            if ((h->ids[h->n] = strdup (id)))
-                h->n++;
-        }
+        s_lane_ids (holder, h->ids, &h->n);
     if (part->fence.n == part->fence.cap) {
         size_t cap = part->fence.cap ? part->fence.cap * 2 : 8;
         sl_range_t *r = realloc (part->fence.r, cap * sizeof *r);
@@ -193,13 +198,7 @@ s_roster (sched_eos_t *self, int64_t now)
         cap += h->n;
     char **ids = calloc (cap ? cap : 1, sizeof *ids);
     for (size_t i = 0; ids && i < nw; i++)
-        for (uint32_t k = 0;
-             *w[i]->txn_id && k < (w[i]->nlanes ? w[i]->nlanes : 1); k++) {
-            char id[256];
-            snprintf (id, sizeof id, "%s-%u", w[i]->txn_id, k);
-            if ((ids[n] = strdup (id)))
-                n++;
-        }
+        s_lane_ids (w[i], ids, &n);
     for (s_hold_t *h = zhashx_first (self->holds); ids && h;
          h = zhashx_next (self->holds))
         for (size_t k = 0; k < h->n; k++)
@@ -273,15 +272,8 @@ sched_eos_recv (sched_eos_t *self, sched_eos_done_fn *done, void *arg)
     char token[32];
     snprintf (token, sizeof token, "%" PRIx64, a->token);
     s_hold_t *h = zhashx_lookup (self->holds, token);
-    sched_part_t *part = NULL;
-    if (h) {
-        const char *colon = strrchr (h->key, ':');
-        char topic[300];
-        snprintf (topic, sizeof topic, "%.*s",
-                  (int)(colon ? colon - h->key : 0), h->key);
-        part = sched_model_part_find (self->model, topic,
-                                      colon ? atoi (colon + 1) : -1);
-    }
+    sched_part_t *part =
+        h ? sched_model_part_find (self->model, h->topic, h->partition) : NULL;
     if (h && part && !a->ok) {
         h->retry_ms = now + EOS_RETRY_MS; //  said by the actor
     } else if (h) {
@@ -314,9 +306,8 @@ sched_eos_tick (sched_eos_t *self, int64_t now)
             if (h->sp < 0) {
                 //  The state topic was not usable when it was held.
                 int32_t nparts = sched_marks_nparts (self->marks);
-                const char *colon = strrchr (h->key, ':');
-                if (nparts > 0 && colon)
-                    h->sp = atoi (colon + 1) % nparts;
+                if (nparts > 0)
+                    h->sp = h->partition % nparts;
             }
             if (h->sp >= 0)
                 s_ask (self, zhashx_cursor (self->holds), h);

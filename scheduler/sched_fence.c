@@ -90,6 +90,18 @@ sched_fence_ids (const rd_kafka_conf_t *conf, char *const *ids, size_t n)
     return fenced;
 }
 
+//  See sched_fence.h.
+bool
+sched_fence_is_roster (const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *v;
+    size_t vlen;
+    return rd_kafka_message_headers (m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+           rd_kafka_header_get_last (hdrs, SCHED_FENCE_ROSTER_HEADER, &v,
+                                     &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 //  A batch of FENCE requests, answered together: their ids fenced at
 //  once, each state partition read once for all of them.
 #define FENCE_BATCH 64
@@ -105,13 +117,8 @@ static void
 s_found (s_batch_t *b, int32_t sp, const char *group,
          const rd_kafka_message_t *m)
 {
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *v;
-    size_t vlen;
-    if (rd_kafka_message_headers (m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_get_last (hdrs, SCHED_FENCE_ROSTER_HEADER, &v, &vlen) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-        return; //  a roster, not a marker
+    if (sched_fence_is_roster (m))
+        return;
     Sluice__Marker *mk =
         sluice__marker__unpack (NULL, m->len, (const uint8_t *)m->payload);
     if (!mk)

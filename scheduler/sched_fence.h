@@ -78,4 +78,7 @@ void sched_fence_answer_free (sched_fence_answer_t **answer);
 /*  The header a roster record carries (markers carry none).             */
 #define SCHED_FENCE_ROSTER_HEADER "sluice-record"
 
+/*  True if m, a record of the state topic, is a roster (not a marker).   */
+bool sched_fence_is_roster (const rd_kafka_message_t *m);
+
 #endif

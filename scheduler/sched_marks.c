@@ -306,24 +306,12 @@ s_found_add (s_found_t *f, int64_t start, int64_t end)
     f->r[f->n++] = (sl_range_t){start, end};
 }
 
-//  A roster record (sched_fence): it carries the header, markers none.
-static bool
-s_is_roster (const rd_kafka_message_t *m)
-{
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *v;
-    size_t vlen;
-    return rd_kafka_message_headers (m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-           rd_kafka_header_get_last (hdrs, SCHED_FENCE_ROSTER_HEADER, &v,
-                                     &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
 //  A roster record of this group: its ids are fenced before the markers
 //  are read (sched_marks_read).
 static void
 s_roster (sched_marks_t *self, const rd_kafka_message_t *m)
 {
-    if (!s_is_roster (m))
+    if (!sched_fence_is_roster (m))
         return;
     Sluice__Roster *r =
         sluice__roster__unpack (NULL, m->len, (const uint8_t *)m->payload);
@@ -339,7 +327,7 @@ s_roster (sched_marks_t *self, const rd_kafka_message_t *m)
 static void
 s_marker (sched_marks_t *self, const rd_kafka_message_t *m)
 {
-    if (s_is_roster (m))
+    if (sched_fence_is_roster (m))
         return;
     Sluice__Marker *mk =
         sluice__marker__unpack (NULL, m->len, (const uint8_t *)m->payload);

@@ -36,6 +36,18 @@ s_send_done (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int64_t us)
     zframe_destroy (&frame);
 }
 
+//  The line a job done leaves in the log (tail: more pairs, or "").
+static void
+s_log_done (const Sluice__Job *job, const wrk_tally_t *t, int64_t ms,
+            const char *tail)
+{
+    sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
+             " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
+             " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64 "%s",
+             job->job_id, job->topic, job->partition, job->start, job->end,
+             t->records, t->rejected, t->emitted, t->lost.offsets, ms, tail);
+}
+
 //  Group commit: whether the job just done leaves its transaction open
 //  for the lane's next job (one is queued and may join it).
 static bool
@@ -73,13 +85,7 @@ s_held_end (wrk_exec_t *self, bool committed, const char *why)
                      job->job_id, job->topic, job->partition, job->start,
                      job->end, h->tally.error);
         } else
-            sl_info ("job done job=%" PRIu64 " topic=%s partition=%d "
-                     "start=%" PRId64 " end=%" PRId64 " records=%" PRIu64
-                     " rejected=%" PRIu64 " emitted=%" PRIu64 " lost=%" PRIu64
-                     " ms=%" PRId64 " committed=with_later",
-                     job->job_id, job->topic, job->partition, job->start,
-                     job->end, h->tally.records, h->tally.rejected,
-                     h->tally.emitted, h->tally.lost.offsets, h->us / 1000);
+            s_log_done (job, &h->tally, h->us / 1000, " committed=with_later");
         s_send_done (self, h->ej, &h->tally, h->us);
         wrk_exec_job_free (h->ej);
         free (h);
@@ -256,12 +262,7 @@ wrk_exec_job_end (wrk_exec_t *self, exec_job_t *ej, wrk_tally_t *t, int rc,
     } else {
         if (!self->cfg->exactly_once)         //  (with it: in the transaction)
             wrk_marks_write (self->cfg, job); //  --state-topic: before DONE
-        sl_info ("job done job=%" PRIu64 " topic=%s partition=%d start=%" PRId64
-                 " end=%" PRId64 " records=%" PRIu64 " rejected=%" PRIu64
-                 " emitted=%" PRIu64 " lost=%" PRIu64 " ms=%" PRId64,
-                 job->job_id, job->topic, job->partition, job->start, job->end,
-                 t->records, t->rejected, t->emitted, t->lost.offsets,
-                 sl_now_ms () - t0);
+        s_log_done (job, t, sl_now_ms () - t0, "");
     }
     s_send_done (self, ej, t, (sl_now_ms () - t0) * 1000);
 }

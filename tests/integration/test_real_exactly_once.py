@@ -253,5 +253,16 @@ def a_bad_transactional_id_is_refused():
            "exit %s: %r" % (rc, err))
 
 
+@test
+def a_scheduler_without_a_state_topic_is_refused():
+    rc, out, err = run_cli([os.path.join(BIN, "sluice-scheduler"), "--brokers",
+                            "127.0.0.1:9", "--topic", "t", "--group", "g",
+                            "--exactly-once"])
+    lines = err.strip().splitlines()
+    expect(rc == 2 and len(lines) == 1 and "--state-topic" in lines[0],
+           "one line on stderr says --exactly-once needs --state-topic, "
+           "exit 2", "exit %s: %r" % (rc, err))
+
+
 if __name__ == "__main__":
     main()
